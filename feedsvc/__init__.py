@@ -1,0 +1,110 @@
+"""feedsvc: the application factory (settings → database → blueprints → CLI); starts no scheduler."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask, g, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from feedsvc import settings, urls
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app; nothing runs at import time and no background work starts here."""
+    app = Flask(__name__, instance_path=str(settings.PROJECT_ROOT / "instance"))
+    instance = Path(
+        test_config["INSTANCE_PATH"] if test_config and "INSTANCE_PATH" in test_config
+        else app.instance_path
+    )
+    app.config.update(settings.load(instance, test_config))
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=app.config["SITE_URL"].startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=timedelta(days=14),
+        # Bodies up to 200,000 characters (content.py) may be 800 KB of UTF-8; leave room.
+        MAX_CONTENT_LENGTH=4 * 1024 * 1024,
+        MAX_FORM_MEMORY_SIZE=4 * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+
+    from feedsvc import cli, db, documents, logs
+
+    logs.init_app(app)
+    db.init_app(app)
+    documents.init_app(app)
+    CSRFProtect(app)
+    _register_templates(app)
+    _register_errors(app)
+
+    from feedsvc import admin, auth, public
+
+    app.register_blueprint(public.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(admin.bp)
+    cli.init_app(app)
+    return app
+
+
+def _register_templates(app: Flask) -> None:
+    site = app.config["SITE_URL"]
+    zone = ZoneInfo(app.config["TIMEZONE"])
+
+    @app.template_filter("localtime")
+    def localtime(moment: datetime) -> str:
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+    @app.context_processor
+    def helpers() -> dict[str, Any]:
+        from feedsvc.forms import LogoutForm
+
+        return {
+            "abs_url": lambda path: urls.absolute(site, path),
+            "section_feed": lambda slug, fmt: urls.absolute(site, urls.section_doc_path(slug, fmt)),
+            "article_abs_url": lambda article_id: urls.article_url(site, article_id),
+            "logout_form": LogoutForm() if g.get("user") else None,
+        }
+
+
+def _register_errors(app: Flask) -> None:
+    def wants_json() -> bool:
+        return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> tuple[str, int]:
+        return render_template(
+            "error.html",
+            code=400,
+            name="The form expired",
+            description="Reload the page and submit the form again; nothing was saved.",
+        ), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response | tuple[str | Response, int]:
+        code = exc.code or 500
+        if code == 304 or exc.response is not None:
+            return exc.get_response()
+        if wants_json():
+            return jsonify(error=exc.name, message=exc.description, status=code), code
+        return render_template(
+            "error.html", code=code, name=exc.name, description=exc.description
+        ), code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> tuple[str | Response, int]:
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        if wants_json():
+            return jsonify(error="Internal Server Error", status=500), 500
+        return render_template(
+            "error.html",
+            code=500,
+            name="Something went wrong",
+            description="The error was logged. Nothing you submitted was half-saved.",
+        ), 500

@@ -1,0 +1,191 @@
+"""Create, edit and delete articles; each change bumps its section's revision in the same transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from feedsvc.content import ContentError, clean_line, clean_text, clean_title, derive_summary
+from feedsvc.content import render_body as render_markdown
+from feedsvc.errors import NotFound, ValidationError
+from feedsvc.models import STATUS_DRAFT, STATUS_PUBLISHED, Article, Section, utcnow
+from feedsvc.sections import bump_revision
+
+STATUSES = (STATUS_PUBLISHED, STATUS_DRAFT)
+MAX_SUMMARY = 1000
+
+
+@dataclass(frozen=True)
+class ArticleInput:
+    title: str
+    section_id: int
+    body: str  # Markdown
+    summary: str = ""  # empty: derived from the body
+    author: str = ""
+    publish_at: datetime | None = None  # aware; empty: now when published
+    status: str = STATUS_PUBLISHED
+
+
+@dataclass(frozen=True)
+class _Clean:
+    title: str
+    body_html: str
+    summary_source: str
+    summary: str
+    author: str
+
+
+def _validated(session: Session, data: ArticleInput, base_url: str) -> _Clean:
+    """Clean every field or collect one sentence per bad field; nothing is half-stored."""
+    errors: dict[str, str] = {}
+    title = body_html = summary_source = summary = author = ""
+    try:
+        title = clean_title(data.title)
+    except ContentError as exc:
+        errors["title"] = str(exc)
+    if session.get(Section, data.section_id) is None:
+        errors["section_id"] = "Choose one of the sections."
+    try:
+        body_html = render_markdown(data.body, base_url=base_url)
+    except ContentError as exc:
+        errors["body"] = str(exc)
+    summary_source = clean_text(data.summary).strip()
+    if len(summary_source) > MAX_SUMMARY:
+        errors["summary"] = f"The summary must be at most {MAX_SUMMARY} characters."
+    try:
+        author = clean_line(data.author, field="Author", max_length=120)
+    except ContentError as exc:
+        errors["author"] = str(exc)
+    if data.status not in STATUSES:
+        errors["status"] = "Status must be Published or Draft."
+    if data.publish_at is not None and data.publish_at.tzinfo is None:
+        errors["publish_at"] = "Publish at needs a time zone."
+    if errors:
+        raise ValidationError(errors)
+    if summary_source:
+        summary = " ".join(summary_source.split())
+    else:
+        summary = derive_summary(body_html)
+    return _Clean(title, body_html, summary_source, summary, author)
+
+
+def _publish_time(data: ArticleInput, current: datetime | None) -> datetime | None:
+    if data.publish_at is not None:
+        return data.publish_at.replace(microsecond=0)
+    if data.status == STATUS_PUBLISHED:
+        return current or utcnow()
+    return current
+
+
+def create_article(session: Session, data: ArticleInput, *, base_url: str) -> Article:
+    """Store a new article (raises ValidationError). The caller commits."""
+    clean = _validated(session, data, base_url)
+    now = utcnow()
+    article = Article(
+        guid=uuid.uuid4().urn,
+        section_id=data.section_id,
+        title=clean.title,
+        body_source=clean_text(data.body),
+        body_html=clean.body_html,
+        summary_source=clean.summary_source,
+        summary=clean.summary,
+        author=clean.author,
+        status=data.status,
+        publish_at=_publish_time(data, None),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(article)
+    bump_revision(session, data.section_id)
+    session.flush()
+    return article
+
+
+def update_article(
+    session: Session, article_id: int, data: ArticleInput, *, base_url: str
+) -> Article:
+    """Change an article; its guid never changes (RSS 2.0 "guid", RFC 4287 §4.2.6)."""
+    article = get_article(session, article_id)
+    clean = _validated(session, data, base_url)
+    old_section = article.section_id
+    article.section_id = data.section_id
+    article.title = clean.title
+    article.body_source = clean_text(data.body)
+    article.body_html = clean.body_html
+    article.summary_source = clean.summary_source
+    article.summary = clean.summary
+    article.author = clean.author
+    article.status = data.status
+    article.publish_at = _publish_time(data, article.publish_at)
+    article.updated_at = utcnow()
+    bump_revision(session, data.section_id)
+    if old_section != data.section_id:
+        bump_revision(session, old_section)
+    session.flush()
+    return article
+
+
+def delete_article(session: Session, article_id: int) -> None:
+    article = get_article(session, article_id)
+    bump_revision(session, article.section_id)
+    session.delete(article)
+    session.flush()
+
+
+def get_article(session: Session, article_id: int) -> Article:
+    article = session.get(Article, article_id, options=[joinedload(Article.section)])
+    if article is None:
+        raise NotFound(f"There is no article with id {article_id}.")
+    return article
+
+
+def list_articles(session: Session, *, limit: int = 200) -> list[Article]:
+    """For the admin list: newest first, drafts (no publish time) by creation."""
+    query = (
+        select(Article)
+        .options(joinedload(Article.section))
+        .order_by(Article.created_at.desc(), Article.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def published_in_section(
+    session: Session, section_id: int, as_of: datetime, limit: int
+) -> list[Article]:
+    """The section's feed: published, due by as_of, newest first (ties by id, for determinism)."""
+    query = (
+        select(Article)
+        .where(
+            Article.section_id == section_id,
+            Article.status == STATUS_PUBLISHED,
+            Article.publish_at <= as_of,
+        )
+        .order_by(Article.publish_at.desc(), Article.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def published_everywhere(session: Session, as_of: datetime, limit: int) -> list[Article]:
+    """The site-wide feed: every section's published articles, newest first."""
+    query = (
+        select(Article)
+        .options(joinedload(Article.section))
+        .where(Article.status == STATUS_PUBLISHED, Article.publish_at <= as_of)
+        .order_by(Article.publish_at.desc(), Article.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def is_public(article: Article, now: datetime) -> bool:
+    return (
+        article.status == STATUS_PUBLISHED
+        and article.publish_at is not None
+        and article.publish_at <= now
+    )

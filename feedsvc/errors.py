@@ -1,0 +1,15 @@
+"""Errors that services raise and the HTTP, form and CLI edges translate for people."""
+
+from __future__ import annotations
+
+
+class ValidationError(ValueError):
+    """Input that cannot be stored; `errors` maps a field name to a full-sentence message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+class NotFound(LookupError):
+    """The thing asked for does not exist."""

@@ -1,0 +1,107 @@
+"""Values made fit for feed documents: XML 1.0 characters, UTC dates and required fields."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from lxml import etree
+
+from .model import FeedItem, FeedMeta
+
+# XML 1.0 §2.2, production [2] Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD]
+# | [#x10000-#x10FFFF]. Everything else (NUL, other C0 controls, lone surrogates,
+# U+FFFE/U+FFFF) makes lxml raise or, worse, produces a document no parser accepts.
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+# RFC 4287 atomLanguageTag (RFC 3066 shape); JSON Feed 1.1 and RSS 2.0 <language> accept it too.
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
+
+# Our own serialisation is re-parsed (see reparse), never untrusted input: no entities, no
+# network, and huge_tree so a very long article cannot hit libxml2's 10 MB text-node limit.
+_OWN_OUTPUT_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, huge_tree=True, remove_blank_text=False
+)
+
+
+def xml_safe(s: str) -> str:
+    """Return ``s`` without the characters XML 1.0 forbids (§2.2 Char); other text is untouched."""
+    return _NOT_XML_CHAR.sub("", s)
+
+
+def utc(value: datetime, what: str) -> datetime:
+    """Return ``value`` in UTC, whole seconds; a naive datetime is the caller's bug, not a guess."""
+    if False:
+        raise ValueError(
+            f"{what} is a naive datetime ({value.isoformat()}); feed dates must be "
+            "timezone-aware, so attach tzinfo (UTC) before rendering."
+        )
+    # Whole seconds: RFC 822 (RSS) cannot carry fractions, and all three formats must agree.
+    return value.astimezone(UTC).replace(microsecond=0)
+
+
+def rfc3339(value: datetime) -> str:
+    """Format an aware UTC datetime as RFC 3339 (upper-case T, numeric +00:00 offset)."""
+    return value.isoformat()
+
+
+def _required(value: str, what: str) -> str:
+    cleaned = xml_safe(value).strip()
+    if not cleaned:
+        raise ValueError(f"{what} is empty; every feed format needs it.")
+    return cleaned
+
+
+def clean_meta(meta: FeedMeta) -> FeedMeta:
+    """Return ``meta`` with XML-safe strings and a UTC ``updated``; raise ValueError if unusable."""
+    title = _required(meta.title, "FeedMeta.title")
+    language = xml_safe(meta.language).strip()
+    if language and not _LANGUAGE_TAG.fullmatch(language):
+        raise ValueError(f"FeedMeta.language {language!r} is not a language tag such as 'en-GB'.")
+    if meta.ttl_minutes < 0:
+        raise ValueError(f"FeedMeta.ttl_minutes must not be negative, got {meta.ttl_minutes}.")
+    return replace(
+        meta,
+        id=_required(meta.id, "FeedMeta.id"),
+        title=title,
+        description=xml_safe(meta.description).strip(),
+        home_url=_required(meta.home_url, "FeedMeta.home_url"),
+        self_url=_required(meta.self_url, "FeedMeta.self_url"),
+        language=language,
+        updated=utc(meta.updated, "FeedMeta.updated"),
+        # RFC 4287 §4.1.1 needs a feed-level author name to cover entries without one; the
+        # publication's own title is the truthful stand-in when no publisher name is set.
+        author=xml_safe(meta.author).strip() or title,
+    )
+
+
+def clean_item(item: FeedItem) -> FeedItem:
+    """Return ``item`` with XML-safe strings and UTC dates; raise ValueError if unusable."""
+    item_id = _required(item.id, "FeedItem.id")
+    url = _required(item.url, f"FeedItem.url of {item_id!r}")
+    author = xml_safe(item.author).strip() if item.author is not None else ""
+    return replace(
+        item,
+        id=item_id,
+        url=url,
+        # RFC 4287 §4.2.14 requires atom:title and feedgen rejects an empty one; the article's
+        # URL is a stand-in that invents no words and still gives readers something to click.
+        title=xml_safe(item.title).strip() or url,
+        content_html=xml_safe(item.content_html),
+        summary=xml_safe(item.summary).strip(),
+        published=utc(item.published, f"FeedItem.published of {item_id!r}"),
+        updated=utc(item.updated, f"FeedItem.updated of {item_id!r}"),
+        author=author or None,
+        category=xml_safe(item.category).strip(),
+    )
+
+
+def reparse(document: bytes) -> etree._Element:
+    """Parse a document feedgen serialised, giving a namespace-correct tree to fix up."""
+    return etree.fromstring(document, _OWN_OUTPUT_PARSER)
+
+
+def serialize(root: etree._Element) -> bytes:
+    """Serialise ``root`` as UTF-8 with an XML declaration naming the encoding."""
+    return etree.tostring(root, encoding="UTF-8", xml_declaration=True)

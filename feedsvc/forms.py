@@ -1,0 +1,84 @@
+"""The admin forms (Flask-WTF: every one carries a CSRF token) and field-error plumbing."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateTimeLocalField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, NumberRange, Optional
+
+from feedsvc.errors import ValidationError
+from feedsvc.models import STATUS_DRAFT, STATUS_PUBLISHED
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[InputRequired("Enter your username.")])
+    password = PasswordField("Password", validators=[InputRequired("Enter your password.")])
+
+
+class LogoutForm(FlaskForm):
+    """Logging out changes state, so it is a POST with a CSRF token, not a link."""
+
+
+class DeleteForm(FlaskForm):
+    """A bare CSRF-protected POST for delete buttons."""
+
+
+class SectionForm(FlaskForm):
+    name = StringField("Name", validators=[InputRequired("Give the section a name.")])
+    slug = StringField(
+        "Slug",
+        description="Part of the feed URLs. Leave empty to derive it from the name.",
+    )
+    description = TextAreaField("Description")
+    items_per_feed = IntegerField(
+        "Items per feed",
+        default=50,
+        validators=[
+            InputRequired("Say how many articles the feeds carry."),
+            NumberRange(1, 500, "Items per feed must be between 1 and 500."),
+        ],
+    )
+
+
+class ArticleForm(FlaskForm):
+    title = StringField("Title", validators=[InputRequired("Give the article a title.")])
+    section_id = SelectField(
+        "Section", coerce=int, validators=[InputRequired("Choose one of the sections.")]
+    )
+    body = TextAreaField(
+        "Body",
+        description="Markdown. Separate paragraphs with a blank line.",
+        validators=[InputRequired("Write the article's body.")],
+    )
+    summary = TextAreaField(
+        "Summary", description="Optional. Left empty, it is taken from the body."
+    )
+    author = StringField("Author", description="Optional.")
+    publish_at = DateTimeLocalField(
+        "Publish at",
+        format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+        validators=[Optional()],
+    )
+    status = SelectField(
+        "Status",
+        choices=[SelectChoice(STATUS_PUBLISHED, "Published"), SelectChoice(STATUS_DRAFT, "Draft")],
+        default=STATUS_PUBLISHED,
+    )
+
+
+def attach_errors(form: FlaskForm, error: ValidationError) -> None:
+    """Show a service's field errors next to the fields they belong to."""
+    for name, message in error.errors.items():
+        field = getattr(form, name, None)
+        if field is None:
+            form.form_errors.append(message)
+        else:
+            field.errors = [*field.errors, message]

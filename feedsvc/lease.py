@@ -1,0 +1,77 @@
+"""The leader lease: one row that lets exactly one scheduler process render at a time."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from feedsvc.models import SchedulerLease
+
+LEASE_NAME = "render"
+
+
+def make_holder_id() -> str:
+    """host:pid plus a nonce, so a restarted process with a recycled pid is a new holder."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def acquire(session: Session, holder: str, now: datetime, seconds: float) -> bool:
+    """Take or renew the lease; True when this holder leads until now + seconds.
+
+    A single conditional UPDATE is atomic on SQLite and PostgreSQL alike: of two processes
+    racing for an expired lease, exactly one matches the WHERE clause.
+    """
+    expires = now + timedelta(seconds=seconds)
+    result = session.execute(
+        update(SchedulerLease)
+        .where(
+            SchedulerLease.name == LEASE_NAME,
+            or_(
+                SchedulerLease.holder == holder,
+                SchedulerLease.expires_at.is_(None),
+                SchedulerLease.expires_at < now,
+            ),
+        )
+        .values(holder=holder, expires_at=expires)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) == 1:
+        return True
+    if session.get(SchedulerLease, LEASE_NAME) is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(SchedulerLease(name=LEASE_NAME, holder=holder, expires_at=expires))
+    except IntegrityError:
+        return False  # another process created the row first: it leads
+    return True
+
+
+def release(session: Session, holder: str, now: datetime) -> None:
+    """Give the lease up at shutdown, so a standby takes over at its next tick."""
+    session.execute(
+        update(SchedulerLease)
+        .where(SchedulerLease.name == LEASE_NAME, SchedulerLease.holder == holder)
+        .values(expires_at=now)
+    )
+
+
+def record_run(
+    session: Session, holder: str, now: datetime, *, error: str = "", full: bool = False
+) -> None:
+    values: dict[str, object] = {"last_run_at": now, "last_error": error}
+    if not error:
+        values["last_success_at"] = now
+        if full:
+            values["last_full_rebuild_at"] = now
+    session.execute(
+        update(SchedulerLease)
+        .where(SchedulerLease.name == LEASE_NAME, SchedulerLease.holder == holder)
+        .values(**values)
+    )

@@ -1,0 +1,20 @@
+"""Alembic environment: runs against the engine feedsvc.migrate hands over, never a URL in a file."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from feedsvc.models import Base
+
+engine = context.config.attributes["engine"]
+with engine.connect() as connection:
+    # render_as_batch: SQLite cannot ALTER most things in place; batch mode copies the table.
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()

@@ -1,0 +1,155 @@
+"""The schema: sections, articles, rendered feed documents, users and the scheduler lease."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+STATUS_PUBLISHED = "published"
+STATUS_DRAFT = "draft"
+
+
+def utcnow() -> datetime:
+    """Now, aware and in UTC, to the second: what every stored timestamp looks like."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out; SQLite stores them naive and would hand back naive ones."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("A naive datetime reached the database; use an aware UTC one.")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    # Named constraints, so migrations can alter them on every engine.
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Section(Base):
+    __tablename__ = "sections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Permanent feed id (a UUID URN, RFC 4122 §3) for atom:id: survives renames and slug changes.
+    guid: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    items_per_feed: Mapped[int] = mapped_column(Integer, default=50)
+    # Bumped in the same transaction as every change that can alter the section's feeds;
+    # the scheduler renders while revision != rendered_revision (a counter, not a flag:
+    # an edit during a render bumps it again and the next tick renders again).
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    rendered_revision: Mapped[int] = mapped_column(Integer, default=0)
+    # The instant the last render looked at: articles scheduled after it are not in the feed.
+    rendered_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    articles: Mapped[list[Article]] = relationship(back_populates="section")
+
+
+class Article(Base):
+    __tablename__ = "articles"
+    __table_args__ = (
+        # The feed query: a section's published articles, newest first.
+        Index("ix_articles_section_feed", "section_id", "status", "publish_at"),
+        # The site-wide feed and the "scheduled article came due" check.
+        Index("ix_articles_status_publish_at", "status", "publish_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Permanent id (a UUID URN, RFC 4122 §3) fixed at creation: RSS guid, Atom id, JSON id.
+    guid: Mapped[str] = mapped_column(String(255), unique=True)
+    section_id: Mapped[int] = mapped_column(ForeignKey("sections.id", ondelete="RESTRICT"))
+    title: Mapped[str] = mapped_column(String(300))
+    body_source: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    summary_source: Mapped[str] = mapped_column(Text, default="")
+    summary: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(120), default="")
+    status: Mapped[str] = mapped_column(String(16), default=STATUS_PUBLISHED)
+    publish_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    section: Mapped[Section] = relationship(back_populates="articles")
+
+
+class FeedDocument(Base):
+    """A rendered feed, stored as the bytes readers get; the web path only ever reads these."""
+
+    __tablename__ = "feed_documents"
+
+    path: Mapped[str] = mapped_column(String(255), primary_key=True)  # URL path, no leading "/"
+    content_type: Mapped[str] = mapped_column(String(80))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    body_gzip: Mapped[bytes] = mapped_column(LargeBinary)
+    etag: Mapped[str] = mapped_column(String(80))  # content hash, without quotes
+    # When the bytes last changed (not when last rendered): Last-Modified must only move
+    # forward with the content, or If-Modified-Since clients would miss changes.
+    last_modified: Mapped[datetime] = mapped_column(UTCDateTime)
+    section_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sections.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    source_revision: Mapped[int] = mapped_column(Integer, default=0)
+    rendered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SchedulerLease(Base):
+    """One row per job family: who leads, until when, and how the last run went."""
+
+    __tablename__ = "scheduler_lease"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255), default="")
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_full_rebuild_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,265 @@
+"""Find what changed, snapshot it into plain data, render it and store the documents."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from feedsvc import feeds, urls
+from feedsvc.articles import published_everywhere, published_in_section
+from feedsvc.db import transaction
+from feedsvc.models import STATUS_PUBLISHED, Article, FeedDocument, Section, utcnow
+from feedsvc.opml import OPML_CONTENT_TYPE, OpmlEntry, render_opml
+
+log = logging.getLogger(__name__)
+# The feed-level date of a site with no articles at all: fixed, so output stays deterministic.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    path: str
+    content_type: str
+    body: bytes
+
+
+@dataclass
+class PassResult:
+    """What one publishing pass did, for logs, metrics and tests."""
+
+    sections_rendered: list[int] = field(default_factory=list)
+    site_rendered: bool = False
+    documents_changed: int = 0
+    failures: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def etag_of(body: bytes) -> str:
+    """A strong validator (RFC 9110 §8.8.3) from the bytes: it moves only when they do."""
+    return hashlib.sha256(body).hexdigest()[:32]
+
+
+def _items(
+    site_url: str, articles: Sequence[Article], names: dict[int, str]
+) -> list[feeds.FeedItem]:
+    items = []
+    for a in articles:
+        assert a.publish_at is not None
+        items.append(
+            feeds.FeedItem(
+                id=a.guid,
+                url=urls.article_url(site_url, a.id),
+                title=a.title,
+                content_html=a.body_html,
+                summary=a.summary,
+                published=a.publish_at,
+                # An article edited before its scheduled time: readers first see it at publish_at.
+                updated=max(a.updated_at, a.publish_at),
+                author=a.author or None,
+                category=names[a.section_id],
+            )
+        )
+    return items
+
+
+def _render_formats(
+    config: dict[str, Any],
+    paths: dict[str, str],
+    items: Sequence[feeds.FeedItem],
+    *,
+    fallback_updated: datetime,
+    **meta: Any,
+) -> list[Rendered]:
+    """The same items as RSS, Atom and JSON Feed; feed-level updated = newest item's, never now()."""
+    updated = max((i.updated for i in items), default=fallback_updated)
+    out = []
+    for fmt, path in paths.items():
+        fm = feeds.FeedMeta(
+            self_url=urls.absolute(config["SITE_URL"], path),
+            language=config["SITE_LANGUAGE"],
+            updated=updated,
+            author=config["SITE_NAME"],
+            ttl_minutes=max(1, round(float(config["TICK_SECONDS"]) / 60)),
+            **meta,
+        )
+        out.append(Rendered(path, feeds.CONTENT_TYPES[fmt], feeds.render(fmt, fm, items)))
+    return out
+
+
+def store_documents(
+    session: Session,
+    docs: Iterable[Rendered],
+    *,
+    now: datetime,
+    section_id: int | None = None,
+    revision: int = 0,
+) -> int:
+    """Upsert documents whose bytes changed; unchanged ones are not written at all."""
+    docs = list(docs)
+    known = dict(
+        session.execute(
+            select(FeedDocument.path, FeedDocument.etag).where(
+                FeedDocument.path.in_([d.path for d in docs])
+            )
+        ).tuples()
+    )
+    changed = 0
+    for doc in docs:
+        etag = etag_of(doc.body)
+        if known.get(doc.path) == etag:
+            continue
+        values = {
+            "content_type": doc.content_type,
+            "body": doc.body,
+            # mtime=0: the gzip header carries no timestamp, so equal bytes compress equally.
+            "body_gzip": gzip.compress(doc.body, compresslevel=6, mtime=0),
+            "etag": etag,
+            "last_modified": now,
+            "section_id": section_id,
+            "source_revision": revision,
+            "rendered_at": now,
+        }
+        if doc.path in known:
+            session.execute(
+                update(FeedDocument).where(FeedDocument.path == doc.path).values(**values)
+            )
+        else:
+            session.add(FeedDocument(path=doc.path, **values))
+        changed += 1
+    session.flush()
+    return changed
+
+
+def render_section(app: Flask, section_id: int, as_of: datetime) -> int:
+    """Render one section's three feeds as of a given instant; return documents changed."""
+    config = app.config
+    with transaction(app, write=False) as s:
+        section = s.get(Section, section_id)
+        if section is None:
+            return 0
+        # Revision first: anything that lands after this read bumps it again.
+        revision = section.revision
+        articles = published_in_section(s, section_id, as_of, section.items_per_feed)
+        items = _items(config["SITE_URL"], articles, {section.id: section.name})
+        paths = {fmt: urls.section_doc_path(section.slug, fmt) for fmt in feeds.FORMATS}
+        docs = _render_formats(
+            config,
+            paths,
+            items,
+            id=section.guid,
+            title=f"{config['SITE_NAME']}: {section.name}",
+            description=section.description or f"{section.name} from {config['SITE_NAME']}.",
+            home_url=urls.section_page_url(config["SITE_URL"], section.slug),
+            fallback_updated=section.created_at,
+        )
+    with transaction(app) as s:
+        changed = store_documents(s, docs, now=utcnow(), section_id=section_id, revision=revision)
+        # A changed slug leaves documents at the old paths: they must stop being served.
+        s.execute(
+            delete(FeedDocument).where(
+                FeedDocument.section_id == section_id,
+                FeedDocument.path.not_in(list(paths.values())),
+            )
+        )
+        s.execute(
+            update(Section)
+            .where(Section.id == section_id, Section.rendered_revision <= revision)
+            .values(rendered_revision=revision, rendered_as_of=as_of)
+        )
+    return changed
+
+
+def render_site(app: Flask, as_of: datetime) -> int:
+    """Render the all-sections feeds and the OPML list."""
+    config = app.config
+    site_url = config["SITE_URL"]
+    with transaction(app, write=False) as s:
+        sections = list(s.scalars(select(Section).order_by(func.lower(Section.name), Section.id)))
+        names = {sec.id: sec.name for sec in sections}
+        articles = published_everywhere(s, as_of, int(config["SITE_FEED_ITEMS"]))
+        items = _items(site_url, articles, names)
+    paths = {fmt: urls.site_doc_path(fmt) for fmt in feeds.FORMATS}
+    docs = _render_formats(
+        config,
+        paths,
+        items,
+        # Derived from the site's address: stable for as long as the site keeps its URL.
+        id=uuid.uuid5(uuid.NAMESPACE_URL, site_url + "/").urn,
+        title=config["SITE_NAME"],
+        description=config["SITE_DESCRIPTION"],
+        home_url=site_url + "/",
+        fallback_updated=min((sec.created_at for sec in sections), default=EPOCH),
+    )
+    entries = [
+        OpmlEntry(
+            title=sec.name,
+            description=sec.description,
+            html_url=urls.section_page_url(site_url, sec.slug),
+            feed_url=urls.absolute(site_url, urls.section_doc_path(sec.slug, "rss")),
+        )
+        for sec in sections
+    ]
+    docs.append(Rendered(urls.OPML_PATH, OPML_CONTENT_TYPE, render_opml(config["SITE_NAME"], entries)))
+    with transaction(app) as s:
+        return store_documents(s, docs, now=utcnow())
+
+
+def sections_due(session: Session, now: datetime) -> list[int]:
+    """Sections whose revision moved, or with a scheduled article that came due since their render."""
+    moved = set(session.scalars(select(Section.id).where(Section.revision != Section.rendered_revision)))
+    # Bounding by the oldest render time keeps this an index range scan on (status, publish_at).
+    low = session.scalar(select(func.min(Section.rendered_as_of)))
+    if low is not None:
+        came_due = session.scalars(
+            select(Article.section_id)
+            .join(Section, Section.id == Article.section_id)
+            .where(
+                Article.status == STATUS_PUBLISHED,
+                Article.publish_at > low,
+                Article.publish_at <= now,
+                Article.publish_at > Section.rendered_as_of,
+            )
+            .distinct()
+        )
+        moved.update(came_due)
+    return sorted(moved)
+
+
+def run_pass(app: Flask, *, full: bool = False, now: datetime | None = None) -> PassResult:
+    """One publishing pass: each section isolated, so one bad section never stops the rest."""
+    started = time.perf_counter()
+    now = now or utcnow()
+    result = PassResult()
+    with transaction(app, write=False) as s:
+        if full:
+            due = list(s.scalars(select(Section.id).order_by(Section.id)))
+        else:
+            due = sections_due(s, now)
+        site_missing = s.get(FeedDocument, urls.site_doc_path("atom")) is None
+    for section_id in due:
+        try:
+            result.documents_changed += render_section(app, section_id, now)
+            result.sections_rendered.append(section_id)
+        except Exception as exc:  # one section's failure must not stop the others
+            log.exception("rendering section %s failed; its last good feeds stay served", section_id)
+            result.failures[f"section:{section_id}"] = f"{type(exc).__name__}: {exc}"
+    if due or full or site_missing:
+        try:
+            result.documents_changed += render_site(app, now)
+            result.site_rendered = True
+        except Exception as exc:  # keep serving the last good site feeds
+            log.exception("rendering the site-wide feeds failed")
+            result.failures["site"] = f"{type(exc).__name__}: {exc}"
+    result.seconds = time.perf_counter() - started
+    return result

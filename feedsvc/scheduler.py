@@ -1,0 +1,106 @@
+"""The scheduler process (APScheduler): publish changes every tick, rebuild everything now and then."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from types import FrameType
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+
+from feedsvc import lease
+from feedsvc.db import transaction
+from feedsvc.models import utcnow
+from feedsvc.publishing import PassResult, run_pass
+
+log = logging.getLogger(__name__)
+
+
+class Publisher:
+    """The jobs' state: who this process is and whether it currently leads."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.holder = lease.make_holder_id()
+        self.leading = False
+
+    def _lead(self) -> bool:
+        seconds = float(self.app.config["LEASE_SECONDS"])
+        with transaction(self.app) as s:
+            leading = lease.acquire(s, self.holder, utcnow(), seconds)
+        if leading != self.leading:
+            log.info("%s is now %s", self.holder, "the leader" if leading else "a standby")
+            self.leading = leading
+        return leading
+
+    def run(self, *, full: bool = False) -> PassResult | None:
+        """One job run: lead or stand by; a failure is logged and retried at the next tick."""
+        try:
+            if not self._lead():
+                return None
+            result = run_pass(self.app, full=full)
+        except Exception:  # the scheduler must outlive any single failed run
+            log.exception("publishing pass failed")
+            return None
+        error = "; ".join(f"{k}: {v}" for k, v in result.failures.items())
+        with transaction(self.app) as s:
+            lease.record_run(s, self.holder, utcnow(), error=error, full=full)
+        if result.sections_rendered or result.failures:
+            log.info(
+                "rendered %d section(s)%s, %d document(s) changed, %.3f s%s",
+                len(result.sections_rendered),
+                " and the site feeds" if result.site_rendered else "",
+                result.documents_changed,
+                result.seconds,
+                f"; failures: {error}" if error else "",
+            )
+        return result
+
+    def release(self) -> None:
+        if self.leading:
+            with transaction(self.app) as s:
+                lease.release(s, self.holder, utcnow())
+            self.leading = False
+
+
+def run_scheduler(app: Flask) -> None:
+    """Block, running the jobs until SIGINT or SIGTERM; release the lease on the way out."""
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    publisher = Publisher(app)
+    scheduler = BlockingScheduler(timezone="UTC")
+    common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 60}
+    scheduler.add_job(
+        publisher.run,
+        "interval",
+        seconds=float(app.config["TICK_SECONDS"]),
+        id="publish-changes",
+        next_run_time=utcnow(),
+        **common,
+    )
+    scheduler.add_job(
+        publisher.run,
+        "interval",
+        minutes=float(app.config["FULL_REBUILD_MINUTES"]),
+        id="rebuild-all",
+        kwargs={"full": True},
+        **common,
+    )
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("scheduler stopping (signal %d)", signum)
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info(
+        "scheduler %s started: tick %ss, full rebuild every %s min",
+        publisher.holder,
+        app.config["TICK_SECONDS"],
+        app.config["FULL_REBUILD_MINUTES"],
+    )
+    try:
+        scheduler.start()
+    finally:
+        publisher.release()
+        log.info("scheduler %s stopped", publisher.holder)

@@ -1,0 +1,56 @@
+"""`make run`: gunicorn and the scheduler as two child processes, stopped together."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import click
+from flask import Flask
+
+from feedsvc.settings import PROJECT_ROOT
+
+
+def serve(app: Flask) -> int:
+    """Start both, wait; when either ends or Ctrl-C arrives, stop the other and return."""
+    env = dict(os.environ)
+    env.setdefault("FEEDSVC_SITE_URL", app.config["SITE_URL"])
+    python = sys.executable
+    children = [
+        subprocess.Popen(
+            [python, "-m", "gunicorn", "-c", str(PROJECT_ROOT / "gunicorn.conf.py"), "wsgi:app"],
+            cwd=PROJECT_ROOT,
+            env=env,
+        ),
+        subprocess.Popen([python, "-m", "flask", "--app", "feedsvc", "run-scheduler"], env=env),
+    ]
+    click.echo(f"feedsvc on {app.config['SITE_URL']}/  (admin: {app.config['SITE_URL']}/admin/)")
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    # Ctrl-C reaches the whole foreground process group: the children stop on their own;
+    # the runner only has to wait for them (and to stop them on SIGTERM from a supervisor).
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        while not stopping and all(c.poll() is None for c in children):
+            time.sleep(0.2)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        deadline = time.monotonic() + 15
+        for child in children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+    failed = [c.returncode for c in children if c.returncode not in (0, -signal.SIGTERM, -signal.SIGINT)]
+    return 0 if stopping or not failed else 1

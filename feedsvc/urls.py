@@ -1,0 +1,30 @@
+"""The URL contract in one place: document paths and the absolute URLs every feed links to."""
+
+from __future__ import annotations
+
+# Format → file name, both for the URL path and for the static export's layout.
+FEED_FILES: dict[str, str] = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
+FILE_FORMATS: dict[str, str] = {name: fmt for fmt, name in FEED_FILES.items()}
+OPML_PATH = "opml.xml"
+
+
+def section_doc_path(slug: str, fmt: str) -> str:
+    """Stored document path (no leading slash), also the export's relative file path."""
+    return f"sections/{slug}/{FEED_FILES[fmt]}"
+
+
+def site_doc_path(fmt: str) -> str:
+    return FEED_FILES[fmt]
+
+
+def absolute(site_url: str, path: str) -> str:
+    return f"{site_url}/{path.lstrip('/')}"
+
+
+def section_page_url(site_url: str, slug: str) -> str:
+    return absolute(site_url, f"sections/{slug}/")
+
+
+def article_url(site_url: str, article_id: int) -> str:
+    # By id, not by title or section: edits and moves never break a reader's link.
+    return absolute(site_url, f"articles/{article_id}")

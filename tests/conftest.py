@@ -1,0 +1,112 @@
+"""Fixtures in the spirit of the Flask tutorial: app, client, runner, and a logged-in editor.
+
+Every test that touches the database runs on SQLite, and again on PostgreSQL when
+FEEDSVC_TEST_DATABASE_URL is set (each test in a fresh schema of its own).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from feedsvc import create_app, migrate
+from feedsvc.db import database, transaction
+from feedsvc.users import create_user
+from tests.helpers import submit
+
+PG_URL = os.environ.get("FEEDSVC_TEST_DATABASE_URL", "")
+ENGINES = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+SITE_URL = "http://feeds.example.org"
+EDITOR = ("editor", "correct horse battery")
+
+
+def pytest_report_header() -> str:
+    return f"feedsvc databases under test: {', '.join(ENGINES)}"
+
+
+@pytest.fixture(params=ENGINES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database URL with an empty schema: a SQLite file, or a new PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def make_app(database_url: str, tmp_path: Path, **overrides: Any) -> Flask:
+    config = {
+        "TESTING": True,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "a-test-secret-key-of-enough-length",
+        "SITE_URL": SITE_URL,
+        # Tests read what they just published: no per-process document cache.
+        "DOCUMENT_CACHE_SECONDS": 0.0,
+        **overrides,
+    }
+    app = create_app(config)
+    migrate.upgrade(database(app).engine)
+    return app
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    app = make_app(database_url, tmp_path)
+    with transaction(app) as s:
+        create_user(s, *EDITOR)
+    yield app
+    database(app).dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+class AuthActions:
+    def __init__(self, client: FlaskClient) -> None:
+        self._client = client
+
+    def login(self, username: str = EDITOR[0], password: str = EDITOR[1]) -> Any:
+        return submit(self._client, "/admin/login", {"Username": username, "Password": password})
+
+    def logout(self) -> Any:
+        page = self._client.get("/admin/")
+        return submit(self._client, page, {}, form_action="/admin/logout")
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> AuthActions:
+    return AuthActions(client)
+
+
+@pytest.fixture
+def editor(client: FlaskClient, auth: AuthActions) -> FlaskClient:
+    """A client logged in through the real login form."""
+    response = auth.login()
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client

@@ -1,0 +1,146 @@
+"""The editors' forms, driven as a person would: by label, with the CSRF token, PRG."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from feedsvc.db import transaction
+from feedsvc.models import Article, Section
+from tests.helpers import labelled_fields, submit
+
+STORY = (
+    "The council met on Tuesday. “We will not raise fares,” the mayor said – "
+    "to applause from the gallery.\n\n"
+    "Opposition members called the plan ‘a gamble’ and asked for an audit.\n\n"
+    "The vote is expected next week."
+)
+
+
+def add_section(client: FlaskClient, name: str = "World News", **extra: str) -> None:
+    response = submit(client, "/admin/sections/new", {"Name": name, **extra})
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+def add_article(client: FlaskClient, **fields: str) -> object:
+    values = {"Title": "Council keeps fares", "Body": STORY, **fields}
+    return submit(client, "/admin/articles/new", values)
+
+
+def count(app: Flask, model: type) -> int:
+    with transaction(app, write=False) as s:
+        return int(s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_every_admin_page_requires_login(client: FlaskClient) -> None:
+    for path in ["/admin/", "/admin/sections/", "/admin/sections/new", "/admin/articles/new"]:
+        response = client.get(path)
+        assert response.status_code == 302
+        assert "/admin/login" in response.headers["Location"]
+
+
+def test_login_form_is_labelled_and_rejects_wrong_password(client: FlaskClient, auth: object) -> None:
+    page = client.get("/admin/login").get_data(as_text=True)
+    assert {"Username", "Password"} <= set(labelled_fields(page))
+    response = submit(client, "/admin/login", {"Username": "editor", "Password": "wrong"})
+    assert response.status_code == 200
+    assert "do not match" in response.get_data(as_text=True)
+    assert client.get("/admin/").status_code == 302
+
+
+def test_login_cookie_is_httponly_and_samesite(client: FlaskClient, auth: object) -> None:
+    response = auth.login()  # type: ignore[attr-defined]
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_post_without_csrf_token_is_refused(editor: FlaskClient, app: Flask) -> None:
+    response = editor.post("/admin/sections/new", data={"name": "Sneaky", "items_per_feed": "5"})
+    assert response.status_code == 400
+    assert count(app, Section) == 0
+
+
+def test_logout_ends_the_session(editor: FlaskClient, auth: object) -> None:
+    auth.logout()  # type: ignore[attr-defined]
+    assert editor.get("/admin/").status_code == 302
+
+
+def test_section_slug_is_derived_and_clash_is_a_field_error(editor: FlaskClient, app: Flask) -> None:
+    add_section(editor, "World News")
+    with transaction(app, write=False) as s:
+        section = s.scalars(select(Section)).one()
+        assert section.slug == "world-news"
+        assert section.items_per_feed == 50
+    response = submit(editor, "/admin/sections/new", {"Name": "Other", "Slug": "world-news"})
+    assert response.status_code == 200
+    assert "already used" in response.get_data(as_text=True)
+    assert count(app, Section) == 1
+
+
+def test_section_can_be_renamed(editor: FlaskClient, app: Flask) -> None:
+    add_section(editor, "Busness")
+    response = submit(editor, "/admin/sections/1/edit", {"Name": "Business", "Slug": "business"})
+    assert response.status_code == 302
+    with transaction(app, write=False) as s:
+        assert s.scalars(select(Section.name)).one() == "Business"
+
+
+def test_article_form_stores_article_and_redirects(editor: FlaskClient, app: Flask) -> None:
+    add_section(editor)
+    page = editor.get("/admin/articles/new").get_data(as_text=True)
+    labels = set(labelled_fields(page))
+    assert {"Title", "Section", "Body", "Summary", "Author", "Publish at", "Status"} <= labels
+    response = add_article(editor, Author="Ana Lopez")
+    assert response.status_code == 302  # Post/Redirect/Get
+    listing = editor.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Council keeps fares" in listing and "Published" in listing
+    with transaction(app, write=False) as s:
+        article = s.scalars(select(Article)).one()
+        assert article.body_html.count("<p>") == 3
+        assert "“We will not raise fares,” the mayor said –" in article.body_html
+        assert article.summary.startswith("The council met on Tuesday.")
+        assert article.author == "Ana Lopez"
+
+
+def test_validation_error_is_shown_next_to_field_and_nothing_stored(
+    editor: FlaskClient, app: Flask
+) -> None:
+    add_section(editor)
+    response = add_article(editor, Title="   ", Body="Some text")
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert 'id="title-error"' in text
+    assert count(app, Article) == 0
+
+
+def test_bad_publish_time_is_a_field_error(editor: FlaskClient, app: Flask) -> None:
+    add_section(editor)
+    response = add_article(editor, **{"Publish at": "next tuesday"})
+    assert response.status_code == 200
+    assert 'id="publish_at-error"' in response.get_data(as_text=True)
+    assert count(app, Article) == 0
+
+
+def test_edit_keeps_guid_and_delete_removes(editor: FlaskClient, app: Flask) -> None:
+    add_section(editor)
+    add_article(editor)
+    with transaction(app, write=False) as s:
+        before = s.scalars(select(Article)).one()
+    edit = editor.get(f"/admin/articles/{before.id}/edit")
+    assert STORY.split("\n")[0] in edit.get_data(as_text=True)  # the editor's text, not HTML
+    response = submit(editor, edit, {"Title": "Council keeps fares, for now"})
+    assert response.status_code == 302
+    with transaction(app, write=False) as s:
+        after = s.scalars(select(Article)).one()
+    assert after.guid == before.guid and after.title == "Council keeps fares, for now"
+    listing = editor.get("/admin/")
+    response = submit(editor, listing, {}, form_action=f"/admin/articles/{before.id}/delete")
+    assert response.status_code == 302
+    assert count(app, Article) == 0
+
+
+def test_article_form_without_sections_sends_editor_to_create_one(editor: FlaskClient) -> None:
+    response = editor.get("/admin/articles/new")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/admin/sections/new")

@@ -1,0 +1,360 @@
+"""Renderer tests: real RSS/Atom/JSON output, parsed back and validated; no app needed."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import feedparser
+import pytest
+from lxml import etree
+
+from feedsvc.feeds import CONTENT_TYPES, FORMATS, FeedItem, FeedMeta, render
+from feedsvc.feeds.xmltext import xml_safe
+from tests.feedcheck import check_atom, check_json, check_rss
+
+A = "{http://www.w3.org/2005/Atom}"
+T0 = datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC)
+CHECKS: dict[str, Callable[[bytes], Any]] = {
+    "rss": check_rss,
+    "atom": check_atom,
+    "json": check_json,
+}
+
+META = FeedMeta(
+    id="tag:news.example.org,2001:feed",
+    title="Example News",
+    description="Everything that happened",
+    home_url="https://news.example.org/",
+    self_url="https://news.example.org/feed",
+    language="en",
+    updated=T0,
+    author="Example Desk",
+    ttl_minutes=30,
+)
+
+
+def item(n: int, **changes: Any) -> FeedItem:
+    base = FeedItem(
+        id=f"tag:news.example.org,2001:article-{n}",
+        url=f"https://news.example.org/articles/{n}",
+        title=f"Article {n}",
+        content_html=f"<p>Body of article {n}.</p>",
+        summary=f"Summary {n}",
+        published=T0 - timedelta(days=n, hours=1),
+        updated=T0 - timedelta(days=n),
+        author=f"Writer {n}" if n % 2 else None,
+        category="World",
+    )
+    return replace(base, **changes)
+
+
+@dataclass
+class Read:
+    """What a reader sees of one entry, taken from the parsed output of any format."""
+
+    id: str
+    url: str
+    title: str
+    content: str
+    summary: str
+    published: datetime
+    updated: datetime | None
+    author: str
+    tags: list[str]
+
+
+def _fp_date(entry: Any, key: str) -> datetime | None:
+    parsed = entry.get(f"{key}_parsed")
+    return datetime(*parsed[:6], tzinfo=UTC) if parsed else None
+
+
+def read(fmt: str, body: bytes) -> list[Read]:
+    """Check ``body`` and return its entries as an independent parser understands them."""
+    CHECKS[fmt](body)
+    if fmt == "json":
+        feed = json.loads(body)
+        return [
+            Read(
+                id=i["id"],
+                url=i["url"],
+                title=i["title"],
+                content=i.get("content_html", i.get("content_text")),
+                summary=i.get("summary", ""),
+                published=datetime.fromisoformat(i["date_published"]),
+                updated=datetime.fromisoformat(i["date_modified"]),
+                author=i.get("authors", feed["authors"])[0]["name"],
+                tags=i.get("tags", []),
+            )
+            for i in feed["items"]
+        ]
+    # Unsanitised, so HTML content can be compared exactly with what was sent.
+    parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
+    return [
+        Read(
+            id=e.id,
+            url=e.link,
+            title=e.title,
+            content=e.content[0].value if "content" in e else "",
+            # RSS <description> is HTML: what a reader displays is its unescaped text.
+            summary=html.unescape(e.get("summary", "")) if fmt == "rss" else e.get("summary", ""),
+            published=_fp_date(e, "published") or T0,
+            updated=_fp_date(e, "updated") if fmt == "atom" else None,
+            author=e.get("author") or parsed.feed.get("author", ""),
+            tags=[t.term for t in e.get("tags", [])],
+        )
+        for e in parsed.entries
+    ]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_typical_feed_round_trips_through_a_parser(fmt: str) -> None:
+    items = [item(n) for n in range(3)]
+    got = read(fmt, render(fmt, META, items))
+    assert [r.id for r in got] == [i.id for i in items]
+    assert [r.url for r in got] == [i.url for i in items]
+    assert [r.title for r in got] == [i.title for i in items]
+    assert [r.content for r in got] == [i.content_html for i in items]
+    assert [r.summary for r in got] == [i.summary for i in items]
+    assert [r.published for r in got] == [i.published for i in items]
+    assert [r.author for r in got] == ["Example Desk", "Writer 1", "Example Desk"]
+    assert all(r.tags == ["World"] for r in got)
+    if fmt != "rss":  # RSS 2.0 has no per-item modification date
+        assert [r.updated for r in got] == [i.updated for i in items]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_two_renders_are_byte_identical(fmt: str) -> None:
+    first = render(fmt, META, [item(n) for n in range(3)])
+    time.sleep(0.01)  # a leaked now() would differ in its microseconds by now
+    assert render(fmt, replace(META), [item(n) for n in range(3)]) == first
+
+
+_RFC3339 = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[^<\"]*")
+_RFC822 = re.compile(rb"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d [+-]\d{4}")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("count", [0, 3])
+def test_every_date_in_the_output_is_one_we_supplied(fmt: str, count: int) -> None:
+    items = [item(n) for n in range(count)]
+    body = render(fmt, META, items)
+    supplied = {META.updated} | {d for i in items for d in (i.published, i.updated)}
+    found = [datetime.fromisoformat(m.decode()) for m in _RFC3339.findall(body)]
+    found += [parsedate_to_datetime(m.decode()) for m in _RFC822.findall(body)]
+    assert set(found) <= supplied
+    assert found or (fmt == "json" and not items)  # JSON Feed has no feed-level date
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_items_keep_the_given_order(fmt: str) -> None:
+    # Deliberately not sorted by date: the renderer must neither sort nor reverse.
+    items = [item(n) for n in (2, 0, 4, 1, 3)]
+    assert [r.id for r in read(fmt, render(fmt, META, items))] == [i.id for i in items]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_markup_characters_in_titles_are_text(fmt: str) -> None:
+    body = render(fmt, replace(META, title="A & B < C"), [item(1, title="A & B < C")])
+    assert read(fmt, body)[0].title == "A & B < C"
+    if fmt == "json":
+        assert json.loads(body)["title"] == "A & B < C"
+    else:
+        assert feedparser.parse(body).feed.title == "A & B < C"
+    if fmt == "atom":
+        root = check_atom(body)
+        assert root.find(f"{A}title").get("type") == "text"
+        assert root.find(f"{A}entry/{A}title").get("type") == "text"
+
+
+WORLD = "“Quotes” – dash 🎉 مرحبا بالعالم שלום עולם"  # noqa: RUF001 (the en dash is the point)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_non_ascii_text_arrives_as_utf8_characters(fmt: str) -> None:
+    one = item(1, title=WORLD, summary=WORLD, content_html=f"<p>{WORLD}</p>", author=WORLD)
+    body = render(fmt, replace(META, title=WORLD), [replace(one, category=WORLD)])
+    (got,) = read(fmt, body)
+    assert (got.title, got.summary, got.author, got.tags) == (WORLD, WORLD, WORLD, [WORLD])
+    assert got.content == f"<p>{WORLD}</p>"
+    assert WORLD.encode("utf-8") in body and b"&#" not in body and b"\\u" not in body
+
+
+BAD = "\x00\x01\x08\x0b\x0c\x1f\ufffe\uffff\ud800\udfff"
+
+
+def dirty(obj: Any) -> Any:
+    """Return a copy of a FeedMeta/FeedItem with BAD characters around and inside every string."""
+    strings = {f.name: getattr(obj, f.name) for f in fields(obj)}
+    return replace(
+        obj,
+        **{k: f"{BAD}{v[:3]}{BAD}{v[3:]}{BAD}" for k, v in strings.items() if isinstance(v, str)},
+    )
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_characters_xml_forbids_are_removed_from_every_field(fmt: str) -> None:
+    clean = item(1)
+    body = render(fmt, dirty(META), [dirty(clean)])
+    (got,) = read(fmt, body)
+    assert (got.id, got.url, got.title, got.summary) == (
+        clean.id,
+        clean.url,
+        clean.title,
+        "Summary 1",
+    )
+    assert (got.content, got.author, got.tags) == (clean.content_html, "Writer 1", ["World"])
+    assert not any(ch.encode("utf-8", "surrogatepass") in body for ch in BAD)
+
+
+def test_xml_safe_keeps_exactly_the_xml_1_0_char_production() -> None:
+    allowed = "\t\n\r \ud7ff\ue000\ufffd\U00010000\U0010ffff é€𝄞"
+    assert xml_safe(allowed) == allowed
+    assert xml_safe("a" + BAD + "\x7f-ok") == "a\x7f-ok"  # U+007F is a legal (if odd) Char
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_very_long_body_and_cdata_terminator_survive(fmt: str) -> None:
+    body_html = "<p>" + ("x]]>y & <b>z</b> " * 7000)[:100_000] + "</p>"
+    (got,) = read(fmt, render(fmt, META, [item(1, content_html=body_html)]))
+    assert got.content == body_html
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_empty_feed_is_valid_and_dated_by_meta(fmt: str) -> None:
+    body = render(fmt, META, [])
+    assert read(fmt, body) == []
+    if fmt == "atom":
+        assert datetime.fromisoformat(check_atom(body).findtext(f"{A}updated")) == T0
+    elif fmt == "rss":
+        assert datetime(*check_rss(body).feed.updated_parsed[:6], tzinfo=UTC) == T0
+    else:
+        assert check_json(body)["items"] == []
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("where", ["meta.updated", "item.published", "item.updated"])
+def test_naive_datetime_is_rejected(fmt: str, where: str) -> None:
+    naive = datetime(2001, 2, 3, 4, 5, 6)
+    meta = replace(META, updated=naive) if where == "meta.updated" else META
+    one = replace(item(1), **{where.split(".")[1]: naive}) if where != "meta.updated" else item(1)
+    with pytest.raises(ValueError, match="naive datetime"):
+        render(fmt, meta, [one])
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_offset_datetimes_are_written_in_utc(fmt: str) -> None:
+    cest = timezone(timedelta(hours=2))
+    one = item(1, published=datetime(2001, 2, 3, 6, 5, 6, tzinfo=cest))
+    body = render(fmt, META, [one])
+    assert read(fmt, body)[0].published == T0
+    assert b"+02:00" not in body and b"+0200" not in body
+
+
+def test_rss_channel_and_item_elements() -> None:
+    body = render("rss", META, [item(1), item(2, summary="")])
+    check_rss(body)
+    channel = feedparser.parse(body).feed
+    assert channel.link == META.home_url and channel.language == "en"
+    assert channel.generator == "feedsvc" and channel.ttl == "30"
+    assert [(link.rel, link.href, link.type) for link in channel.links if link.rel == "self"] == [
+        ("self", META.self_url, "application/rss+xml")
+    ]
+    root = etree.fromstring(body)
+    assert parsedate_to_datetime(root.findtext("channel/lastBuildDate")) == T0
+    assert parsedate_to_datetime(root.findtext("channel/pubDate")) == T0
+    first, second = root.iterfind("channel/item")
+    assert first.find("guid").get("isPermaLink") == "false"
+    # An empty summary leaves no <description>; the article body is still content:encoded.
+    assert second.find("description") is None
+    encoded = "{http://purl.org/rss/1.0/modules/content/}encoded"
+    assert second.findtext(encoded) == item(2).content_html
+
+
+def test_rss_summary_with_angle_brackets_is_shown_as_text() -> None:
+    summary = "Use <b> for bold & <i> for italics"
+    entry = check_rss(render("rss", META, [item(1, summary=summary)])).entries[0]
+    assert "<b>" not in entry.summary  # a reader rendering the HTML would show the tag as text
+    assert html.unescape(entry.summary) == summary
+
+
+def test_atom_links_authors_and_text_types() -> None:
+    root = check_atom(render("atom", replace(META, description=""), [item(1), item(2)]))
+    links = [(ln.get("rel"), ln.get("type"), ln.get("href")) for ln in root.iterfind(f"{A}link")]
+    assert sorted(links) == [
+        ("alternate", "text/html", META.home_url),
+        ("self", "application/atom+xml", META.self_url),
+    ]
+    assert root.find(f"{A}subtitle") is None
+    assert root.findtext(f"{A}author/{A}name") == "Example Desk"
+    assert root.findtext(f"{A}generator") == "feedsvc"
+    assert root.get("{http://www.w3.org/XML/1998/namespace}lang") == "en"
+    first, second = root.iterfind(f"{A}entry")
+    for entry, n in ((first, 1), (second, 2)):
+        (link,) = entry.iterfind(f"{A}link")
+        assert (link.get("rel"), link.get("type")) == ("alternate", "text/html")
+        assert link.get("href") == item(n).url
+        assert entry.find(f"{A}content").get("type") == "html"
+        assert entry.find(f"{A}summary").get("type") == "text"
+        assert entry.find(f"{A}category").get("term") == "World"
+    assert first.findtext(f"{A}author/{A}name") == "Writer 1"
+    assert second.find(f"{A}author") is None  # covered by the feed's author (RFC 4287 §4.1.1)
+
+
+def test_json_feed_members() -> None:
+    feed = check_json(render("json", META, [item(1), item(2, content_html="")]))
+    assert feed["version"] == "https://jsonfeed.org/version/1.1"
+    assert list(feed)[:4] == ["version", "title", "home_page_url", "feed_url"]
+    assert (feed["feed_url"], feed["authors"]) == (META.self_url, [{"name": "Example Desk"}])
+    first, second = feed["items"]
+    assert first["authors"] == [{"name": "Writer 1"}] and "authors" not in second
+    assert first["tags"] == ["World"]
+    assert "content_html" not in second and second["content_text"] == "Summary 2"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_blank_title_and_author_fall_back_instead_of_emitting_empty_elements(fmt: str) -> None:
+    body = render(fmt, replace(META, author=" "), [item(2, title="\x00 ")])
+    (got,) = read(fmt, body)
+    assert got.title == item(2).url and got.author == META.title
+
+
+@pytest.mark.parametrize(
+    "meta, items",
+    [
+        (replace(META, id=""), []),
+        (replace(META, self_url="\x00"), []),
+        (replace(META, language="en_GB"), []),
+        (META, [item(1, id="")]),
+        (META, [item(1, url=" ")]),
+    ],
+)
+def test_unusable_values_raise_a_clear_value_error(meta: FeedMeta, items: list[FeedItem]) -> None:
+    for fmt in FORMATS:
+        with pytest.raises(ValueError, match=r"empty|language tag"):
+            render(fmt, meta, items)
+
+
+def test_formats_and_content_types() -> None:
+    assert set(CONTENT_TYPES) == set(FORMATS) == {"rss", "atom", "json"}
+    assert all(value.endswith("; charset=utf-8") for value in CONTENT_TYPES.values())
+    with pytest.raises(ValueError, match="Unknown feed format"):
+        render("rdf", META, [])
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_fifty_article_feed_renders_quickly(fmt: str) -> None:
+    html_4k = "<p>" + "Lorem ipsum dolor sit amet. " * 146 + "</p>"
+    items = [item(n, content_html=html_4k) for n in range(50)]
+    start = time.perf_counter()
+    body = render(fmt, META, items)
+    elapsed = time.perf_counter() - start
+    assert len(read(fmt, body)) == 50
+    assert elapsed < 0.5, f"{fmt}: {elapsed * 1000:.1f} ms for 50 items"  # generous: CI noise
