@@ -15,6 +15,12 @@ from feedsvc.errors import ValidationError
 from feedsvc.users import create_user, ensure_admin
 
 
+def _app() -> Flask:
+    """The real app object: jobs run in other threads, outside any application context."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    return app
+
+
 def _fail(message: str) -> None:
     raise click.ClickException(message)
 
@@ -87,7 +93,7 @@ def rebuild_feeds(everything: bool) -> None:
     from feedsvc.publishing import run_pass
 
     _require_schema()
-    result = run_pass(current_app, full=everything)
+    result = run_pass(_app(), full=everything)
     click.echo(
         f"Rendered {len(result.sections_rendered)} section(s)"
         f"{' and the site-wide feeds' if result.site_rendered else ''}; "
@@ -108,7 +114,7 @@ def run_scheduler_command() -> None:
 
     _require_schema()
     logs.configure(current_app.config["LOG_FORMAT"])
-    run_scheduler(current_app)
+    run_scheduler(_app())
 
 
 @click.command("serve")
@@ -119,7 +125,7 @@ def serve_command() -> None:
 
     upgrade_database(current_app)
     ensure_first_admin(current_app)
-    sys.exit(serve(current_app))
+    sys.exit(serve(_app()))
 
 
 def _require_schema() -> None:

@@ -35,7 +35,7 @@ def acquire(session: Session, holder: str, now: datetime, seconds: float) -> boo
             or_(
                 SchedulerLease.holder == holder,
                 SchedulerLease.expires_at.is_(None),
-                SchedulerLease.expires_at < now,
+                SchedulerLease.expires_at <= now,
             ),
         )
         .values(holder=holder, expires_at=expires)

@@ -107,13 +107,12 @@ def store_documents(
 ) -> int:
     """Upsert documents whose bytes changed; unchanged ones are not written at all."""
     docs = list(docs)
-    known = dict(
-        session.execute(
-            select(FeedDocument.path, FeedDocument.etag).where(
-                FeedDocument.path.in_([d.path for d in docs])
-            )
-        ).tuples()
+    rows = session.execute(
+        select(FeedDocument.path, FeedDocument.etag).where(
+            FeedDocument.path.in_([d.path for d in docs])
+        )
     )
+    known: dict[str, str] = {path: etag for path, etag in rows}
     changed = 0
     for doc in docs:
         etag = etag_of(doc.body)

@@ -12,13 +12,18 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import click
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = PROJECT_ROOT / "config"
 ENV_PREFIX = "FEEDSVC_"
 
 
-class SettingsError(RuntimeError):
-    """A configuration value is missing or unsafe; the message says which and why."""
+class SettingsError(click.ClickException):
+    """A configuration value is missing or unsafe; the message says which and why.
+
+    A ClickException, so `flask --app feedsvc …` prints the sentence, not a traceback.
+    """
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -173,3 +176,77 @@ def check_json(body: bytes) -> dict[str, Any]:
             if key in item:
                 _rfc3339(item[key], key)
     return feed
+
+
+CHECKS: dict[str, Callable[[bytes], Any]] = {
+    "rss": check_rss,
+    "atom": check_atom,
+    "json": check_json,
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What a reader sees of one feed entry, whichever format carried it."""
+
+    id: str
+    url: str
+    title: str
+    content: str  # HTML as sent (content:encoded, atom:content, content_html)
+    summary: str  # plain text as a reader displays it
+    published: datetime
+    updated: datetime | None  # None for RSS 2.0, which has no per-item modification date
+    author: str  # the entry's own author, or the feed's that stands in for it
+    tags: list[str]
+
+
+def _fp_date(entry: Any, key: str) -> datetime:
+    parsed = entry.get(f"{key}_parsed")
+    assert parsed, f"entry {entry.get('id')} has no {key} date"
+    return datetime(*parsed[:6], tzinfo=UTC)
+
+
+def feed_title(fmt: str, body: bytes) -> str:
+    """The feed's title as a reader shows it."""
+    if fmt == "json":
+        return str(json.loads(body)["title"])
+    return str(feedparser.parse(body).feed.title)
+
+
+def entries(fmt: str, body: bytes) -> list[Entry]:
+    """Check ``body`` as a ``fmt`` feed and return its entries, read by an independent parser."""
+    CHECKS[fmt](body)
+    if fmt == "json":
+        feed = json.loads(body)
+        return [
+            Entry(
+                id=i["id"],
+                url=i["url"],
+                title=i["title"],
+                content=i.get("content_html", i.get("content_text")),
+                summary=i.get("summary", ""),
+                published=datetime.fromisoformat(i["date_published"]),
+                updated=datetime.fromisoformat(i["date_modified"]),
+                # JSON Feed 1.1: an item without "authors" inherits the feed's.
+                author=i.get("authors", feed.get("authors", [{}]))[0].get("name", ""),
+                tags=i.get("tags", []),
+            )
+            for i in feed["items"]
+        ]
+    # Unsanitised, so HTML content compares exactly with what was sent.
+    parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
+    return [
+        Entry(
+            id=e.id,
+            url=e.link,
+            title=e.title,
+            content=e.content[0].value if "content" in e else "",
+            # RSS <description> is HTML: what a reader displays is its unescaped text.
+            summary=html.unescape(e.get("summary", "")) if fmt == "rss" else e.get("summary", ""),
+            published=_fp_date(e, "published"),
+            updated=_fp_date(e, "updated") if fmt == "atom" else None,
+            author=e.get("author") or parsed.feed.get("author", ""),
+            tags=[t.term for t in e.get("tags", [])],
+        )
+        for e in parsed.entries
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import threading
 from collections.abc import Sequence
 
 from feedgen.feed import FeedGenerator
@@ -11,6 +12,11 @@ from .model import FeedItem, FeedMeta
 from .xmltext import clean_item, clean_meta, reparse, serialize
 
 _CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
+
+# feedgen formats RFC 822 dates by switching the process-wide locale to "C" and back
+# (feedgen.util.formatRFC2822). Two threads interleaving that save/restore can leave the
+# whole process in the "C" locale, so only one RSS serialisation runs at a time.
+_LOCALE_SWITCH = threading.Lock()
 
 
 def render_rss(meta: FeedMeta, items: Sequence[FeedItem]) -> bytes:
@@ -57,7 +63,9 @@ def render_rss(meta: FeedMeta, items: Sequence[FeedItem]) -> bytes:
             fe.category(term=item.category)
         fe.dc.dc_creator(item.author or meta.author)
 
-    root = reparse(fg.rss_str())
+    with _LOCALE_SWITCH:
+        document = fg.rss_str()
+    root = reparse(document)
     channel = root[0]
     for item, element in zip(cleaned, channel.iterfind("item"), strict=True):
         if item.content_html and not item.summary:

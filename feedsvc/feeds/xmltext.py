@@ -32,7 +32,7 @@ def xml_safe(s: str) -> str:
 
 def utc(value: datetime, what: str) -> datetime:
     """Return ``value`` in UTC, whole seconds; a naive datetime is the caller's bug, not a guess."""
-    if False:
+    if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(
             f"{what} is a naive datetime ({value.isoformat()}); feed dates must be "
             "timezone-aware, so attach tzinfo (UTC) before rendering."

@@ -1,0 +1,172 @@
+"""The articles service, and hostile input through the form and the service into every feed."""
+
+from __future__ import annotations
+
+from urllib.parse import quote, quote_from_bytes
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from feedsvc.articles import ArticleInput, create_article, update_article
+from feedsvc.db import transaction
+from feedsvc.errors import ValidationError
+from feedsvc.models import Article, Section
+from feedsvc.sections import SectionInput, create_section
+from tests.feedcheck import check_atom, check_json, check_rss
+from tests.helpers import form_values
+from tests.test_admin import add_article, add_section
+from tests.test_public import entries, fetch, publish
+
+NASTY = [
+    "NUL\x00 and bell\x07 and vertical tab\x0b",
+    "lone surrogate \ud800 and \udfff",
+    "non-characters \ufffe \uffff",
+    "emoji 🗞️👩🏽‍💻 and flags 🇺🇦",
+    "right-to-left: مرحبا بالعالم and שלום",
+    "A & B < C > D \"quoted\" 'single'",
+    "<script>alert('x')</script><b>bold?</b>",
+    "]]> CDATA end and &amp; entity &#0; &#xD800;",
+    "combining e\u0301 and zero-width\u200b joiner\u200d",
+]
+
+
+def _section(app: Flask) -> int:
+    with transaction(app) as s:
+        return create_section(s, SectionInput(name="World News")).id
+
+
+@pytest.mark.parametrize("text", NASTY)
+def test_hostile_text_is_stored_clean_and_every_feed_stays_valid(app: Flask, text: str) -> None:
+    section_id = _section(app)
+    with transaction(app) as s:
+        create_article(
+            s,
+            ArticleInput(
+                title=f"Title {text}",
+                section_id=section_id,
+                body=f"Body {text}\n\nSecond paragraph {text}",
+                summary="",
+                author=f"Author {text}"[:100],
+            ),
+            base_url="http://feeds.example.org/",
+        )
+    publish(app)
+    client = app.test_client()
+    for path in ["/sections/world-news/", "/"]:
+        for name, check in [("rss.xml", check_rss), ("atom.xml", check_atom), ("feed.json", check_json)]:
+            body = fetch(client, path + name)
+            check(body)
+            [entry] = entries(body)
+            assert entry.title.startswith("Title ")
+            assert "<script" not in entry.content
+            assert "\x00" not in entry.title and "\ufffe" not in entry.title
+    assert client.get("/articles/1").status_code == 200
+    assert client.get("/").status_code == 200
+
+
+def test_markup_in_a_title_reaches_readers_as_text(app: Flask) -> None:
+    section_id = _section(app)
+    with transaction(app) as s:
+        create_article(
+            s,
+            ArticleInput(title="<b>Bold</b> & <i>co</i>", section_id=section_id, body="x"),
+            base_url="http://feeds.example.org/",
+        )
+    publish(app)
+    client = app.test_client()
+    for name in ["rss.xml", "atom.xml", "feed.json"]:
+        [entry] = entries(fetch(client, f"/sections/world-news/{name}"))
+        assert entry.title == "<b>Bold</b> & <i>co</i>"
+    page = client.get("/articles/1").get_data(as_text=True)
+    assert "&lt;b&gt;Bold&lt;/b&gt; &amp; &lt;i&gt;co&lt;/i&gt;" in page
+
+
+def test_hostile_html_body_is_sanitised_and_links_made_absolute(app: Flask) -> None:
+    section_id = _section(app)
+    body = (
+        'See <a href="/about">about</a> and <a href="javascript:alert(1)">this</a>.\n\n'
+        '<img src="pics/map.png" alt="map" onerror="alert(2)">\n\n'
+        '<iframe src="http://evil.example/"></iframe><p style="color:red">styled</p>\n\n'
+        '<a href="data:text/html;base64,PHNjcmlwdD4=">data</a>'
+    )
+    with transaction(app) as s:
+        article = create_article(
+            s,
+            ArticleInput(title="Links", section_id=section_id, body=body),
+            base_url="http://feeds.example.org/",
+        )
+        html = article.body_html
+    for bad in ["javascript:", "onerror", "<iframe", "style=", "data:text"]:
+        assert bad not in html
+    assert 'href="http://feeds.example.org/about"' in html
+    assert 'src="http://feeds.example.org/pics/map.png"' in html
+
+
+def test_form_errors_for_too_long_input_and_nothing_stored(editor: FlaskClient, app: Flask) -> None:
+    add_section(editor)
+    response = add_article(editor, Title="x" * 301)
+    assert response.status_code == 200
+    assert "300" in response.get_data(as_text=True)
+    response = add_article(editor, Body="word " * 50_000)
+    assert response.status_code == 200
+    assert 'id="body-error"' in response.get_data(as_text=True)
+    with transaction(app, write=False) as s:
+        assert s.scalar(select(func.count()).select_from(Article)) == 0
+
+
+def test_control_characters_through_the_form_never_500(editor: FlaskClient, app: Flask) -> None:
+    """Raw bytes as a hostile client sends them, invalid UTF-8 (encoded surrogates) included."""
+    add_section(editor)
+    for text in NASTY:
+        fields = form_values(editor.get("/admin/articles/new"))
+        fields.update(title=f"T {text}", body=f"B {text}", author="A\x00B")
+        raw = "&".join(
+            f"{quote(k)}={quote_from_bytes(v.encode('utf-8', 'surrogatepass'))}"
+            for k, v in fields.items()
+        )
+        response = editor.post(
+            "/admin/articles/new",
+            data=raw,
+            content_type="application/x-www-form-urlencoded",
+        )
+        assert response.status_code in (200, 302), (text, response.status_code)
+    publish(app)
+    check_atom(fetch(editor, "/sections/world-news/atom.xml"))
+    check_rss(fetch(editor, "/rss.xml"))
+
+
+def test_unknown_section_and_bad_status_are_field_errors(app: Flask) -> None:
+    with transaction(app) as s, pytest.raises(ValidationError) as caught:
+        create_article(
+            s,
+            ArticleInput(title="T", section_id=999, body="b", status="maybe"),
+            base_url="http://feeds.example.org/",
+        )
+    assert set(caught.value.errors) == {"section_id", "status"}
+
+
+def test_every_change_bumps_the_section_revision(app: Flask) -> None:
+    section_id = _section(app)
+
+    def revision() -> int:
+        with transaction(app, write=False) as s:
+            return s.get_one(Section, section_id).revision
+
+    start = revision()
+    with transaction(app) as s:
+        article = create_article(
+            s,
+            ArticleInput(title="T", section_id=section_id, body="b"),
+            base_url="http://feeds.example.org/",
+        )
+    assert revision() == start + 1
+    with transaction(app) as s:
+        update_article(
+            s,
+            article.id,
+            ArticleInput(title="T2", section_id=section_id, body="b"),
+            base_url="http://feeds.example.org/",
+        )
+    assert revision() == start + 2

@@ -1,0 +1,128 @@
+"""The scheduler: leader lease, standby, and a real run-scheduler process publishing a change."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from feedsvc import lease
+from feedsvc.articles import ArticleInput, create_article
+from feedsvc.db import transaction
+from feedsvc.models import FeedDocument, SchedulerLease, utcnow
+from feedsvc.scheduler import Publisher
+from feedsvc.sections import SectionInput, bump_revision, create_section
+from feedsvc.settings import PROJECT_ROOT
+
+
+def _add_story(app: Flask, title: str = "Story") -> None:
+    with transaction(app) as s:
+        section = create_section(s, SectionInput(name="World News"))
+        create_article(
+            s,
+            ArticleInput(title=title, section_id=section.id, body="Text."),
+            base_url="http://feeds.example.org/",
+        )
+
+
+def test_one_leader_renders_the_other_stands_by(app: Flask) -> None:
+    _add_story(app)
+    first, second = Publisher(app), Publisher(app)
+    assert first.run() is not None and first.leading
+    assert second.run() is None and not second.leading
+    # The leader renews at every run; the standby still waits.
+    assert first.run() is not None
+    assert second.run() is None
+
+
+def test_standby_takes_over_when_the_lease_expires(app: Flask) -> None:
+    first, second = Publisher(app), Publisher(app)
+    first.run()
+    with transaction(app) as s:
+        row = s.get_one(SchedulerLease, lease.LEASE_NAME)
+        row.expires_at = utcnow() - timedelta(seconds=1)  # the leader died silently
+    assert second.run() is not None and second.leading
+    assert first.run() is None  # the old leader, back, is now a standby
+
+
+def test_release_hands_over_at_once(app: Flask) -> None:
+    first, second = Publisher(app), Publisher(app)
+    first.run()
+    first.release()
+    assert second.run() is not None
+
+
+def test_failed_section_keeps_last_good_feed_and_others_render(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _add_story(app)
+    Publisher(app).run()
+    with transaction(app, write=False) as s:
+        good = s.get_one(FeedDocument, "sections/world-news/atom.xml").body
+    with transaction(app) as s:
+        other = create_section(s, SectionInput(name="Business"))
+        create_article(
+            s,
+            ArticleInput(title="Biz", section_id=other.id, body="Text."),
+            base_url="http://feeds.example.org/",
+        )
+    from feedsvc import publishing
+
+    real = publishing.render_section
+
+    def flaky(app_: Flask, section_id: int, as_of: datetime) -> int:
+        if section_id == 1:
+            raise RuntimeError("disk on fire")
+        return real(app_, section_id, as_of)
+
+    monkeypatch.setattr(publishing, "render_section", flaky)
+    with transaction(app) as s:
+        bump_revision(s, 1)
+    result = publishing.run_pass(app)
+    assert "section:1" in result.failures and 2 in result.sections_rendered
+    with transaction(app, write=False) as s:
+        assert s.get_one(FeedDocument, "sections/world-news/atom.xml").body == good
+        assert s.get(FeedDocument, "sections/business/atom.xml") is not None
+
+
+def test_run_scheduler_process_publishes_and_stops_cleanly(app: Flask, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "FEEDSVC_DATABASE_URL": app.config["DATABASE_URL"],
+        "FEEDSVC_SITE_URL": app.config["SITE_URL"],
+        "FEEDSVC_SECRET_KEY": app.config["SECRET_KEY"],
+        "FEEDSVC_TICK_SECONDS": "0.5",
+        "FEEDSVC_LEASE_SECONDS": "3",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "feedsvc", "run-scheduler"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _add_story(app, "Breaking")
+        deadline = time.monotonic() + 20
+        body = None
+        while time.monotonic() < deadline and body is None:
+            with transaction(app, write=False) as s:
+                doc = s.get(FeedDocument, "sections/world-news/rss.xml")
+                body = doc.body if doc else None
+            time.sleep(0.2)
+        assert body is not None and b"Breaking" in body
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0, output
+    with transaction(app, write=False) as s:
+        row = s.get_one(SchedulerLease, lease.LEASE_NAME)
+        assert row.expires_at is not None and row.expires_at <= utcnow()  # released
