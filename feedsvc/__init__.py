@@ -1,4 +1,4 @@
-"""feedsvc: the application factory (settings → database → blueprints → CLI); starts no scheduler."""
+"""feedsvc's application factory: settings → database → blueprints → CLI; starts no scheduler."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app; nothing runs at import time and no background work starts here."""
     app = Flask(__name__, instance_path=str(settings.PROJECT_ROOT / "instance"))
     instance = Path(
-        test_config["INSTANCE_PATH"] if test_config and "INSTANCE_PATH" in test_config
+        test_config["INSTANCE_PATH"]
+        if test_config and "INSTANCE_PATH" in test_config
         else app.instance_path
     )
     app.config.update(settings.load(instance, test_config))
@@ -75,7 +76,9 @@ def _register_templates(app: Flask) -> None:
 
 def _register_errors(app: Flask) -> None:
     def wants_json() -> bool:
-        return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+        return (
+            request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+        )
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> tuple[str, int]:

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
-from wtforms.fields.choices import SelectChoice
+# SelectChoice is newer than the published WTForms stubs.
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 
 from feedsvc import articles, sections
 from feedsvc.auth import login_required

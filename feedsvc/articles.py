@@ -1,4 +1,4 @@
-"""Create, edit and delete articles; each change bumps its section's revision in the same transaction."""
+"""Create, edit and delete articles; each change bumps its section's revision in one transaction."""
 
 from __future__ import annotations
 
@@ -66,10 +66,7 @@ def _validated(session: Session, data: ArticleInput, base_url: str) -> _Clean:
         errors["publish_at"] = "Publish at needs a time zone."
     if errors:
         raise ValidationError(errors)
-    if summary_source:
-        summary = " ".join(summary_source.split())
-    else:
-        summary = derive_summary(body_html)
+    summary = " ".join(summary_source.split()) if summary_source else derive_summary(body_html)
     return _Clean(title, body_html, summary_source, summary, author)
 
 

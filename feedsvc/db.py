@@ -80,7 +80,7 @@ def database(app: Flask | None = None) -> Database:
 
 
 def get_session() -> Session:
-    """The request's session: created on first use, closed (rolled back if uncommitted) at teardown."""
+    """The request's session, made on first use and closed (rolled back if open) at teardown."""
     if "db_session" not in g:
         db = database()
         writes = has_request_context() and request.method not in _SAFE_METHODS

@@ -11,7 +11,9 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.fields.choices import SelectChoice
+
+# SelectChoice is newer than the published WTForms stubs.
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from feedsvc.errors import ValidationError

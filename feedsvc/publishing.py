@@ -81,7 +81,7 @@ def _render_formats(
     fallback_updated: datetime,
     **meta: Any,
 ) -> list[Rendered]:
-    """The same items as RSS, Atom and JSON Feed; feed-level updated = newest item's, never now()."""
+    """The items as RSS, Atom and JSON Feed; feed updated = the newest item's, never now()."""
     updated = max((i.updated for i in items), default=fallback_updated)
     out = []
     for fmt, path in paths.items():
@@ -209,14 +209,18 @@ def render_site(app: Flask, as_of: datetime) -> int:
         )
         for sec in sections
     ]
-    docs.append(Rendered(urls.OPML_PATH, OPML_CONTENT_TYPE, render_opml(config["SITE_NAME"], entries)))
+    docs.append(
+        Rendered(urls.OPML_PATH, OPML_CONTENT_TYPE, render_opml(config["SITE_NAME"], entries))
+    )
     with transaction(app) as s:
         return store_documents(s, docs, now=utcnow())
 
 
 def sections_due(session: Session, now: datetime) -> list[int]:
-    """Sections whose revision moved, or with a scheduled article that came due since their render."""
-    moved = set(session.scalars(select(Section.id).where(Section.revision != Section.rendered_revision)))
+    """Sections whose revision moved, or where a scheduled article came due since last render."""
+    moved = set(
+        session.scalars(select(Section.id).where(Section.revision != Section.rendered_revision))
+    )
     # Bounding by the oldest render time keeps this an index range scan on (status, publish_at).
     low = session.scalar(select(func.min(Section.rendered_as_of)))
     if low is not None:
@@ -251,7 +255,9 @@ def run_pass(app: Flask, *, full: bool = False, now: datetime | None = None) -> 
             result.documents_changed += render_section(app, section_id, now)
             result.sections_rendered.append(section_id)
         except Exception as exc:  # one section's failure must not stop the others
-            log.exception("rendering section %s failed; its last good feeds stay served", section_id)
+            log.exception(
+                "rendering section %s failed; its last good feeds stay served", section_id
+            )
             result.failures[f"section:{section_id}"] = f"{type(exc).__name__}: {exc}"
     if due or full or site_missing:
         try:

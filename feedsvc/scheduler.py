@@ -1,4 +1,4 @@
-"""The scheduler process (APScheduler): publish changes every tick, rebuild everything now and then."""
+"""The scheduler process (APScheduler): publish changes each tick, rebuild all now and then."""
 
 from __future__ import annotations
 

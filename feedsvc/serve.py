@@ -52,5 +52,7 @@ def serve(app: Flask) -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
-    failed = [c.returncode for c in children if c.returncode not in (0, -signal.SIGTERM, -signal.SIGINT)]
+    failed = [
+        c.returncode for c in children if c.returncode not in (0, -signal.SIGTERM, -signal.SIGINT)
+    ]
     return 0 if stopping or not failed else 1

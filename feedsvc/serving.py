@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from email.utils import format_datetime, parsedate_to_datetime
 
 from werkzeug.datastructures import Headers
@@ -16,11 +15,11 @@ def _tags(header: str) -> list[str]:
     return [t.strip() for t in header.split(",") if t.strip()]
 
 
-def _not_modified(doc: Document, headers: Mapping[str, str], tags: tuple[str, str]) -> bool:
+def _not_modified(doc: Document, headers: Headers, tags: tuple[str, str]) -> bool:
     """RFC 9110 §13.2.2: If-None-Match decides when present; If-Modified-Since only otherwise."""
     inm = headers.get("If-None-Match")
     if inm is not None:
-        # Weak comparison (§13.1.2): W/"x" matches "x"; either encoding's tag names the same content.
+        # Weak comparison (§13.1.2): W/"x" matches "x"; both encodings' tags name the same content.
         wanted = {t.removeprefix("W/") for t in _tags(inm)}
         return "*" in wanted or bool(wanted & set(tags))
     ims = headers.get("If-Modified-Since")
@@ -39,10 +38,12 @@ def accepts_gzip(accept_encoding: str) -> bool:
     if not accept_encoding:
         return False
     accepted = parse_accept_header(accept_encoding)
-    return accepted["gzip"] > 0 or (accepted["*"] > 0 and "gzip" not in accepted)
+    named = any(value.lower() == "gzip" for value, _q in accepted)
+    # RFC 9110 §12.5.3: "gzip;q=0" refuses it; "*" covers it only when it is not named.
+    return accepted["gzip"] > 0 if named else accepted["*"] > 0
 
 
-def document_response(doc: Document, headers: Mapping[str, str], *, max_age: int) -> Response:
+def document_response(doc: Document, headers: Headers, *, max_age: int) -> Response:
     """200, 304 or HEAD for a stored document, with every header a polling reader relies on."""
     gz = accepts_gzip(headers.get("Accept-Encoding", "")) and bool(doc.body_gzip)
     # Strong ETags must differ between encodings of the same content (RFC 9110 §8.8.3.3).

@@ -48,7 +48,9 @@ def _coerce(name: str, raw: str, like: Any) -> Any:
         try:
             return int(raw)
         except ValueError:
-            raise SettingsError(f"{ENV_PREFIX}{name} must be a whole number, not {raw!r}.") from None
+            raise SettingsError(
+                f"{ENV_PREFIX}{name} must be a whole number, not {raw!r}."
+            ) from None
     if isinstance(like, float):
         try:
             return float(raw)

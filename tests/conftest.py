@@ -29,6 +29,20 @@ SITE_URL = "http://feeds.example.org"
 EDITOR = ("editor", "correct horse battery")
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """FEEDSVC_TEST_DATABASE_URL set but the server unreachable: fail the run, never skip."""
+    if not PG_URL:
+        return
+    engine = create_engine(PG_URL)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        pytest.exit(f"FEEDSVC_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {exc}", 3)
+    finally:
+        engine.dispose()
+
+
 def pytest_report_header() -> str:
     return f"feedsvc databases under test: {', '.join(ENGINES)}"
 

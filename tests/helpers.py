@@ -14,7 +14,11 @@ def _form(doc: Any, form_action: str | None) -> Any:
     if form_action is not None:
         forms = [f for f in forms if (f.action or "").endswith(form_action)]
     else:
-        forms = [f for f in forms if (f.method or "GET").upper() == "POST" and "logout" not in (f.action or "")]
+        forms = [
+            f
+            for f in forms
+            if (f.method or "GET").upper() == "POST" and "logout" not in (f.action or "")
+        ]
     assert forms, "no matching form on the page"
     return forms[0]
 

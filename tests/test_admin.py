@@ -40,7 +40,9 @@ def test_every_admin_page_requires_login(client: FlaskClient) -> None:
         assert "/admin/login" in response.headers["Location"]
 
 
-def test_login_form_is_labelled_and_rejects_wrong_password(client: FlaskClient, auth: object) -> None:
+def test_login_form_is_labelled_and_rejects_wrong_password(
+    client: FlaskClient, auth: object
+) -> None:
     page = client.get("/admin/login").get_data(as_text=True)
     assert {"Username", "Password"} <= set(labelled_fields(page))
     response = submit(client, "/admin/login", {"Username": "editor", "Password": "wrong"})
@@ -66,7 +68,9 @@ def test_logout_ends_the_session(editor: FlaskClient, auth: object) -> None:
     assert editor.get("/admin/").status_code == 302
 
 
-def test_section_slug_is_derived_and_clash_is_a_field_error(editor: FlaskClient, app: Flask) -> None:
+def test_section_slug_is_derived_and_clash_is_a_field_error(
+    editor: FlaskClient, app: Flask
+) -> None:
     add_section(editor, "World News")
     with transaction(app, write=False) as s:
         section = s.scalars(select(Section)).one()

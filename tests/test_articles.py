@@ -55,7 +55,11 @@ def test_hostile_text_is_stored_clean_and_every_feed_stays_valid(app: Flask, tex
     publish(app)
     client = app.test_client()
     for path in ["/sections/world-news/", "/"]:
-        for name, check in [("rss.xml", check_rss), ("atom.xml", check_atom), ("feed.json", check_json)]:
+        for name, check in [
+            ("rss.xml", check_rss),
+            ("atom.xml", check_atom),
+            ("feed.json", check_json),
+        ]:
             body = fetch(client, path + name)
             check(body)
             [entry] = entries(body)

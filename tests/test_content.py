@@ -151,7 +151,7 @@ def test_article_paragraphs_and_typography_come_through_unchanged() -> None:
     assert html.count("<p>") == 3
     assert html.startswith("<p>The minister said “we will not raise taxes” – then left")
     assert "‘a promise, not a plan’ — and pointed to the 2023 deficit…</p>" in html
-    assert "<p>Officials said \"it's fine\" &amp; moved on.</p>" in html
+    assert '<p>Officials said "it\'s fine" &amp; moved on.</p>' in html
     assert "&#82" not in html and "&ldquo;" not in html and "&ndash;" not in html
     assert parses_as_xml(html)
 
@@ -163,7 +163,7 @@ def test_article_paragraphs_and_typography_come_through_unchanged() -> None:
         ("<style>p{color:red}</style>Text", ["<style", "color"]),
         ("<img src=x onerror=alert(1)>", ["onerror", "alert"]),
         ('<a href="javascript:alert(1)">x</a>', ["javascript", "alert"]),
-        ('<a href=" JaVa\tScRiPt:alert(1)">x</a>', ["href=\" java", "href=\"java"]),
+        ('<a href=" JaVa\tScRiPt:alert(1)">x</a>', ['href=" java', 'href="java']),
         ('<a href="vbscript:msgbox(1)">x</a>', ["vbscript", "msgbox"]),
         ("[click](javascript:alert(1))", ["javascript", "alert"]),
         ('<iframe src="https://evil.example/"></iframe>Text', ["<iframe", "evil"]),

@@ -271,5 +271,8 @@ def test_story_with_typography_reads_back_identically(editor: FlaskClient, app: 
     add_article(editor, Title="“Quotes” – and ‘dashes’ — too")
     publish(app)
     for name in FEEDS:
-        assert entries(fetch(editor, f"/sections/world-news/{name}"))[0].title == "“Quotes” – and ‘dashes’ — too"
+        assert (
+            entries(fetch(editor, f"/sections/world-news/{name}"))[0].title
+            == "“Quotes” – and ‘dashes’ — too"
+        )
     assert STORY.split("\n")[0][:20] in fetch(editor, "/articles/1").decode()

@@ -54,13 +54,19 @@ def test_if_none_match_gives_304_without_body(published: FlaskClient) -> None:
 def test_if_modified_since_gives_304_and_etag_takes_precedence(published: FlaskClient) -> None:
     first = published.get("/sections/world-news/rss.xml")
     since = first.headers["Last-Modified"]
-    assert published.get(
-        "/sections/world-news/rss.xml", headers={"If-Modified-Since": since}
-    ).status_code == 304
+    assert (
+        published.get(
+            "/sections/world-news/rss.xml", headers={"If-Modified-Since": since}
+        ).status_code
+        == 304
+    )
     earlier = format_datetime(parsedate_to_datetime(since).replace(year=2000), usegmt=True)
-    assert published.get(
-        "/sections/world-news/rss.xml", headers={"If-Modified-Since": earlier}
-    ).status_code == 200
+    assert (
+        published.get(
+            "/sections/world-news/rss.xml", headers={"If-Modified-Since": earlier}
+        ).status_code
+        == 200
+    )
     # RFC 9110 §13.2.2: a failing If-None-Match wins over a matching If-Modified-Since.
     both = published.get(
         "/sections/world-news/rss.xml",

@@ -1,4 +1,4 @@
-"""Alembic environment: runs against the engine feedsvc.migrate hands over, never a URL in a file."""
+"""Alembic environment: runs on the engine feedsvc.migrate hands over, never a URL in a file."""
 
 from __future__ import annotations
 
