@@ -7,7 +7,7 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -239,8 +239,18 @@ def sections_due(session: Session, now: datetime) -> list[int]:
     return sorted(moved)
 
 
-def run_pass(app: Flask, *, full: bool = False, now: datetime | None = None) -> PassResult:
-    """One publishing pass: each section isolated, so one bad section never stops the rest."""
+def run_pass(
+    app: Flask,
+    *,
+    full: bool = False,
+    now: datetime | None = None,
+    keep_leading: Callable[[], bool] | None = None,
+) -> PassResult:
+    """One publishing pass: each section isolated, so one bad section never stops the rest.
+
+    keep_leading is asked between sections: a long pass renews the scheduler's lease as it
+    goes, and stops (leaving the rest to the new leader) if the lease was lost.
+    """
     started = time.perf_counter()
     now = now or utcnow()
     result = PassResult()
@@ -251,6 +261,10 @@ def run_pass(app: Flask, *, full: bool = False, now: datetime | None = None) -> 
             due = sections_due(s, now)
         site_missing = s.get(FeedDocument, urls.site_doc_path("atom")) is None
     for section_id in due:
+        if keep_leading is not None and not keep_leading():
+            log.warning("lost the scheduler lease mid-pass; the new leader carries on")
+            result.seconds = time.perf_counter() - started
+            return result
         try:
             result.documents_changed += render_section(app, section_id, now)
             result.sections_rendered.append(section_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -24,22 +25,30 @@ class Publisher:
         self.app = app
         self.holder = lease.make_holder_id()
         self.leading = False
+        self._renewed = 0.0
 
     def _lead(self) -> bool:
         seconds = float(self.app.config["LEASE_SECONDS"])
         with transaction(self.app) as s:
             leading = lease.acquire(s, self.holder, utcnow(), seconds)
+        self._renewed = time.monotonic()
         if leading != self.leading:
             log.info("%s is now %s", self.holder, "the leader" if leading else "a standby")
             self.leading = leading
         return leading
+
+    def _keep_leading(self) -> bool:
+        """Renew during a long pass, at most every third of the lease: cheap, and never late."""
+        if time.monotonic() - self._renewed < float(self.app.config["LEASE_SECONDS"]) / 3:
+            return self.leading
+        return self._lead()
 
     def run(self, *, full: bool = False) -> PassResult | None:
         """One job run: lead or stand by; a failure is logged and retried at the next tick."""
         try:
             if not self._lead():
                 return None
-            result = run_pass(self.app, full=full)
+            result = run_pass(self.app, full=full, keep_leading=self._keep_leading)
         except Exception:  # the scheduler must outlive any single failed run
             log.exception("publishing pass failed")
             return None

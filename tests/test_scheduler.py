@@ -126,3 +126,14 @@ def test_run_scheduler_process_publishes_and_stops_cleanly(app: Flask, tmp_path:
     with transaction(app, write=False) as s:
         row = s.get_one(SchedulerLease, lease.LEASE_NAME)
         assert row.expires_at is not None and row.expires_at <= utcnow()  # released
+
+
+def test_a_pass_stops_when_the_lease_is_lost_midway(app: Flask) -> None:
+    with transaction(app) as s:
+        for name in ["A", "B", "C"]:
+            create_section(s, SectionInput(name=name))
+    answers = iter([True, False])
+    from feedsvc.publishing import run_pass
+
+    result = run_pass(app, keep_leading=lambda: next(answers, False))
+    assert len(result.sections_rendered) == 1  # the second check said "no longer leader"

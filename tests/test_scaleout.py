@@ -1,0 +1,180 @@
+"""Several real processes on one database: one leader renders, standbys take over, web
+instances agree, and concurrent writers lose nothing."""
+
+from __future__ import annotations
+
+import multiprocessing
+import re
+import signal
+import time
+from pathlib import Path
+
+import feedparser
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from feedsvc.articles import ArticleInput, create_article
+from feedsvc.db import transaction
+from feedsvc.models import Article, FeedDocument, SchedulerLease
+from feedsvc.publishing import run_pass
+from feedsvc.sections import SectionInput, create_section
+from tests.conftest import EDITOR
+from tests.procs import Browser, free_port, gunicorn, scheduler, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def _section(app: Flask, name: str = "World News") -> int:
+    with transaction(app) as s:
+        return create_section(s, SectionInput(name=name)).id
+
+
+def _post(app: Flask, section_id: int, title: str) -> None:
+    with transaction(app) as s:
+        create_article(
+            s,
+            ArticleInput(title=title, section_id=section_id, body="Text."),
+            base_url="http://feeds.example.org/",
+        )
+
+
+def _feed_has(app: Flask, title: str, path: str = "sections/world-news/rss.xml") -> bool:
+    with transaction(app, write=False) as s:
+        doc = s.get(FeedDocument, path)
+        return doc is not None and title.encode() in doc.body
+
+
+def _leader(app: Flask) -> str:
+    with transaction(app, write=False) as s:
+        row = s.get(SchedulerLease, "render")
+        return row.holder if row is not None else ""
+
+
+def _renders(output: str) -> int:
+    return sum(int(n) for n in re.findall(r"rendered (\d+) section", output))
+
+
+def test_two_schedulers_render_each_change_once(app: Flask, tmp_path: Path) -> None:
+    section = _section(app)
+    run_pass(app)  # nothing is due when the schedulers start
+    url = app.config["DATABASE_URL"]
+    with scheduler(url, tmp_path / "a.log") as a, scheduler(url, tmp_path / "b.log") as b:
+        wait_for("a leader", lambda: _leader(app))
+        for i in range(3):
+            _post(app, section, f"Change {i}")
+            wait_for(f"change {i} in the feed", lambda i=i: _feed_has(app, f"Change {i}"))
+            time.sleep(0.7)  # two more ticks: a double render would show up here
+        a.stop()
+        b.stop()
+        logs = a.output() + b.output()
+    assert _renders(a.output()) + _renders(b.output()) == 3, logs
+    assert "is now the leader" in logs and "Traceback" not in logs
+
+
+def test_standby_takes_over_after_kill_9(app: Flask, tmp_path: Path) -> None:
+    section = _section(app)
+    url = app.config["DATABASE_URL"]
+    with scheduler(url, tmp_path / "a.log") as a, scheduler(url, tmp_path / "b.log") as b:
+        holder = wait_for("a leader", lambda: _leader(app))
+        pid = int(holder.split(":")[1])
+        leader, standby = (a, b) if pid == a.pid else (b, a)
+        assert pid in (a.pid, b.pid)
+        leader.stop(signal.SIGKILL)
+        killed_at = time.monotonic()
+        _post(app, section, "After the crash")
+        # Lease (2 s) + one tick (0.3 s), plus a second of slack for process scheduling.
+        wait_for("the standby to publish", lambda: _feed_has(app, "After the crash"), timeout=3.3)
+        took = time.monotonic() - killed_at
+        new_holder = _leader(app)
+        assert int(new_holder.split(":")[1]) == standby.pid
+        client = app.test_client()
+        health = client.get("/healthz").get_json()
+        assert health["scheduler"]["leader"] == new_holder
+        assert took < 3.3
+
+
+def test_two_web_instances_agree_within_the_freshness_window(app: Flask, tmp_path: Path) -> None:
+    url = app.config["DATABASE_URL"]
+    port_a, port_b = free_port(), free_port()
+    with (
+        gunicorn(url, port_a, tmp_path / "web-a.log") as web_a,
+        gunicorn(url, port_b, tmp_path / "web-b.log") as web_b,
+        scheduler(url, tmp_path / "sched.log"),
+    ):
+        a, b = Browser(f"http://127.0.0.1:{port_a}"), Browser(f"http://127.0.0.1:{port_b}")
+        wait_for("instance A", lambda: a.get("/healthz")[0] == 200)
+        wait_for("instance B", lambda: b.get("/healthz")[0] == 200)
+        assert a.submit("/admin/login", {"Username": EDITOR[0], "Password": EDITOR[1]}) == 200
+        assert a.submit("/admin/sections/new", {"Name": "World News"}) == 200
+        assert (
+            a.submit("/admin/articles/new", {"Title": "Posted on A", "Body": "Read on B."}) == 200
+        )
+        posted = time.monotonic()
+
+        def on_b() -> bool:
+            status, body = b.get("/sections/world-news/atom.xml")
+            return status == 200 and any(
+                e.title == "Posted on A" for e in feedparser.parse(body).entries
+            )
+
+        wait_for("the article on instance B", on_b, timeout=10)
+        # Tick 0.3 s + document cache 1 s + render time: well inside two seconds.
+        assert time.monotonic() - posted < 2.5
+        web_a.stop(signal.SIGTERM)
+        web_b.stop(signal.SIGTERM)
+        assert "Traceback" not in web_a.output() + web_b.output()
+
+
+def _writer(url: str, instance: str, section_id: int, count: int, errors: object) -> None:
+    from feedsvc import create_app
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": url,
+            "INSTANCE_PATH": instance,
+            "SECRET_KEY": "a-test-secret-key-of-enough-length",
+            "SITE_URL": "http://feeds.example.org",
+        }
+    )
+    for i in range(count):
+        try:
+            _post(app, section_id, f"{instance[-6:]} {i}")
+        except Exception as exc:  # counted, and the test fails on any
+            errors.put(f"{type(exc).__name__}: {exc}")  # type: ignore[attr-defined]
+
+
+def test_eight_concurrent_writers_and_a_renderer_lose_nothing(app: Flask, tmp_path: Path) -> None:
+    section = _section(app)
+    url = app.config["DATABASE_URL"]
+    writers, per_writer = 8, 25
+    ctx = multiprocessing.get_context("spawn")
+    errors = ctx.Queue()
+    with scheduler(url, tmp_path / "sched.log", FEEDSVC_TICK_SECONDS="0.2") as sched:
+        procs = [
+            ctx.Process(
+                target=_writer,
+                args=(url, str(tmp_path / f"inst{n:05d}"), section, per_writer, errors),
+            )
+            for n in range(writers)
+        ]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(timeout=120)
+        found = []
+        while not errors.empty():
+            found.append(errors.get())
+        assert found == []
+        assert all(p.exitcode == 0 for p in procs)
+        with transaction(app, write=False) as s:
+            assert s.scalar(select(func.count()).select_from(Article)) == writers * per_writer
+        # The renderer catches up; the site feed carries the newest 50.
+        wait_for(
+            "the last articles in the feed",
+            lambda: _feed_has(app, " 24", path="sections/world-news/atom.xml"),
+            timeout=15,
+        )
+        sched.stop()
+        assert "locked" not in sched.output() and "Traceback" not in sched.output()
