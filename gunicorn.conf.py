@@ -1,6 +1,8 @@
 """gunicorn settings for feedsvc (`make run` uses them too); each can be overridden by env."""
 
 import os
+import shutil
+import tempfile
 
 # 127.0.0.1 by default: in production nginx sits in front (README, deployment).
 bind = os.environ.get("FEEDSVC_BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
@@ -11,6 +13,29 @@ threads = int(os.environ.get("FEEDSVC_THREADS", "4"))
 timeout = 30
 graceful_timeout = 10
 keepalive = 5
-accesslog = os.environ.get("FEEDSVC_ACCESS_LOG", "-")
+# "-" is stderr; an empty FEEDSVC_ACCESS_LOG turns the access log off (e.g. behind nginx).
+accesslog = os.environ.get("FEEDSVC_ACCESS_LOG", "-") or None
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms "%(a)s"'
 errorlog = "-"
+# No control socket: its default path is per user, shared by every instance on the machine.
+control_socket_disable = True
+
+
+# /metrics adds up every worker's counters: prometheus_client keeps them in files here.
+# A fresh folder per server start, so a restart never counts a dead server's requests.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="feedsvc-metrics-")
+    _OWN_METRICS_DIR = True
+else:
+    _OWN_METRICS_DIR = False
+
+
+def child_exit(server, worker):  # type: ignore[no-untyped-def]
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):  # type: ignore[no-untyped-def]
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -70,7 +70,7 @@ def section_new() -> str | Response:
             attach_errors(form, exc)
         else:
             session.commit()
-            flash(f"Section “{section.name}” created. Its feeds appear within seconds.")
+            flash(f"Section created: {section.name}. Its feeds appear within seconds.")
             return redirect(url_for("admin.section_list"))
     return render_template("admin/section_form.html", form=form, section=None)
 
@@ -91,22 +91,38 @@ def section_edit(section_id: int) -> str | Response:
             attach_errors(form, exc)
         else:
             session.commit()
-            flash(f"Section “{section.name}” saved.")
+            flash(f"Section saved: {section.name}")
             return redirect(url_for("admin.section_list"))
     return render_template("admin/section_form.html", form=form, section=section)
 
 
 def _article_form(obj: Article | None = None) -> ArticleForm:
     form = ArticleForm(obj=obj)
-    form.section_id.choices = [
-        SelectChoice(str(s.id), s.name) for s in sections.list_sections(get_session())
-    ]
+    choices = [SelectChoice(str(s.id), s.name) for s in sections.list_sections(get_session())]
+    if obj is None and len(choices) > 1:
+        # No silent default: filing a story in the first section by accident is easy.
+        choices.insert(0, SelectChoice("", "Choose a section…"))
+    form.section_id.choices = choices
+    form.publish_at.description = (
+        f"In {_zone().key}. Empty means now; a future time schedules the article."
+    )
     return form
 
 
-def _article_input(form: ArticleForm) -> articles.ArticleInput:
+def _publish_at(form: ArticleForm, article: Article | None) -> datetime | None:
+    """The form's minute-precision time in UTC; an unchanged field keeps the stored seconds."""
     local = form.publish_at.data
-    publish_at = local.replace(tzinfo=_zone()).astimezone(UTC) if local else None
+    if local is None:
+        return None
+    if article is not None and article.publish_at is not None:
+        stored = to_local(article.publish_at)
+        if stored is not None and stored.replace(second=0, tzinfo=None) == local:
+            return article.publish_at
+    return local.replace(tzinfo=_zone()).astimezone(UTC)
+
+
+def _article_input(form: ArticleForm, article: Article | None = None) -> articles.ArticleInput:
+    publish_at = _publish_at(form, article)
     return articles.ArticleInput(
         title=form.title.data or "",
         section_id=form.section_id.data or 0,
@@ -119,9 +135,7 @@ def _article_input(form: ArticleForm) -> articles.ArticleInput:
 
 
 def _render_article_form(form: ArticleForm, article: Article | None) -> str:
-    return render_template(
-        "admin/article_form.html", form=form, article=article, timezone=_zone().key
-    )
+    return render_template("admin/article_form.html", form=form, article=article)
 
 
 @bp.route("/articles/new", methods=["GET", "POST"])
@@ -141,7 +155,7 @@ def article_new() -> str | Response:
             attach_errors(form, exc)
         else:
             session.commit()
-            flash(f"Article “{article.title}” saved.")
+            flash(f"Article saved: {article.title}")
             return redirect(url_for("admin.index"))
     return _render_article_form(form, None)
 
@@ -165,14 +179,14 @@ def article_edit(article_id: int) -> str | Response:
             article = articles.update_article(
                 session,
                 article_id,
-                _article_input(form),
+                _article_input(form, article),
                 base_url=current_app.config["SITE_URL"] + "/",
             )
         except ValidationError as exc:
             attach_errors(form, exc)
         else:
             session.commit()
-            flash(f"Article “{article.title}” saved.")
+            flash(f"Article saved: {article.title}")
             return redirect(url_for("admin.index"))
     return _render_article_form(form, article)
 
@@ -190,5 +204,5 @@ def article_delete(article_id: int) -> Response:
     except NotFound:
         abort(404)
     session.commit()
-    flash(f"Article “{title}” deleted.")
+    flash(f"Article deleted: {title}")
     return redirect(url_for("admin.index"))

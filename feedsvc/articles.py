@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -16,6 +16,8 @@ from feedsvc.models import STATUS_DRAFT, STATUS_PUBLISHED, Article, Section, utc
 from feedsvc.sections import bump_revision
 
 STATUSES = (STATUS_PUBLISHED, STATUS_DRAFT)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 12, 31, 23, 59, tzinfo=UTC)
 MAX_SUMMARY = 1000
 
 
@@ -62,8 +64,12 @@ def _validated(session: Session, data: ArticleInput, base_url: str) -> _Clean:
         errors["author"] = str(exc)
     if data.status not in STATUSES:
         errors["status"] = "Status must be Published or Draft."
-    if data.publish_at is not None and data.publish_at.tzinfo is None:
-        errors["publish_at"] = "Publish at needs a time zone."
+    if data.publish_at is not None:
+        if data.publish_at.tzinfo is None:
+            errors["publish_at"] = "Publish at needs a time zone."
+        elif not EARLIEST <= data.publish_at <= LATEST:
+            # Feeds carry these dates: RFC 822 dates before 1970 or far ahead confuse readers.
+            errors["publish_at"] = "Publish at must be between 1970 and 2100."
     if errors:
         raise ValidationError(errors)
     summary = " ".join(summary_source.split()) if summary_source else derive_summary(body_html)

@@ -31,8 +31,11 @@ def upgrade_database(app: Flask) -> None:
 
 def ensure_first_admin(app: Flask) -> None:
     """Create `admin` on first start; print a generated password once."""
-    with transaction(app) as s:
-        generated = ensure_admin(s, os.environ.get("FEEDSVC_ADMIN_PASSWORD") or None)
+    try:
+        with transaction(app) as s:
+            generated = ensure_admin(s, os.environ.get("FEEDSVC_ADMIN_PASSWORD") or None)
+    except ValidationError as exc:  # a too-short FEEDSVC_ADMIN_PASSWORD: a sentence, not a crash
+        _fail("FEEDSVC_ADMIN_PASSWORD cannot be used. " + " ".join(exc.errors.values()))
     if generated:
         click.echo(
             "\n  Created the user 'admin' with the password:  "

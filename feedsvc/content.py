@@ -191,8 +191,10 @@ def _xml_compatible(html: str) -> str:
 
 
 def _parse_fragment(html: str) -> Any:
-    """Parse an HTML fragment into a wrapping <div>; ``html`` must already be clean_text()ed."""
-    return lxml.html.fragment_fromstring(html, create_parent="div")
+    """Parse an HTML fragment, returning its <body>; ``html`` must hold only XML-legal chars."""
+    # A whole document, not fragment_fromstring(), which raises on a stray "<html>" tag.
+    document: Any = lxml.html.document_fromstring(f"<html><body>{html}")
+    return document.body
 
 
 def render_body(markdown_text: str, *, base_url: str) -> str:
@@ -225,7 +227,7 @@ def render_body(markdown_text: str, *, base_url: str) -> str:
         link_rel="noopener noreferrer",
     )
     # Character references such as "&#xfffe;" or "&#1;" decode to characters again, so
-    # filter once more. No NFC here: on markup it could fuse ">" + U+0338 into "≯".
+    # filter once more. No NFC here: on markup it could fuse ">" + U+0338 into U+226F.
     html = _NOT_XML_TEXT.sub("", _xml_compatible(html)).strip()
     root = _parse_fragment(html)
     if not root.text_content().strip() and not root.xpath(".//img[@src]"):
@@ -255,7 +257,9 @@ def derive_summary(html: str, *, max_length: int = 280) -> str:
     it is cut at a word boundary and ends in "…" (the total stays within ``max_length``).
     Without <p> elements the whole text is used. Entities are decoded ("A & B").
     """
-    html = clean_text(html)
+    # Only the XML-illegal characters go here (lxml refuses them); NFC waits for the extracted
+    # text, since on markup it could fuse ">" + U+0338 into one character.
+    html = _NOT_XML_TEXT.sub("", html)
     if not html.strip():
         return ""
     root = _parse_fragment(html)

@@ -6,6 +6,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import format_datetime
 
 from flask import Flask
 from sqlalchemy import select
@@ -13,17 +14,71 @@ from sqlalchemy import select
 from feedsvc.db import database
 from feedsvc.models import FeedDocument
 
+Headers = list[tuple[str, str]]
+
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """A stored document as the web path needs it: immutable, safe to share between threads."""
+    """A stored document with every response header worked out once, when it is loaded.
+
+    Serving is then a dictionary lookup and a comparison or two: no formatting per request.
+    """
 
     path: str
-    content_type: str
     body: bytes
     body_gzip: bytes
-    etag: str
+    etag: str  # quoted, identity encoding
+    etag_gzip: str  # quoted; strong ETags must differ between encodings (RFC 9110 §8.8.3.3)
     last_modified: datetime
+    last_modified_http: str  # IMF-fixdate, RFC 9110 §5.6.7
+    headers: Headers  # 200, identity
+    headers_gzip: Headers  # 200, gzip
+    headers_304: Headers
+    headers_304_gzip: Headers
+
+
+def prepare(
+    path: str,
+    content_type: str,
+    body: bytes,
+    body_gzip: bytes,
+    etag: str,
+    last_modified: datetime,
+    *,
+    max_age: int,
+) -> Document:
+    modified = format_datetime(last_modified, usegmt=True)
+    tag, tag_gz = f'"{etag}"', f'"{etag}-gz"'
+    # Readers and shared caches may reuse a copy for one scheduler tick, then must revalidate.
+    common = [
+        ("Last-Modified", modified),
+        ("Cache-Control", f"public, max-age={max_age}"),
+        ("Vary", "Accept-Encoding"),
+    ]
+    return Document(
+        path=path,
+        body=body,
+        body_gzip=body_gzip,
+        etag=tag,
+        etag_gzip=tag_gz,
+        last_modified=last_modified,
+        last_modified_http=modified,
+        headers=[
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(body))),
+            ("ETag", tag),
+            *common,
+        ],
+        headers_gzip=[
+            ("Content-Type", content_type),
+            ("Content-Encoding", "gzip"),
+            ("Content-Length", str(len(body_gzip))),
+            ("ETag", tag_gz),
+            *common,
+        ],
+        headers_304=[("ETag", tag), *common],
+        headers_304_gzip=[("ETag", tag_gz), *common],
+    )
 
 
 class DocumentCache:
@@ -33,9 +88,10 @@ class DocumentCache:
     second, not one per request.
     """
 
-    def __init__(self, app: Flask, ttl: float) -> None:
+    def __init__(self, app: Flask, ttl: float, max_age: int) -> None:
         self._app = app
         self._ttl = ttl
+        self._max_age = max_age
         self._entries: dict[str, tuple[float, Document | None]] = {}
         self._lock = threading.Lock()
 
@@ -44,7 +100,7 @@ class DocumentCache:
         hit = self._entries.get(path)
         if hit is not None and now - hit[0] < self._ttl:
             return hit[1]
-        doc = self._load(path)
+        doc = self._load(path, hit[1] if hit else None)
         with self._lock:
             self._entries[path] = (now, doc)
         return doc
@@ -53,9 +109,14 @@ class DocumentCache:
         with self._lock:
             self._entries.clear()
 
-    def _load(self, path: str) -> Document | None:
+    def _load(self, path: str, current: Document | None) -> Document | None:
         db = database(self._app)
         with db.reader() as session:
+            if current is not None:
+                # Revalidate cheaply: the etag column alone, the body only when it moved.
+                etag = session.scalar(select(FeedDocument.etag).where(FeedDocument.path == path))
+                if etag is not None and f'"{etag}"' == current.etag:
+                    return current
             row = session.execute(
                 select(
                     FeedDocument.content_type,
@@ -67,12 +128,16 @@ class DocumentCache:
             ).first()
         if row is None:
             return None
-        return Document(path, row[0], bytes(row[1]), bytes(row[2]), row[3], row[4])
+        return prepare(
+            path, row[0], bytes(row[1]), bytes(row[2]), row[3], row[4], max_age=self._max_age
+        )
 
 
 def init_app(app: Flask) -> None:
     app.extensions["feedsvc.documents"] = DocumentCache(
-        app, float(app.config["DOCUMENT_CACHE_SECONDS"])
+        app,
+        float(app.config["DOCUMENT_CACHE_SECONDS"]),
+        max_age=max(1, round(float(app.config["TICK_SECONDS"]))),
     )
 
 

@@ -50,15 +50,26 @@ class SectionForm(FlaskForm):
     )
 
 
+def _section_id(value: object) -> int:
+    """The select's value: a section id, or 0 for the "Choose a section" placeholder."""
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
+
+
 class ArticleForm(FlaskForm):
-    title = StringField("Title", validators=[InputRequired("Give the article a title.")])
+    title = StringField("Title", validators=[InputRequired("Title is required.")])
     section_id = SelectField(
-        "Section", coerce=int, validators=[InputRequired("Choose one of the sections.")]
+        "Section",
+        coerce=_section_id,
+        validators=[InputRequired("Choose one of the sections.")],
+        validate_choice=False,  # the service checks that the section exists
     )
     body = TextAreaField(
         "Body",
         description="Markdown. Separate paragraphs with a blank line.",
-        validators=[InputRequired("Write the article's body.")],
+        validators=[InputRequired("Body is required.")],
     )
     summary = TextAreaField(
         "Summary", description="Optional. Left empty, it is taken from the body."
@@ -68,6 +79,10 @@ class ArticleForm(FlaskForm):
         "Publish at",
         format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
         validators=[Optional()],
+        invalid_value_message=(  # type: ignore[call-arg]  # newer than the WTForms stubs
+            "Publish at must be a date and time like 2026-11-28T14:30; "
+            "leave it empty to publish now."
+        ),
     )
     status = SelectField(
         "Status",

@@ -63,9 +63,26 @@ def release(session: Session, holder: str, now: datetime) -> None:
 
 
 def record_run(
-    session: Session, holder: str, now: datetime, *, error: str = "", full: bool = False
+    session: Session,
+    holder: str,
+    now: datetime,
+    *,
+    error: str = "",
+    full: bool = False,
+    sections: int = 0,
+    documents: int = 0,
+    seconds: float = 0.0,
 ) -> None:
-    values: dict[str, object] = {"last_run_at": now, "last_error": error}
+    """Note a finished pass on the lease row: its outcome, and running totals for /metrics."""
+    values: dict[str, object] = {
+        "last_run_at": now,
+        "last_error": error,
+        "passes_total": SchedulerLease.passes_total + 1,
+        "sections_rendered_total": SchedulerLease.sections_rendered_total + sections,
+        "documents_changed_total": SchedulerLease.documents_changed_total + documents,
+        "pass_seconds_total": SchedulerLease.pass_seconds_total + seconds,
+        "last_pass_seconds": seconds,
+    }
     if not error:
         values["last_success_at"] = now
         if full:

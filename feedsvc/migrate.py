@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -38,6 +39,8 @@ def current(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    # Alembic's INFO lines ("Context impl SQLiteImpl…") are noise at every start.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     command.upgrade(_config(engine), revision)
 
 

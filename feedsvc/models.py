@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -73,6 +74,8 @@ class User(Base):
 
 class Section(Base):
     __tablename__ = "sections"
+    # AUTOINCREMENT: SQLite would otherwise hand a deleted row's id to the next insert.
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Permanent feed id (a UUID URN, RFC 4122 §3) for atom:id: survives renames and slug changes.
@@ -101,6 +104,8 @@ class Article(Base):
         Index("ix_articles_section_feed", "section_id", "status", "publish_at"),
         # The site-wide feed and the "scheduled article came due" check.
         Index("ix_articles_status_publish_at", "status", "publish_at"),
+        # An article's id is in its permanent URL: never reuse a deleted one (SQLite would).
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -153,3 +158,9 @@ class SchedulerLease(Base):
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_full_rebuild_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_error: Mapped[str] = mapped_column(Text, default="")
+    # Running totals for /metrics, kept here because the scheduler may run on another host.
+    passes_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sections_rendered_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    documents_changed_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    pass_seconds_total: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    last_pass_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")

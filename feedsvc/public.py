@@ -12,14 +12,18 @@ from feedsvc import articles, urls
 from feedsvc.db import get_session
 from feedsvc.documents import cache
 from feedsvc.models import Article, SchedulerLease, Section, utcnow
-from feedsvc.serving import document_response
+from feedsvc.serving import respond
 
 bp = Blueprint("public", __name__)
 PAGE_ITEMS = 30
 
 
 def _serve(path: str, *, section_slug: str | None = None) -> Response:
-    """Stored bytes only: a request never renders a feed."""
+    """Stored bytes only: a request never renders a feed.
+
+    Normally feedsvc.fastpath answers these before Flask sees them; Flask serves them only
+    when the document was missing a moment ago, and answers 404 or 503 when it still is.
+    """
     doc = cache(current_app).get(path)
     if doc is None:
         exists = section_slug is None or get_session().scalar(
@@ -36,8 +40,14 @@ def _serve(path: str, *, section_slug: str | None = None) -> Response:
         )
         response.headers["Retry-After"] = str(tick)
         return response
-    max_age = max(1, round(float(current_app.config["TICK_SECONDS"])))
-    return document_response(doc, request.headers, max_age=max_age)
+    status, headers, body = respond(
+        doc,
+        if_none_match=request.headers.get("If-None-Match"),
+        if_modified_since=request.headers.get("If-Modified-Since"),
+        accept_encoding=request.headers.get("Accept-Encoding"),
+    )
+    # HEAD: Werkzeug drops the body and keeps the headers, Content-Length included.
+    return Response(body, status=status, headers=headers)
 
 
 @bp.route("/<any(rss.xml, atom.xml, feed.json):name>")
@@ -108,4 +118,7 @@ def healthz() -> tuple[Response, int]:
     )
     age = scheduler["age_seconds"]
     scheduler["ok"] = isinstance(age, float) and age <= stale_after
-    return jsonify(status="ok", database="ok", scheduler=scheduler), 200
+    # 200 either way: this instance can serve (the last good feeds) without a scheduler, so a
+    # load balancer must not pull it; monitors alert on "degraded" / scheduler.ok instead.
+    status = "ok" if scheduler["ok"] else "degraded"
+    return jsonify(status=status, database="ok", scheduler=scheduler), 200

@@ -54,7 +54,16 @@ class Publisher:
             return None
         error = "; ".join(f"{k}: {v}" for k, v in result.failures.items())
         with transaction(self.app) as s:
-            lease.record_run(s, self.holder, utcnow(), error=error, full=full)
+            lease.record_run(
+                s,
+                self.holder,
+                utcnow(),
+                error=error,
+                full=full,
+                sections=len(result.sections_rendered),
+                documents=result.documents_changed,
+                seconds=result.seconds,
+            )
         if result.sections_rendered or result.failures:
             log.info(
                 "rendered %d section(s)%s, %d document(s) changed, %.3f s%s",

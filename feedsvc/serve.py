@@ -29,6 +29,7 @@ def serve(app: Flask) -> int:
     ]
     click.echo(f"feedsvc on {app.config['SITE_URL']}/  (admin: {app.config['SITE_URL']}/admin/)")
     stopping = False
+    first_down: subprocess.Popen[bytes] | None = None
 
     def on_signal(signum: int, _frame: object) -> None:
         nonlocal stopping
@@ -39,7 +40,8 @@ def serve(app: Flask) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        while not stopping and all(c.poll() is None for c in children):
+        while not stopping and first_down is None:
+            first_down = next((c for c in children if c.poll() is not None), None)
             time.sleep(0.2)
     finally:
         for child in children:
@@ -52,7 +54,13 @@ def serve(app: Flask) -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
-    failed = [
-        c.returncode for c in children if c.returncode not in (0, -signal.SIGTERM, -signal.SIGINT)
-    ]
-    return 0 if stopping or not failed else 1
+    if stopping:
+        return 0
+    for name, child in zip(("the web server", "the scheduler"), children, strict=True):
+        if child is first_down:
+            click.echo(
+                f"feedsvc: {name} stopped unexpectedly (exit code {child.returncode}); "
+                "stopped the rest. Its log is above.",
+                err=True,
+            )
+    return 1

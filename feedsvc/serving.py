@@ -1,64 +1,66 @@
-"""HTTP semantics for stored documents: validators, conditional requests, gzip, caching headers."""
+"""HTTP semantics for stored documents: validators, conditional requests, gzip (RFC 9110)."""
 
 from __future__ import annotations
 
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 
-from werkzeug.datastructures import Headers
 from werkzeug.http import parse_accept_header
-from werkzeug.wrappers import Response
 
-from feedsvc.documents import Document
-
-
-def _tags(header: str) -> list[str]:
-    return [t.strip() for t in header.split(",") if t.strip()]
+from feedsvc.documents import Document, Headers
 
 
-def _not_modified(doc: Document, headers: Headers, tags: tuple[str, str]) -> bool:
-    """RFC 9110 §13.2.2: If-None-Match decides when present; If-Modified-Since only otherwise."""
-    inm = headers.get("If-None-Match")
-    if inm is not None:
-        # Weak comparison (§13.1.2): W/"x" matches "x"; both encodings' tags name the same content.
-        wanted = {t.removeprefix("W/") for t in _tags(inm)}
-        return "*" in wanted or bool(wanted & set(tags))
-    ims = headers.get("If-Modified-Since")
-    if ims:
-        try:
-            since = parsedate_to_datetime(ims)
-        except (TypeError, ValueError, IndexError):
-            return False  # §13.1.3: an invalid date is ignored
-        if since.tzinfo is None:
-            return False
-        return doc.last_modified.replace(microsecond=0) <= since
+def _etag_matches(doc: Document, if_none_match: str) -> bool:
+    if if_none_match.strip() == "*":
+        return True
+    # Weak comparison (§13.1.2): W/"x" matches "x"; both encodings' tags name the same content.
+    for tag in if_none_match.split(","):
+        tag = tag.strip().removeprefix("W/")
+        if tag == doc.etag or tag == doc.etag_gzip:
+            return True
     return False
 
 
-def accepts_gzip(accept_encoding: str) -> bool:
-    if not accept_encoding:
+def _unmodified_since(doc: Document, if_modified_since: str) -> bool:
+    if if_modified_since == doc.last_modified_http:
+        return True  # the usual case: the client echoes our own Last-Modified
+    try:
+        since = parsedate_to_datetime(if_modified_since)
+    except (TypeError, ValueError, IndexError):
+        return False  # §13.1.3: an invalid date is ignored
+    return since.tzinfo is not None and doc.last_modified <= since
+
+
+def not_modified(doc: Document, if_none_match: str | None, if_modified_since: str | None) -> bool:
+    """RFC 9110 §13.2.2: If-None-Match decides when present; If-Modified-Since only otherwise."""
+    if if_none_match is not None:
+        return _etag_matches(doc, if_none_match)
+    if if_modified_since:
+        return _unmodified_since(doc, if_modified_since)
+    return False
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    if not accept_encoding or ("gzip" not in accept_encoding and "*" not in accept_encoding):
         return False
+    if ";" not in accept_encoding:
+        return "gzip" in accept_encoding.lower()
     accepted = parse_accept_header(accept_encoding)
     named = any(value.lower() == "gzip" for value, _q in accepted)
     # RFC 9110 §12.5.3: "gzip;q=0" refuses it; "*" covers it only when it is not named.
     return accepted["gzip"] > 0 if named else accepted["*"] > 0
 
 
-def document_response(doc: Document, headers: Headers, *, max_age: int) -> Response:
-    """200, 304 or HEAD for a stored document, with every header a polling reader relies on."""
-    gz = accepts_gzip(headers.get("Accept-Encoding", "")) and bool(doc.body_gzip)
-    # Strong ETags must differ between encodings of the same content (RFC 9110 §8.8.3.3).
-    identity_tag, gzip_tag = f'"{doc.etag}"', f'"{doc.etag}-gz"'
-    out = Headers()
-    out["ETag"] = gzip_tag if gz else identity_tag
-    out["Last-Modified"] = format_datetime(doc.last_modified, usegmt=True)
-    # Readers and shared caches may reuse a copy for one scheduler tick, then must revalidate.
-    out["Cache-Control"] = f"public, max-age={max_age}"
-    out["Vary"] = "Accept-Encoding"
-    if _not_modified(doc, headers, (identity_tag, gzip_tag)):
-        return Response(status=304, headers=out)
-    body = doc.body_gzip if gz else doc.body
-    out["Content-Type"] = doc.content_type
+def respond(
+    doc: Document,
+    *,
+    if_none_match: str | None,
+    if_modified_since: str | None,
+    accept_encoding: str | None,
+) -> tuple[int, Headers, bytes]:
+    """Status, headers and body for a GET of a stored document (HEAD: drop the body)."""
+    gz = bool(doc.body_gzip) and accepts_gzip(accept_encoding)
+    if not_modified(doc, if_none_match, if_modified_since):
+        return 304, doc.headers_304_gzip if gz else doc.headers_304, b""
     if gz:
-        out["Content-Encoding"] = "gzip"
-    # HEAD: the WSGI layer drops the body and keeps these headers, Content-Length included.
-    return Response(body, status=200, headers=out)
+        return 200, doc.headers_gzip, doc.body_gzip
+    return 200, doc.headers, doc.body

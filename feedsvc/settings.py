@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import time
@@ -53,15 +54,39 @@ def _coerce(name: str, raw: str, like: Any) -> Any:
             ) from None
     if isinstance(like, float):
         try:
-            return float(raw)
+            value = float(raw)
         except ValueError:
-            raise SettingsError(f"{ENV_PREFIX}{name} must be a number, not {raw!r}.") from None
+            value = math.nan
+        if not math.isfinite(value):  # "nan" and "inf" parse, but no interval can use them
+            raise SettingsError(f"{ENV_PREFIX}{name} must be a number, not {raw!r}.")
+        return value
     return raw
+
+
+def _check_file_types(settings: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
+    """A number or switch written in a TOML file must be one (TOML `2` is fine for seconds)."""
+    for name, like in defaults.items():
+        value = settings.get(name, like)
+        if isinstance(like, bool):
+            ok = isinstance(value, bool)
+            kind = "true or false"
+        elif isinstance(like, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            kind = "a whole number"
+        elif isinstance(like, float):
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            ok = ok and math.isfinite(value)
+            kind = "a number"
+        else:
+            continue
+        if not ok:
+            raise SettingsError(f"{name} must be {kind}, not {value!r}.")
 
 
 def load(instance_path: Path, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Merge every layer and check the result; raise SettingsError on bad values."""
-    settings = _read_toml(CONFIG_DIR / "default.toml")
+    defaults = _read_toml(CONFIG_DIR / "default.toml")
+    settings = dict(defaults)
     env_name = os.environ.get("FEEDSVC_ENV", "")
     if env_name:
         env_file = CONFIG_DIR / f"{env_name}.toml"
@@ -69,10 +94,12 @@ def load(instance_path: Path, overrides: Mapping[str, Any] | None = None) -> dic
             raise SettingsError(f"FEEDSVC_ENV={env_name!r} but {env_file} does not exist.")
         settings.update(_read_toml(env_file))
     settings.update(_read_toml(instance_path / "config.toml"))
-    for name, default in list(settings.items()):
+    _check_file_types(settings, defaults)
+    for name, current in list(settings.items()):
         raw = os.environ.get(ENV_PREFIX + name)
         if raw is not None:
-            settings[name] = _coerce(name, raw, default)
+            # The type of the shipped default, not of a file's value: TOML `2` is an int.
+            settings[name] = _coerce(name, raw, defaults.get(name, current))
     if overrides:
         settings.update(overrides)
     _finish(settings, instance_path)
@@ -84,8 +111,12 @@ def _finish(s: dict[str, Any], instance_path: Path) -> None:
     port = os.environ.get("PORT", "8000")
     if not s.get("SITE_URL"):
         s["SITE_URL"] = f"http://127.0.0.1:{port}"
-    site = urlsplit(s["SITE_URL"])
-    if site.scheme not in {"http", "https"} or not site.hostname:
+    try:
+        site = urlsplit(s["SITE_URL"])
+        valid = site.scheme in {"http", "https"} and bool(site.hostname)
+    except ValueError:  # e.g. "http://[oops": an unclosed IPv6 bracket
+        valid = False
+    if not valid:
         raise SettingsError(f"SITE_URL must be an absolute http(s) URL, not {s['SITE_URL']!r}.")
     s["SITE_URL"] = s["SITE_URL"].rstrip("/")
     if not s.get("DATABASE_URL"):
@@ -103,10 +134,17 @@ def _finish(s: dict[str, Any], instance_path: Path) -> None:
         raise SettingsError("SITE_FEED_ITEMS must be at least 1.")
     try:
         ZoneInfo(str(s["TIMEZONE"]))
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America" is a folder
         raise SettingsError(f"TIMEZONE {s['TIMEZONE']!r} is not a known time zone.") from None
     if s["LOG_FORMAT"] not in {"text", "json"}:
         raise SettingsError("LOG_FORMAT must be 'text' or 'json'.")
+    if s.get("EXPORT_DIR"):
+        # Absolute only: nginx's `root` names the same directory, and a relative path would
+        # depend on each process's working directory.
+        export = Path(str(s["EXPORT_DIR"]))
+        if not export.is_absolute():
+            raise SettingsError(f"EXPORT_DIR must be an absolute path, not {s['EXPORT_DIR']!r}.")
+        s["EXPORT_DIR"] = str(export)
 
 
 def _instance_secret(instance_path: Path) -> str:

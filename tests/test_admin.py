@@ -148,3 +148,41 @@ def test_article_form_without_sections_sends_editor_to_create_one(editor: FlaskC
     response = editor.get("/admin/articles/new")
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/admin/sections/new")
+
+
+def test_editing_without_touching_publish_at_keeps_the_exact_time(
+    editor: FlaskClient, app: Flask
+) -> None:
+    add_section(editor)
+    add_article(editor)
+    with transaction(app, write=False) as s:
+        before = s.scalars(select(Article)).one().publish_at
+        # Make the stored time have seconds, as "now" usually does.
+    with transaction(app) as s:
+        s.scalars(select(Article)).one().publish_at = before.replace(second=42)
+    submit(editor, "/admin/articles/1/edit", {"Title": "Retitled"})
+    with transaction(app, write=False) as s:
+        after = s.scalars(select(Article)).one()
+    assert after.title == "Retitled"
+    assert after.publish_at == before.replace(second=42)
+
+
+def test_publish_at_out_of_range_is_refused(editor: FlaskClient, app: Flask) -> None:
+    add_section(editor)
+    for when in ["0001-01-01T00:00", "9999-12-31T23:59"]:
+        response = add_article(editor, **{"Publish at": when})
+        assert response.status_code == 200
+        assert "between 1970 and 2100" in response.get_data(as_text=True)
+    response = add_article(editor, **{"Publish at": "tomorrow"})
+    assert "like 2026-11-28T14:30" in response.get_data(as_text=True)
+    assert count(app, Article) == 0
+
+
+def test_with_several_sections_the_editor_must_choose_one(editor: FlaskClient, app: Flask) -> None:
+    add_section(editor, "World News")
+    add_section(editor, "Business")
+    response = add_article(editor)
+    assert response.status_code == 200
+    assert 'id="section_id-error"' in response.get_data(as_text=True)
+    assert count(app, Article) == 0
+    assert add_article(editor, Section="2").status_code == 302

@@ -15,7 +15,7 @@ from feedsvc.errors import ValidationError
 from feedsvc.models import Article, Section
 from feedsvc.sections import SectionInput, create_section
 from tests.feedcheck import check_atom, check_json, check_rss
-from tests.helpers import form_values
+from tests.helpers import form_values, submit
 from tests.test_admin import add_article, add_section
 from tests.test_public import entries, fetch, publish
 
@@ -174,3 +174,14 @@ def test_every_change_bumps_the_section_revision(app: Flask) -> None:
             base_url="http://feeds.example.org/",
         )
     assert revision() == start + 2
+
+
+def test_a_deleted_articles_id_and_url_are_never_reused(editor: FlaskClient, app: Flask) -> None:
+    add_section(editor)
+    add_article(editor, Title="First")
+    add_article(editor, Title="Second")
+    submit(editor, editor.get("/admin/"), {}, form_action="/admin/articles/2/delete")
+    add_article(editor, Title="Third")
+    publish(app)
+    assert editor.get("/articles/2").status_code == 404
+    assert "Third" in editor.get("/articles/3").get_data(as_text=True)

@@ -49,6 +49,9 @@ NASTY = [
     "&#0;",
     "&#xfffe;",
     "&#xd800;",
+    "&#1;",
+    "&#x1fffe;",
+    "&#x85;",
     "<![CDATA[x]]>",
     "<?xml version='1.0'?>",
     "<!-- c -->",
@@ -163,7 +166,9 @@ def test_article_paragraphs_and_typography_come_through_unchanged() -> None:
         ("<style>p{color:red}</style>Text", ["<style", "color"]),
         ("<img src=x onerror=alert(1)>", ["onerror", "alert"]),
         ('<a href="javascript:alert(1)">x</a>', ["javascript", "alert"]),
+        # Markdown expands the tab, so this one ends up a harmless relative URL on our site.
         ('<a href=" JaVa\tScRiPt:alert(1)">x</a>', ['href=" java', 'href="java']),
+        ('<a href="&#106;avascript:alert(1)">x</a>', ["javascript", "alert"]),
         ('<a href="vbscript:msgbox(1)">x</a>', ["vbscript", "msgbox"]),
         ("[click](javascript:alert(1))", ["javascript", "alert"]),
         ('<iframe src="https://evil.example/"></iframe>Text', ["<iframe", "evil"]),
@@ -291,6 +296,8 @@ def test_summary_without_paragraphs_uses_all_text() -> None:
     assert derive_summary("line<br>line") == "line line"
     assert derive_summary("") == ""
     assert derive_summary("<script>x</script>Visible") == "Visible"
+    assert derive_summary("<html><body><p>Stray tags</p></body></html>") == "Stray tags"
+    assert derive_summary("<html>") == ""
 
 
 @pytest.mark.parametrize("nasty", NASTY)

@@ -257,10 +257,12 @@ def test_healthz_reports_database_and_scheduler(client: FlaskClient, app: Flask)
     data = response.get_json()
     assert data["database"] == "ok"
     assert data["scheduler"]["ok"] is False  # no scheduler has run yet
+    assert data["status"] == "degraded"
     from feedsvc.scheduler import Publisher
 
     Publisher(app).run()
     data = client.get("/healthz").get_json()
+    assert data["status"] == "ok"
     assert data["scheduler"]["ok"] is True
     assert data["scheduler"]["age_seconds"] < 5
     assert data["scheduler"]["leader"]

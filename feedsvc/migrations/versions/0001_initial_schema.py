@@ -45,6 +45,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sections")),
         sa.UniqueConstraint("guid", name=op.f("uq_sections_guid")),
         sa.UniqueConstraint("slug", name=op.f("uq_sections_slug")),
+        # Ids are in permanent URLs: SQLite must never reuse a deleted row's id.
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "users",
@@ -78,6 +80,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_articles")),
         sa.UniqueConstraint("guid", name=op.f("uq_articles_guid")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("articles", schema=None) as batch_op:
         batch_op.create_index(

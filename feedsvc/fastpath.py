@@ -1,0 +1,61 @@
+"""A thin WSGI layer ahead of Flask that answers feed polls straight from stored bytes.
+
+Feed readers poll constantly; routing, request objects and sessions are not needed to hand
+back a stored document. Anything it does not recognise, or a document not stored (yet),
+goes on to Flask, which answers 404 or 503 as usual.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from feedsvc.documents import DocumentCache
+from feedsvc.serving import respond
+from feedsvc.urls import FEED_FILES, OPML_PATH
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+Observer = Callable[[str, int], None]
+
+_STATUS = {200: "200 OK", 304: "304 Not Modified"}
+_SITE_PATHS = {f"/{name}": name for name in [*FEED_FILES.values(), OPML_PATH]}
+_SECTION = re.compile(r"/sections/([a-z0-9]+(?:-[a-z0-9]+)*)/(rss\.xml|atom\.xml|feed\.json)")
+
+
+def document_path(url_path: str) -> tuple[str, str] | None:
+    """(stored document path, route label) for a feed URL, or None for anything else."""
+    site = _SITE_PATHS.get(url_path)
+    if site is not None:
+        return site, url_path
+    match = _SECTION.fullmatch(url_path)
+    if match is not None:
+        return url_path[1:], f"/sections/<slug>/{match.group(2)}"
+    return None
+
+
+class FastPath:
+    def __init__(self, app: WSGIApp, documents: DocumentCache, observe: Observer) -> None:
+        self.app = app
+        self.documents = documents
+        self.observe = observe
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        method = environ["REQUEST_METHOD"]
+        if method == "GET" or method == "HEAD":
+            found = document_path(environ.get("PATH_INFO", ""))
+            if found is not None:
+                doc = self.documents.get(found[0])
+                if doc is not None:
+                    status, headers, body = respond(
+                        doc,
+                        if_none_match=environ.get("HTTP_IF_NONE_MATCH"),
+                        if_modified_since=environ.get("HTTP_IF_MODIFIED_SINCE"),
+                        accept_encoding=environ.get("HTTP_ACCEPT_ENCODING"),
+                    )
+                    start_response(_STATUS[status], headers)
+                    self.observe(found[1], status)
+                    return [body] if method == "GET" and body else []
+        return self.app(environ, start_response)

@@ -1,0 +1,132 @@
+"""Prometheus metrics at /metrics: requests by route and status, 304 ratio, scheduler state.
+
+Under gunicorn every worker counts in files under PROMETHEUS_MULTIPROC_DIR (set up by
+gunicorn.conf.py) and a scrape adds them up; scheduler figures come from the lease row,
+because the scheduler may run on another host.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from flask import Flask, Response, request
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from sqlalchemy import func, select
+
+from feedsvc.db import database
+from feedsvc.models import FeedDocument, SchedulerLease
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class Metrics:
+    """This app's request counter; children cached per label pair (the fast path calls it)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "feedsvc_http_requests",
+            "HTTP requests answered, by route and status.",
+            ["route", "status"],
+            registry=self.registry,
+        )
+        self._children: dict[tuple[str, int], Counter] = {}
+
+    def observe(self, route: str, status: int) -> None:
+        child = self._children.get((route, status))
+        if child is None:
+            child = self._children[(route, status)] = self.requests.labels(route, str(status))
+        child.inc()
+
+
+class _DerivedCollector:
+    """Figures computed at scrape time: the 304 ratio, and what the database knows."""
+
+    def __init__(self, app: Flask, requests: CollectorRegistry) -> None:
+        self.app = app
+        self.requests = requests
+
+    def collect(self) -> Iterator[Metric]:
+        total = not_modified = 0.0
+        for metric in self.requests.collect():
+            for sample in metric.samples:
+                if sample.name == "feedsvc_http_requests_total":
+                    total += sample.value
+                    if sample.labels.get("status") == "304":
+                        not_modified += sample.value
+        ratio = GaugeMetricFamily(
+            "feedsvc_http_not_modified_ratio",
+            "Share of answered requests that were 304 Not Modified.",
+        )
+        ratio.add_metric([], not_modified / total if total else 0.0)
+        yield ratio
+        yield from self._scheduler()
+
+    def _scheduler(self) -> Iterator[Metric]:
+        with database(self.app).reader() as s:
+            row = s.get(SchedulerLease, "render")
+            documents = s.scalar(select(func.count()).select_from(FeedDocument)) or 0
+        now = datetime.now(UTC)
+        docs = GaugeMetricFamily("feedsvc_documents", "Feed documents stored and served.")
+        docs.add_metric([], float(documents))
+        yield docs
+        if row is None:
+            return
+        leader = GaugeMetricFamily(
+            "feedsvc_scheduler_leader", "1 for the process holding the lease.", labels=["holder"]
+        )
+        alive = row.expires_at is not None and row.expires_at > now
+        leader.add_metric([row.holder if alive else ""], 1.0 if alive else 0.0)
+        yield leader
+        lag = GaugeMetricFamily(
+            "feedsvc_scheduler_lag_seconds", "Seconds since the last successful publishing pass."
+        )
+        if row.last_success_at is not None:
+            lag.add_metric([], (now - row.last_success_at).total_seconds())
+        yield lag
+        totals = [
+            ("feedsvc_publish_passes", "Publishing passes run.", row.passes_total),
+            ("feedsvc_sections_rendered", "Section renders.", row.sections_rendered_total),
+            ("feedsvc_documents_rendered", "Changed documents.", row.documents_changed_total),
+            ("feedsvc_publish_pass_seconds", "Time in publishing.", row.pass_seconds_total),
+        ]
+        for name, doc, value in totals:
+            counter = CounterMetricFamily(name, doc)
+            counter.add_metric([], float(value))
+            yield counter
+        last = GaugeMetricFamily("feedsvc_last_pass_seconds", "Duration of the last pass.")
+        last.add_metric([], row.last_pass_seconds)
+        yield last
+
+
+def _requests_registry(metrics: Metrics) -> CollectorRegistry:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return registry
+    return metrics.registry
+
+
+def init_app(app: Flask) -> Metrics:
+    metrics = Metrics()
+    app.extensions["feedsvc.metrics"] = metrics
+
+    @app.after_request
+    def count(response: Response) -> Response:
+        rule = request.url_rule
+        metrics.observe(rule.rule if rule is not None else "<unmatched>", response.status_code)
+        return response
+
+    @app.route("/metrics")
+    def scrape() -> Response:
+        requests = _requests_registry(metrics)
+        output = CollectorRegistry()
+        output.register(_DerivedCollector(app, requests))
+        body = generate_latest(requests) + generate_latest(output)
+        return Response(body, content_type=CONTENT_TYPE)
+
+    return metrics

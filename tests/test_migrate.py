@@ -1,0 +1,244 @@
+"""Schema migrations: reaching head, refusing old schemas, models matching them, no data loss."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from flask import Flask
+from sqlalchemy import Column, Engine, MetaData, String, inspect, select, text
+from werkzeug.security import generate_password_hash
+
+from feedsvc import migrate
+from feedsvc.db import database, transaction
+from feedsvc.models import Article, Base, FeedDocument, Section
+from feedsvc.publishing import run_pass
+from feedsvc.settings import PROJECT_ROOT
+from feedsvc.users import authenticate
+from tests.test_cli import SUBPROCESS_TIMEOUT, flask_env, unmigrated_app
+
+FIRST_REVISION = "0001"
+TABLES = {"users", "sections", "articles", "feed_documents", "scheduler_lease"}
+
+
+@pytest.fixture
+def empty_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    app = unmigrated_app(database_url, tmp_path)
+    yield app
+    database(app).dispose()
+
+
+@pytest.fixture
+def engine(empty_app: Flask) -> Engine:
+    return database(empty_app).engine
+
+
+def schema_diff(engine: Engine, metadata: MetaData) -> list[Any]:
+    """What `alembic revision --autogenerate` would write to make the database match metadata."""
+    with engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "compare_server_default": True}
+        )
+        return list(compare_metadata(context, metadata))
+
+
+# --- upgrade and the schema check ---------------------------------------------------------
+
+
+def test_upgrade_on_empty_database_reaches_head(engine: Engine) -> None:
+    assert migrate.current(engine) is None
+    migrate.upgrade(engine)
+    assert migrate.current(engine) == migrate.head()
+    assert set(inspect(engine).get_table_names()) >= TABLES
+    migrate.upgrade(engine)  # again: nothing to do, nothing breaks
+    assert migrate.current(engine) == migrate.head()
+
+
+def test_require_current_refuses_empty_database_with_the_hint(engine: Engine) -> None:
+    with pytest.raises(migrate.SchemaOutdated) as caught:
+        migrate.require_current(engine)
+    message = str(caught.value)
+    assert "has no schema yet" in message
+    assert f"needs revision {migrate.head()}" in message
+    assert message.endswith(f"Run: {migrate.UPGRADE_HINT}")
+    assert migrate.UPGRADE_HINT == "flask --app feedsvc db upgrade"
+    assert inspect(engine).get_table_names() == []  # checking creates nothing
+
+    migrate.upgrade(engine)
+    migrate.require_current(engine)  # passes: no exception
+
+
+def test_require_current_refuses_a_different_revision(engine: Engine) -> None:
+    migrate.upgrade(engine)
+    # As if the database had been upgraded by a newer release than the code now running.
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(migrate.SchemaOutdated, match="is at revision 9999") as caught:
+        migrate.require_current(engine)
+    assert migrate.UPGRADE_HINT in str(caught.value)
+
+
+# --- models and migrations agree ----------------------------------------------------------
+
+
+def test_models_match_the_migrations(engine: Engine) -> None:
+    migrate.upgrade(engine)
+    diff = schema_diff(engine, Base.metadata)
+    assert diff == [], (
+        "feedsvc/models.py and the migrations disagree; add a migration for: " + repr(diff)
+    )
+
+
+def test_the_comparison_notices_a_model_change(engine: Engine) -> None:
+    """The check above can fail: a column added, or a length changed, without a migration."""
+    migrate.upgrade(engine)
+    changed = MetaData(naming_convention=Base.metadata.naming_convention)
+    for table in Base.metadata.sorted_tables:
+        table.to_metadata(changed)
+    changed.tables["users"].append_column(Column("email", String(255), nullable=True))
+    changed.tables["sections"].c.name.type = String(200)
+    kinds = {
+        entry[0] if isinstance(entry, tuple) else entry[0][0]
+        for entry in schema_diff(engine, changed)
+    }
+    assert kinds == {"add_column", "modify_type"}
+
+
+# --- upgrading keeps data -----------------------------------------------------------------
+
+WHEN = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+
+
+def insert_first_revision_data(engine: Engine) -> None:
+    """Rows as revision 0001 stores them, written with the columns that revision has."""
+    tables = MetaData()
+    tables.reflect(engine, only=["users", "sections", "articles", "feed_documents"])
+    users, sections, articles, documents = (
+        tables.tables[name] for name in ("users", "sections", "articles", "feed_documents")
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            users.insert().values(
+                id=1,
+                username="ana",
+                password_hash=generate_password_hash("a long passphrase", method="scrypt"),
+                created_at=WHEN,
+            )
+        )
+        conn.execute(
+            sections.insert().values(
+                id=1,
+                guid="urn:uuid:6b1f0c9e-2f4e-4c55-9a59-0d4c6f0f1a11",
+                name="World News",
+                slug="world-news",
+                description="From everywhere.",
+                items_per_feed=20,
+                revision=3,
+                rendered_revision=2,
+                rendered_as_of=None,
+                created_at=WHEN,
+                updated_at=WHEN,
+            )
+        )
+        conn.execute(
+            articles.insert().values(
+                id=1,
+                guid="urn:uuid:0e6a9b0e-8c44-4d3c-a7c5-6a1b2c3d4e5f",
+                section_id=1,
+                title="Council keeps fares",
+                body_source="The council met on Tuesday.",
+                body_html="<p>The council met on Tuesday.</p>",
+                summary_source="",
+                summary="The council met on Tuesday.",
+                author="Ana Lopez",
+                status="published",
+                publish_at=WHEN,
+                created_at=WHEN,
+                updated_at=WHEN,
+            )
+        )
+        conn.execute(
+            documents.insert().values(
+                path="sections/world-news/rss.xml",
+                content_type="application/rss+xml",
+                body=b"<rss>\x00\xff</rss>",
+                body_gzip=b"\x1f\x8b",
+                etag="abc",
+                last_modified=WHEN,
+                section_id=1,
+                source_revision=2,
+                rendered_at=WHEN,
+            )
+        )
+
+
+def test_upgrade_from_first_revision_keeps_data(empty_app: Flask, engine: Engine) -> None:
+    migrate.upgrade(engine, FIRST_REVISION)
+    assert migrate.current(engine) == FIRST_REVISION
+    insert_first_revision_data(engine)
+
+    migrate.upgrade(engine, "head")
+    assert migrate.current(engine) == migrate.head()
+    with transaction(empty_app, write=False) as s:
+        user = authenticate(s, "ana", "a long passphrase")
+        assert user is not None and user.created_at == WHEN
+        section = s.scalars(select(Section)).one()
+        assert (section.name, section.slug, section.items_per_feed) == (
+            "World News",
+            "world-news",
+            20,
+        )
+        assert section.guid == "urn:uuid:6b1f0c9e-2f4e-4c55-9a59-0d4c6f0f1a11"
+        assert (section.revision, section.rendered_revision) == (3, 2)
+        article = s.scalars(select(Article)).one()
+        assert article.section.slug == "world-news"
+        assert article.title == "Council keeps fares"
+        assert article.body_html == "<p>The council met on Tuesday.</p>"
+        assert article.author == "Ana Lopez"
+        assert article.publish_at == WHEN
+        document = s.get(FeedDocument, "sections/world-news/rss.xml")
+        assert document is not None and document.body == b"<rss>\x00\xff</rss>"
+
+    # The upgraded data still publishes: the old article reaches its section's feed.
+    result = run_pass(empty_app)
+    assert not result.failures, result.failures
+    feed = empty_app.test_client().get("/sections/world-news/rss.xml")
+    assert feed.status_code == 200
+    assert "Council keeps fares" in feed.get_data(as_text=True)
+
+
+# --- wsgi.py refuses an outdated schema ---------------------------------------------------
+
+
+def import_wsgi(database_url: str) -> subprocess.CompletedProcess[str]:
+    """What gunicorn does on start: import wsgi.py from the project folder."""
+    return subprocess.run(
+        [sys.executable, "-c", "import wsgi"],
+        cwd=PROJECT_ROOT,
+        env=flask_env(database_url),
+        capture_output=True,
+        encoding="utf-8",
+        timeout=SUBPROCESS_TIMEOUT,
+    )
+
+
+def test_wsgi_refuses_an_unmigrated_database(database_url: str, engine: Engine) -> None:
+    done = import_wsgi(database_url)
+    assert done.returncode != 0
+    assert "SchemaOutdated" in done.stderr
+    assert "has no schema yet" in done.stderr
+    assert migrate.UPGRADE_HINT in done.stderr
+    assert inspect(engine).get_table_names() == []
+
+
+def test_wsgi_starts_on_a_migrated_database(database_url: str, engine: Engine) -> None:
+    migrate.upgrade(engine)
+    done = import_wsgi(database_url)
+    assert done.returncode == 0, done.stderr

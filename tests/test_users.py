@@ -1,0 +1,165 @@
+"""Editor accounts: who may be created, how passwords are kept, who gets in, the first admin."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import delete, select
+from werkzeug.security import check_password_hash
+
+from feedsvc.db import database, transaction
+from feedsvc.errors import ValidationError
+from feedsvc.models import User
+from feedsvc.users import MIN_PASSWORD, authenticate, create_user, ensure_admin
+from tests.conftest import make_app
+
+PASSWORD = "correct horse battery"
+NAME_RULE = (
+    "A username is 1 to 64 letters, digits, dots, hyphens or underscores, "
+    "starting with a letter or digit."
+)
+
+
+@pytest.fixture
+def blank(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """A migrated database without any user (the `app` fixture already has an editor)."""
+    app = make_app(database_url, tmp_path)
+    yield app
+    database(app).dispose()
+
+
+def add(app: Flask, username: str, password: str = PASSWORD) -> None:
+    with transaction(app) as s:
+        create_user(s, username, password)
+
+
+def refused(app: Flask, username: str, password: str = PASSWORD) -> dict[str, str]:
+    with pytest.raises(ValidationError) as caught:
+        add(app, username, password)
+    return caught.value.errors
+
+
+def usernames(app: Flask) -> list[str]:
+    with transaction(app, write=False) as s:
+        return list(s.scalars(select(User.username).order_by(User.id)))
+
+
+def login(app: Flask, username: str, password: str) -> str | None:
+    with transaction(app, write=False) as s:
+        user = authenticate(s, username, password)
+        return None if user is None else user.username
+
+
+# --- create_user --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["a", "9lives", "ana.lopez", "Ana_Lopez-2", "x" * 64])
+def test_good_usernames_are_accepted(blank: Flask, name: str) -> None:
+    add(blank, name)
+    assert usernames(blank) == [name]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        *["", "-ana", ".ana", "_ana", "ana lopez", "ana/lopez", "ana@example.org"],
+        *["x" * 65, "ána", "ana\n", " ana"],
+    ],
+)
+def test_bad_usernames_are_refused_with_the_rule(blank: Flask, name: str) -> None:
+    assert refused(blank, name) == {"username": NAME_RULE}
+    assert usernames(blank) == []
+
+
+@pytest.mark.parametrize("again", ["Ana", "ana", "ANA"])
+def test_taken_username_is_refused_whatever_the_case(blank: Flask, again: str) -> None:
+    add(blank, "Ana")
+    assert refused(blank, again) == {"username": f"The username “{again}” is taken."}
+    assert usernames(blank) == ["Ana"]
+
+
+def test_password_must_have_minimum_length(blank: Flask) -> None:
+    assert MIN_PASSWORD == 8
+    assert refused(blank, "ana", "seven77") == {
+        "password": "The password must be at least 8 characters."
+    }
+    add(blank, "ana", "eight888")
+    assert login(blank, "ana", "eight888") == "ana"
+
+
+def test_every_problem_is_reported_at_once(blank: Flask) -> None:
+    errors = refused(blank, "bad name", "short")
+    assert set(errors) == {"username", "password"}
+    assert usernames(blank) == []
+
+
+def test_passwords_are_stored_as_salted_scrypt_hashes(blank: Flask) -> None:
+    add(blank, "ana")
+    add(blank, "ben")
+    with transaction(blank, write=False) as s:
+        hashes = {name: h for name, h in s.execute(select(User.username, User.password_hash))}
+    for stored in hashes.values():
+        assert stored.startswith("scrypt:")
+        assert PASSWORD not in stored
+        assert check_password_hash(stored, PASSWORD)
+    assert hashes["ana"] != hashes["ben"]  # same password, different salt
+
+
+# --- authenticate -------------------------------------------------------------------------
+
+
+def test_authenticate_right_wrong_and_unknown(blank: Flask) -> None:
+    add(blank, "Ana")
+    assert login(blank, "Ana", PASSWORD) == "Ana"
+    assert login(blank, "ana", PASSWORD) == "Ana"  # names are matched case-insensitively
+    assert login(blank, "Ana", PASSWORD.upper()) is None
+    assert login(blank, "Ana", PASSWORD + " ") is None
+    assert login(blank, "Ana", "") is None
+    assert login(blank, "nobody", PASSWORD) is None
+
+
+# --- ensure_admin -------------------------------------------------------------------------
+
+
+def test_ensure_admin_with_chosen_password(blank: Flask) -> None:
+    with transaction(blank) as s:
+        assert ensure_admin(s, "chosen by the operator") is None
+    assert usernames(blank) == ["admin"]
+    assert login(blank, "admin", "chosen by the operator") == "admin"
+
+
+def test_ensure_admin_generates_a_password_once(blank: Flask) -> None:
+    with transaction(blank) as s:
+        generated = ensure_admin(s, None)
+    assert generated is not None and len(generated) >= 12
+    assert login(blank, "admin", generated) == "admin"
+    with transaction(blank) as s:
+        assert ensure_admin(s, None) is None
+    assert usernames(blank) == ["admin"]
+    assert login(blank, "admin", generated) == "admin"
+
+
+def test_generated_passwords_differ(blank: Flask) -> None:
+    with transaction(blank) as s:
+        first = ensure_admin(s, None)
+        s.execute(delete(User))
+        second = ensure_admin(s, None)
+    assert first and second and first != second
+
+
+def test_ensure_admin_does_nothing_when_any_user_exists(blank: Flask) -> None:
+    add(blank, "editor")
+    with transaction(blank) as s:
+        assert ensure_admin(s, None) is None
+        assert ensure_admin(s, "chosen by the operator") is None
+    assert usernames(blank) == ["editor"]
+
+
+def test_ensure_admin_refuses_a_short_password(blank: Flask) -> None:
+    with pytest.raises(ValidationError) as caught, transaction(blank) as s:
+        ensure_admin(s, "short")
+    assert caught.value.errors == {"password": "The password must be at least 8 characters."}
+    assert usernames(blank) == []
