@@ -1,0 +1,78 @@
+"""The WSGI fast path: feed polls answered from memory, no query on a cache hit, no cookies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import event
+
+from feedsvc.db import database, transaction
+from feedsvc.fastpath import document_path
+from feedsvc.publishing import run_pass
+from feedsvc.sections import SectionInput, create_section
+from tests.conftest import make_app
+
+
+@pytest.fixture
+def cached_app(database_url: str, tmp_path: Path) -> Flask:
+    app = make_app(database_url, tmp_path, DOCUMENT_CACHE_SECONDS=60.0)
+    with transaction(app) as s:
+        create_section(s, SectionInput(name="World News"))
+    run_pass(app)
+    return app
+
+
+def test_feed_urls_map_to_documents_and_nothing_else_does() -> None:
+    assert document_path("/atom.xml") == ("atom.xml", "/atom.xml")
+    assert document_path("/sections/world-news/feed.json") == (
+        "sections/world-news/feed.json",
+        "/sections/<slug>/feed.json",
+    )
+    for other in [
+        "/",
+        "/admin/",
+        "/sections/world-news/",
+        "/sections/../atom.xml",
+        "/sections/World/atom.xml",
+        "/sections/a/b/atom.xml",
+        "/atom.xml/",
+    ]:
+        assert document_path(other) is None
+
+
+def test_a_cache_hit_runs_no_query(cached_app: Flask) -> None:
+    client = cached_app.test_client()
+    assert client.get("/sections/world-news/atom.xml").status_code == 200  # fills the cache
+    statements: list[str] = []
+    engine = database(cached_app).engine
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        for _ in range(20):
+            response = client.get("/sections/world-news/atom.xml")
+            assert response.status_code == 200
+            etag = response.headers["ETag"]
+            assert (
+                client.get(
+                    "/sections/world-news/atom.xml", headers={"If-None-Match": etag}
+                ).status_code
+                == 304
+            )
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert statements == []
+
+
+def test_feed_responses_set_no_cookie_and_do_not_vary_on_it(cached_app: Flask) -> None:
+    client = cached_app.test_client()
+    client.get("/admin/login")  # a session cookie exists in this client now
+    response = client.get("/rss.xml")
+    assert "Set-Cookie" not in response.headers
+    assert response.headers["Vary"] == "Accept-Encoding"  # shared caches can keep it
+
+
+def test_post_to_a_feed_url_is_not_served_from_the_cache(cached_app: Flask) -> None:
+    response = cached_app.test_client().post("/atom.xml")
+    assert response.status_code == 405
