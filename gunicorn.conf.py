@@ -17,6 +17,32 @@ keepalive = 5
 accesslog = os.environ.get("FEEDSVC_ACCESS_LOG", "-") or None
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms "%(a)s"'
 errorlog = "-"
+# With FEEDSVC_LOG_FORMAT=json (the production default) gunicorn's own lines, access log
+# included, are JSON objects too, one per line, like the application's.
+if (
+    os.environ.get(
+        "FEEDSVC_LOG_FORMAT", "json" if os.environ.get("FEEDSVC_ENV") == "production" else "text"
+    )
+    == "json"
+):
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "feedsvc.logs.JsonFormatter"}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": {
+            "gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+            "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        },
+        "root": {"handlers": ["stderr"], "level": "INFO"},
+    }
+
 # No control socket: its default path is per user, shared by every instance on the machine.
 control_socket_disable = True
 

@@ -31,6 +31,9 @@ def configure(fmt: str, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     if getattr(root, "_feedsvc_configured", False):
         return
+    root._feedsvc_configured = True  # type: ignore[attr-defined]
+    if root.handlers:
+        return  # the server (gunicorn's logconfig_dict) set logging up already
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
@@ -38,7 +41,6 @@ def configure(fmt: str, level: int = logging.INFO) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(level)
-    root._feedsvc_configured = True  # type: ignore[attr-defined]
 
 
 def init_app(app: Flask) -> None:
