@@ -82,16 +82,22 @@ def prepare(
 
 
 class DocumentCache:
-    """Per-process cache bounded in time (DOCUMENT_CACHE_SECONDS), so instances agree quickly.
+    """Per-process cache bounded in time (DOCUMENT_CACHE_SECONDS), so instances agree quickly,
+    and in size (DOCUMENT_CACHE_MB, MAX_ENTRIES), so no flood of paths can exhaust memory.
 
     Misses are cached too (as None): a flood of polls for a missing path costs one query a
-    second, not one per request.
+    second, not one per request. Eviction is by load time (entries reload every TTL anyway,
+    so that is close to least-recently-used without bookkeeping on every hit).
     """
 
-    def __init__(self, app: Flask, ttl: float, max_age: int) -> None:
+    MAX_ENTRIES = 20_000
+
+    def __init__(self, app: Flask, ttl: float, max_age: int, max_bytes: int) -> None:
         self._app = app
         self._ttl = ttl
         self._max_age = max_age
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._entries: dict[str, tuple[float, Document | None]] = {}
         self._lock = threading.Lock()
 
@@ -102,12 +108,30 @@ class DocumentCache:
             return hit[1]
         doc = self._load(path, hit[1] if hit else None)
         with self._lock:
-            self._entries[path] = (now, doc)
+            old = self._entries.pop(path, None)
+            self._bytes -= _size(old[1]) if old else 0
+            size = _size(doc)
+            if size <= self._max_bytes:
+                self._entries[path] = (now, doc)  # re-inserted: now the newest
+                self._bytes += size
+            while self._entries and (
+                self._bytes > self._max_bytes or len(self._entries) > self.MAX_ENTRIES
+            ):
+                oldest = next(iter(self._entries))
+                self._bytes -= _size(self._entries.pop(oldest)[1])
         return doc
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._bytes = 0
 
     def _load(self, path: str, current: Document | None) -> Document | None:
         db = database(self._app)
@@ -133,11 +157,17 @@ class DocumentCache:
         )
 
 
+def _size(doc: Document | None) -> int:
+    # Bodies dominate; a few hundred bytes cover the path, headers and bookkeeping.
+    return 256 if doc is None else len(doc.body) + len(doc.body_gzip) + 512
+
+
 def init_app(app: Flask) -> None:
     app.extensions["feedsvc.documents"] = DocumentCache(
         app,
         float(app.config["DOCUMENT_CACHE_SECONDS"]),
         max_age=max(1, round(float(app.config["TICK_SECONDS"]))),
+        max_bytes=int(float(app.config["DOCUMENT_CACHE_MB"]) * 1024 * 1024),
     )
 
 

@@ -9,6 +9,7 @@ from flask import Flask
 from sqlalchemy import event
 
 from feedsvc.db import database, transaction
+from feedsvc.documents import cache
 from feedsvc.fastpath import document_path
 from feedsvc.publishing import run_pass
 from feedsvc.sections import SectionInput, create_section
@@ -76,3 +77,22 @@ def test_feed_responses_set_no_cookie_and_do_not_vary_on_it(cached_app: Flask) -
 def test_post_to_a_feed_url_is_not_served_from_the_cache(cached_app: Flask) -> None:
     response = cached_app.test_client().post("/atom.xml")
     assert response.status_code == 405
+
+
+def test_cache_stays_within_its_byte_budget(database_url: str, tmp_path: Path) -> None:
+    app = make_app(database_url, tmp_path, DOCUMENT_CACHE_SECONDS=60.0, DOCUMENT_CACHE_MB=0.01)
+    with transaction(app) as s:
+        for n in range(6):
+            create_section(s, SectionInput(name=f"Section {n}"))
+    run_pass(app)
+    client = app.test_client()
+    documents = cache(app)
+    for n in range(6):
+        for name in ["rss.xml", "atom.xml", "feed.json"]:
+            assert client.get(f"/sections/section-{n}/{name}").status_code == 200
+    assert 0 < documents.size_bytes <= 0.01 * 1024 * 1024
+    # A flood of made-up paths is remembered as misses, but only up to the budget.
+    for n in range(500):
+        assert client.get(f"/sections/nope-{n}/atom.xml").status_code == 404
+    assert documents.size_bytes <= 0.01 * 1024 * 1024
+    assert len(documents) < 500
