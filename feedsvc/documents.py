@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from feedsvc.db import database
-from feedsvc.models import FeedDocument
+from feedsvc.models import FeedDocument, SiteState
 
 Headers = list[tuple[str, str]]
 
@@ -82,12 +82,13 @@ def prepare(
 
 
 class DocumentCache:
-    """Per-process cache bounded in time (DOCUMENT_CACHE_SECONDS), so instances agree quickly,
-    and in size (DOCUMENT_CACHE_MB, MAX_ENTRIES), so no flood of paths can exhaust memory.
+    """Per-process cache of stored documents, current to within DOCUMENT_CACHE_SECONDS.
 
-    Misses are cached too (as None): a flood of polls for a missing path costs one query a
-    second, not one per request. Eviction is by load time (entries reload every TTL anyway,
-    so that is close to least-recently-used without bookkeeping on every hit).
+    Freshness costs one query per interval per worker, whatever the number of feeds: the
+    worker reads the site's documents generation (bumped by every publishing change) and
+    revalidates its entries, by ETag, only once that has moved. Size is bounded in bytes
+    (DOCUMENT_CACHE_MB) and entries, so no flood of paths can exhaust memory; misses are kept
+    too, so polls for a missing feed do not each cost a query. Eviction is by load time.
     """
 
     MAX_ENTRIES = 20_000
@@ -98,21 +99,25 @@ class DocumentCache:
         self._max_age = max_age
         self._max_bytes = max_bytes
         self._bytes = 0
-        self._entries: dict[str, tuple[float, Document | None]] = {}
+        self._generation = -1
+        self._checked = float("-inf")
+        self._entries: dict[str, tuple[int, Document | None]] = {}
         self._lock = threading.Lock()
 
     def get(self, path: str) -> Document | None:
-        now = time.monotonic()
+        if time.monotonic() - self._checked >= self._ttl:
+            self._check_generation()
         hit = self._entries.get(path)
-        if hit is not None and now - hit[0] < self._ttl:
+        if hit is not None and hit[0] == self._generation:
             return hit[1]
+        generation = self._generation
         doc = self._load(path, hit[1] if hit else None)
         with self._lock:
             old = self._entries.pop(path, None)
             self._bytes -= _size(old[1]) if old else 0
             size = _size(doc)
             if size <= self._max_bytes:
-                self._entries[path] = (now, doc)  # re-inserted: now the newest
+                self._entries[path] = (generation, doc)  # re-inserted: now the newest
                 self._bytes += size
             while self._entries and (
                 self._bytes > self._max_bytes or len(self._entries) > self.MAX_ENTRIES
@@ -132,6 +137,13 @@ class DocumentCache:
         with self._lock:
             self._entries.clear()
             self._bytes = 0
+
+    def _check_generation(self) -> None:
+        # Read before noting the time: a change committed meanwhile is seen next interval.
+        with database(self._app).reader() as session:
+            generation = session.scalar(select(SiteState.documents_generation)) or 0
+        self._generation = generation
+        self._checked = time.monotonic()
 
     def _load(self, path: str, current: Document | None) -> Document | None:
         db = database(self._app)

@@ -146,6 +146,19 @@ class FeedDocument(Base):
     rendered_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class SiteState(Base):
+    """One row: a counter bumped whenever any stored document changes or goes away.
+
+    Web workers read this single value to know whether their cached documents are current,
+    instead of asking about every path.
+    """
+
+    __tablename__ = "site_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    documents_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
 class SchedulerLease(Base):
     """One row per job family: who leads, until when, and how the last run went."""
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from feedsvc import feeds, urls
 from feedsvc.articles import published_everywhere, published_in_section
 from feedsvc.db import transaction
-from feedsvc.models import STATUS_PUBLISHED, Article, FeedDocument, Section, utcnow
+from feedsvc.models import STATUS_PUBLISHED, Article, FeedDocument, Section, SiteState, utcnow
 from feedsvc.opml import OPML_CONTENT_TYPE, OpmlEntry, render_opml
 
 log = logging.getLogger(__name__)
@@ -136,8 +136,17 @@ def store_documents(
         else:
             session.add(FeedDocument(path=doc.path, **values))
         changed += 1
+    if changed:
+        bump_generation(session)
     session.flush()
     return changed
+
+
+def bump_generation(session: Session) -> None:
+    """Tell every web worker that some stored document changed (or went away)."""
+    session.execute(
+        update(SiteState).values(documents_generation=SiteState.documents_generation + 1)
+    )
 
 
 def render_section(app: Flask, section_id: int, as_of: datetime) -> int:
@@ -165,12 +174,14 @@ def render_section(app: Flask, section_id: int, as_of: datetime) -> int:
     with transaction(app) as s:
         changed = store_documents(s, docs, now=utcnow(), section_id=section_id, revision=revision)
         # A changed slug leaves documents at the old paths: they must stop being served.
-        s.execute(
+        gone = s.execute(
             delete(FeedDocument).where(
                 FeedDocument.section_id == section_id,
                 FeedDocument.path.not_in(list(paths.values())),
             )
         )
+        if getattr(gone, "rowcount", 0):
+            bump_generation(s)
         s.execute(
             update(Section)
             .where(Section.id == section_id, Section.rendered_revision <= revision)

@@ -1,4 +1,4 @@
-"""scheduler totals for /metrics
+"""scheduler totals for /metrics; the documents generation counter
 
 Revision ID: 0002
 Revises: 0001
@@ -31,9 +31,17 @@ def upgrade() -> None:
         for name, type_ in COLUMNS:
             # server_default fills rows that already exist (a running site's lease row).
             batch.add_column(sa.Column(name, type_, nullable=False, server_default="0"))
+    site_state = op.create_table(
+        "site_state",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("documents_generation", sa.Integer(), nullable=False, server_default="0"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_site_state")),
+    )
+    op.bulk_insert(site_state, [{"id": 1, "documents_generation": 0}])
 
 
 def downgrade() -> None:
+    op.drop_table("site_state")
     with op.batch_alter_table("scheduler_lease") as batch:
         for name, _type in COLUMNS:
             batch.drop_column(name)
