@@ -84,10 +84,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("articles", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_articles_section_feed", ["section_id", "status", "publish_at"], unique=False
+            "ix_articles_section_feed", ["section_id", "status", "publish_at", "id"], unique=False
         )
         batch_op.create_index(
-            "ix_articles_status_publish_at", ["status", "publish_at"], unique=False
+            "ix_articles_status_publish_at", ["status", "publish_at", "id"], unique=False
         )
 
     op.create_table(
