@@ -16,7 +16,7 @@ from flask import Flask
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from feedsvc import feeds, urls
+from feedsvc import export, feeds, urls
 from feedsvc.articles import published_everywhere, published_in_section
 from feedsvc.db import transaction
 from feedsvc.models import STATUS_PUBLISHED, Article, FeedDocument, Section, SiteState, utcnow
@@ -32,6 +32,16 @@ class Rendered:
     path: str
     content_type: str
     body: bytes
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A document as stored, for the static export."""
+
+    path: str
+    body: bytes
+    body_gzip: bytes
+    last_modified: datetime
 
 
 @dataclass
@@ -104,8 +114,8 @@ def store_documents(
     now: datetime,
     section_id: int | None = None,
     revision: int = 0,
-) -> int:
-    """Upsert documents whose bytes changed; unchanged ones are not written at all."""
+) -> list[Stored]:
+    """Upsert documents whose bytes changed (returned); unchanged ones are not written at all."""
     docs = list(docs)
     rows = session.execute(
         select(FeedDocument.path, FeedDocument.etag).where(
@@ -113,16 +123,17 @@ def store_documents(
         )
     )
     known: dict[str, str] = {path: etag for path, etag in rows}
-    changed = 0
+    changed: list[Stored] = []
     for doc in docs:
         etag = etag_of(doc.body)
         if known.get(doc.path) == etag:
             continue
+        # mtime=0: the gzip header carries no timestamp, so equal bytes compress equally.
+        body_gzip = gzip.compress(doc.body, compresslevel=6, mtime=0)
         values = {
             "content_type": doc.content_type,
             "body": doc.body,
-            # mtime=0: the gzip header carries no timestamp, so equal bytes compress equally.
-            "body_gzip": gzip.compress(doc.body, compresslevel=6, mtime=0),
+            "body_gzip": body_gzip,
             "etag": etag,
             "last_modified": now,
             "section_id": section_id,
@@ -135,7 +146,7 @@ def store_documents(
             )
         else:
             session.add(FeedDocument(path=doc.path, **values))
-        changed += 1
+        changed.append(Stored(doc.path, doc.body, body_gzip, now))
     if changed:
         bump_generation(session)
     session.flush()
@@ -174,20 +185,26 @@ def render_section(app: Flask, section_id: int, as_of: datetime) -> int:
     with transaction(app) as s:
         changed = store_documents(s, docs, now=utcnow(), section_id=section_id, revision=revision)
         # A changed slug leaves documents at the old paths: they must stop being served.
-        gone = s.execute(
-            delete(FeedDocument).where(
-                FeedDocument.section_id == section_id,
-                FeedDocument.path.not_in(list(paths.values())),
+        gone = list(
+            s.scalars(
+                delete(FeedDocument)
+                .where(
+                    FeedDocument.section_id == section_id,
+                    FeedDocument.path.not_in(list(paths.values())),
+                )
+                .returning(FeedDocument.path)
             )
         )
-        if getattr(gone, "rowcount", 0):
+        if gone:
             bump_generation(s)
         s.execute(
             update(Section)
             .where(Section.id == section_id, Section.rendered_revision <= revision)
             .values(rendered_revision=revision, rendered_as_of=as_of)
         )
-    return changed
+    # After the commit: exported files never show what the database does not hold.
+    _export(app, changed, gone)
+    return len(changed)
 
 
 def render_site(app: Flask, as_of: datetime) -> int:
@@ -224,7 +241,23 @@ def render_site(app: Flask, as_of: datetime) -> int:
         Rendered(urls.OPML_PATH, OPML_CONTENT_TYPE, render_opml(config["SITE_NAME"], entries))
     )
     with transaction(app) as s:
-        return store_documents(s, docs, now=utcnow())
+        changed = store_documents(s, docs, now=utcnow())
+    _export(app, changed, [])
+    return len(changed)
+
+
+def _export(app: Flask, changed: Sequence[Stored], gone: Sequence[str]) -> None:
+    """Mirror changes into EXPORT_DIR; a failure is logged, and export.sync_all repairs it."""
+    root = export.export_root(app)
+    if root is None:
+        return
+    try:
+        for doc in changed:
+            export.write_document(root, doc.path, doc.body, doc.body_gzip, doc.last_modified)
+        for path in gone:
+            export.remove_document(root, path)
+    except OSError:
+        log.exception("writing the static export under %s failed; the database is intact", root)
 
 
 def sections_due(session: Session, now: datetime) -> list[int]:

@@ -10,7 +10,7 @@ from types import FrameType
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
-from feedsvc import lease
+from feedsvc import export, lease
 from feedsvc.db import transaction
 from feedsvc.models import utcnow
 from feedsvc.publishing import PassResult, run_pass
@@ -49,6 +49,8 @@ class Publisher:
             if not self._lead():
                 return None
             result = run_pass(self.app, full=full, keep_leading=self._keep_leading)
+            if full:
+                export.sync_all(self.app)  # repairs drift and sweeps interrupted writes
         except Exception:  # the scheduler must outlive any single failed run
             log.exception("publishing pass failed")
             return None
@@ -118,6 +120,10 @@ def run_scheduler(app: Flask) -> None:
         app.config["FULL_REBUILD_MINUTES"],
     )
     try:
+        # Bring the static export (if any) in line with the database before the first tick.
+        written = export.sync_all(app)
+        if written:
+            log.info("static export: %d document(s) written", written)
         scheduler.start()
     finally:
         publisher.release()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,12 +18,13 @@ from tests.conftest import make_app
 
 
 @pytest.fixture
-def cached_app(database_url: str, tmp_path: Path) -> Flask:
+def cached_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     app = make_app(database_url, tmp_path, DOCUMENT_CACHE_SECONDS=60.0)
     with transaction(app) as s:
         create_section(s, SectionInput(name="World News"))
     run_pass(app)
-    return app
+    yield app
+    database(app).dispose()
 
 
 def test_feed_urls_map_to_documents_and_nothing_else_does() -> None:
@@ -79,8 +81,11 @@ def test_post_to_a_feed_url_is_not_served_from_the_cache(cached_app: Flask) -> N
     assert response.status_code == 405
 
 
-def test_cache_stays_within_its_byte_budget(database_url: str, tmp_path: Path) -> None:
+def test_cache_stays_within_its_byte_budget(
+    database_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     app = make_app(database_url, tmp_path, DOCUMENT_CACHE_SECONDS=60.0, DOCUMENT_CACHE_MB=0.01)
+    request.addfinalizer(database(app).dispose)
     with transaction(app) as s:
         for n in range(6):
             create_section(s, SectionInput(name=f"Section {n}"))

@@ -1,0 +1,211 @@
+"""Static export: stored feed documents as plain files (and .gz twins) for nginx or a CDN origin."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import logging
+import os
+import stat
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import func, select
+
+from feedsvc import urls
+from feedsvc.db import transaction
+from feedsvc.models import FeedDocument
+
+log = logging.getLogger(__name__)
+
+# The only file names the export ever writes; stale-file removal touches nothing else.
+EXPORTED_NAMES = frozenset({*urls.FEED_FILES.values(), urls.OPML_PATH})
+SECTIONS_DIR = "sections"
+# A temp file younger than this may belong to a writer still running (another scheduler during
+# a lease hand-over); a real write takes milliseconds, so anything older was interrupted.
+TEMP_MIN_AGE_SECONDS = 60.0
+
+
+def export_root(app: Flask) -> Path | None:
+    """The export directory, or None when the export is off (EXPORT_DIR empty)."""
+    value = str(app.config.get("EXPORT_DIR") or "")
+    return Path(value) if value else None
+
+
+def _target(root: Path, path: str) -> Path:
+    """root/path, refusing anything that could land outside root or collide with temp files."""
+    # Defence in depth: slugs are validated upstream, but a bad row must not write elsewhere.
+    if not path or "\\" in path or "\0" in path or path.startswith("/"):
+        raise ValueError(f"refusing to export to {path!r}: not a plain relative path")
+    parts = path.split("/")
+    # "..", "." and hidden names (our temp files are ".name.xyz.tmp") are never document paths.
+    if any(not part or part.startswith(".") for part in parts):
+        raise ValueError(f"refusing to export to {path!r}: empty, dot or '..' component")
+    return root.joinpath(*parts)
+
+
+def _fsync_dir(directory: Path) -> None:
+    # A rename or unlink is durable only once its directory entry is on disk.
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _make_dirs(root: Path, directory: Path) -> None:
+    """Create directory (under root) level by level, 0755 whatever the umask, each one durable."""
+    missing = []
+    while not directory.is_dir() and directory != root:
+        missing.append(directory)
+        directory = directory.parent
+    root.mkdir(mode=0o755, parents=True, exist_ok=True)
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=0o755)
+        except FileExistsError:  # another writer made it first
+            continue
+        d.chmod(0o755)
+        _fsync_dir(d.parent)
+
+
+def _atomic_write(target: Path, data: bytes, mtime: int) -> None:
+    """Readers see the old file or the new one, never a partial one: temp file + rename."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fchmod(f.fileno(), 0o644)  # mkstemp makes 0600; nginx workers must read it
+            # mtime before fsync, so the durable file carries it: nginx's Last-Modified is then
+            # the app's, and its ETag (mtime-size) stays put while the bytes do.
+            os.utime(f.fileno(), (mtime, mtime))
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(target.parent)
+
+
+def write_document(
+    root: Path, path: str, body: bytes, body_gzip: bytes, last_modified: datetime
+) -> None:
+    """Write root/path and root/path.gz atomically, both with mtime = last_modified."""
+    target = _target(root, path)
+    _make_dirs(root, target.parent)
+    # Whole seconds: HTTP dates have no more, and the app compares If-Modified-Since likewise.
+    mtime = int(last_modified.timestamp())
+    if not body_gzip:  # never publish an empty .gz: gzip_static would serve it as the feed
+        body_gzip = gzip.compress(body, compresslevel=6, mtime=0)
+    # The .gz first: whenever a plain file exists, its .gz is at least as new. gzip_static only
+    # adds "Vary: Accept-Encoding" when the .gz exists, and a client switching encodings never
+    # goes back in time; a brand-new feed is served by the app until both files are in place.
+    _atomic_write(target.with_name(target.name + ".gz"), body_gzip, mtime)
+    _atomic_write(target, body, mtime)
+
+
+def remove_document(root: Path, path: str) -> None:
+    """Remove root/path and its .gz (plain first, keeping the rule above); drop an empty dir."""
+    target = _target(root, path)
+    for f in (target, target.with_name(target.name + ".gz")):
+        f.unlink(missing_ok=True)
+    directory = target.parent
+    if directory.is_dir():
+        _fsync_dir(directory)
+        # A renamed slug leaves sections/<old>/ behind; only that level, never root or sections/.
+        if directory.parent.name == SECTIONS_DIR and directory.parent.parent == root:
+            # Not empty (another feed, an in-flight temp file) or already gone: leave it.
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+
+
+def sweep_temp_files(root: Path, *, min_age: float = TEMP_MIN_AGE_SECONDS) -> int:
+    """Delete temp files left by interrupted writes (older than min_age seconds); return count."""
+    if not root.is_dir():
+        return 0
+    removed, now = 0, time.time()
+    for tmp in root.rglob(".*.tmp"):
+        try:
+            st = tmp.lstat()
+            # ctime, not mtime: _atomic_write sets the temp file's mtime to the feed's (old) date.
+            if stat.S_ISREG(st.st_mode) and now - st.st_ctime >= min_age:
+                tmp.unlink()
+                removed += 1
+        except FileNotFoundError:  # its writer finished (renamed it) meanwhile
+            continue
+    return removed
+
+
+def _exported_files(root: Path) -> set[str]:
+    """Relative paths of the feed files (and .gz) in root and root/sections/*/."""
+    dirs = [root]
+    sections = root / SECTIONS_DIR
+    if sections.is_dir():
+        dirs += [d for d in sections.iterdir() if d.is_dir() and not d.is_symlink()]
+    names = [n + ext for n in EXPORTED_NAMES for ext in ("", ".gz")]
+    return {(d / n).relative_to(root).as_posix() for d in dirs for n in names if (d / n).is_file()}
+
+
+def _state(file: Path) -> tuple[int, int] | None:
+    """(size, mtime in whole seconds), or None when absent."""
+    try:
+        st = file.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_size, st.st_mtime_ns // 1_000_000_000
+
+
+def sync_all(app: Flask) -> int:
+    """Bring the export in line with the database; return how many documents were written.
+
+    Each written document is two files (the feed and its .gz). Does nothing when EXPORT_DIR
+    is empty. Safe to run while a leader writes: it never deletes a file it did not see before
+    reading the database, and never replaces a file with an older version.
+    """
+    root = export_root(app)
+    if root is None:
+        return 0
+    root.mkdir(mode=0o755, parents=True, exist_ok=True)
+    swept = sweep_temp_files(root)
+    # Listed before the database is read: a file a leader exports after this is never deleted.
+    on_disk = _exported_files(root)
+    # Sizes and dates only: bodies are loaded for the documents that need writing.
+    columns = (FeedDocument.path, FeedDocument.last_modified)
+    lengths = (func.length(FeedDocument.body), func.length(FeedDocument.body_gzip))
+    with transaction(app, write=False) as s:
+        rows = s.execute(select(*columns, *lengths)).all()
+    written, wanted = 0, set()
+    for path, last_modified, size, gz_size in rows:
+        try:
+            target = _target(root, path)
+        except ValueError as exc:
+            log.error("static export: %s", exc)
+            continue
+        wanted.update({path, path + ".gz"})
+        mtime = int(last_modified.timestamp())
+        plain = _state(target)
+        gz = _state(target.with_name(target.name + ".gz"))
+        if plain == (size, mtime) and gz is not None and (gz_size == 0 or gz == (gz_size, mtime)):
+            continue
+        # Newer on disk: a leader exported a later version after our read; keep it.
+        if plain is not None and plain[1] > mtime:
+            continue
+        # One at a time: thousands of feed bodies need not sit in memory together.
+        with transaction(app, write=False) as s:
+            doc = s.get(FeedDocument, path)
+        if doc is None:  # deleted since the listing
+            continue
+        write_document(root, doc.path, doc.body, doc.body_gzip, doc.last_modified)
+        written += 1
+    stale = {p.removesuffix(".gz") for p in on_disk - wanted}
+    for path in sorted(stale):
+        remove_document(root, path)
+    log.info(
+        "static export %s: %d written, %d removed, %d temp swept", root, written, len(stale), swept
+    )
+    return written

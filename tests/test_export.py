@@ -1,0 +1,622 @@
+"""Static export: atomic files with the documents' dates, sync with the database, real nginx."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from feedsvc import export, settings
+from feedsvc.articles import ArticleInput, create_article
+from feedsvc.db import database, transaction
+from feedsvc.export import remove_document, sweep_temp_files, sync_all, write_document
+from feedsvc.models import FeedDocument, Section
+from feedsvc.publishing import run_pass
+from feedsvc.sections import SectionInput, create_section, update_section
+from feedsvc.settings import PROJECT_ROOT, SettingsError
+from tests.conftest import make_app
+
+WHEN = datetime(2024, 5, 1, 12, 30, 15, tzinfo=UTC)
+BODY = b"<?xml version='1.0' encoding='UTF-8'?>\n<rss>caf\xc3\xa9</rss>\n"
+NGINX_CONF = PROJECT_ROOT / "deploy" / "nginx.conf"
+TIMEOUT = 10.0
+
+
+def _gz(body: bytes) -> bytes:
+    return gzip.compress(body, mtime=0)
+
+
+def _temp_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.name.endswith(".tmp")]
+
+
+# --- write_document / remove_document / sweep_temp_files ------------------------------------
+
+
+def test_write_document_is_complete_dated_and_leaves_no_temp_files(tmp_path: Path) -> None:
+    root = tmp_path / "export"
+    write_document(root, "sections/world-news/atom.xml", BODY, _gz(BODY), WHEN)
+    plain = root / "sections/world-news/atom.xml"
+    packed = root / "sections/world-news/atom.xml.gz"
+    assert plain.read_bytes() == BODY
+    assert gzip.decompress(packed.read_bytes()) == BODY
+    for f in (plain, packed):
+        st = f.stat()
+        assert st.st_mtime == WHEN.timestamp()  # nginx's Last-Modified = the document's
+        assert stat.S_IMODE(st.st_mode) == 0o644
+    for d in (root / "sections", root / "sections/world-news"):
+        assert stat.S_IMODE(d.stat().st_mode) == 0o755
+    assert _temp_files(root) == []
+
+
+def test_rewrite_replaces_bytes_and_date(tmp_path: Path) -> None:
+    write_document(tmp_path, "rss.xml", b"old", _gz(b"old"), WHEN)
+    later = WHEN + timedelta(minutes=3, microseconds=900_000)
+    write_document(tmp_path, "rss.xml", BODY, _gz(BODY), later)
+    assert (tmp_path / "rss.xml").read_bytes() == BODY
+    # HTTP dates have whole seconds; the file gets the same truncation the app applies.
+    assert (tmp_path / "rss.xml").stat().st_mtime == int(later.timestamp())
+    assert gzip.decompress((tmp_path / "rss.xml.gz").read_bytes()) == BODY
+
+
+def test_empty_gzip_body_is_never_exported_as_an_empty_file(tmp_path: Path) -> None:
+    write_document(tmp_path, "feed.json", BODY, b"", WHEN)
+    assert gzip.decompress((tmp_path / "feed.json.gz").read_bytes()) == BODY
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "",
+        "/etc/passwd",
+        "../escape.xml",
+        "sections/../../escape.xml",
+        "sections/..",
+        "sections\\world\\rss.xml",
+        "sections/world\0/rss.xml",
+        "sections//rss.xml",
+        "sections/./rss.xml",
+        "sections/world/.rss.xml.abc.tmp",
+    ],
+)
+def test_paths_that_could_escape_root_are_refused(tmp_path: Path, path: str) -> None:
+    root = tmp_path / "export"
+    with pytest.raises(ValueError):
+        write_document(root, path, BODY, _gz(BODY), WHEN)
+    with pytest.raises(ValueError):
+        remove_document(root, path)
+    assert not (tmp_path / "escape.xml").exists()
+
+
+@pytest.mark.parametrize("failing", ["fsync", "replace"])
+@pytest.mark.parametrize("fail_on_call", [1, 2])  # 1: the .gz, 2: the plain file
+def test_a_crash_mid_write_keeps_the_previous_complete_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str, fail_on_call: int
+) -> None:
+    old = b"<rss>the previous, complete version</rss>"
+    write_document(tmp_path, "sections/world/rss.xml", old, _gz(old), WHEN)
+    real = getattr(os, failing)
+    calls = 0
+
+    def crash(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        # Directory fsyncs do not count: only the temp files' own fsync or rename.
+        if failing == "fsync" and stat.S_ISDIR(os.fstat(args[0]).st_mode):
+            return real(*args, **kwargs)
+        calls += 1
+        if calls == fail_on_call:
+            raise OSError(28, "No space left on device (simulated)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(os, failing, crash)
+    with pytest.raises(OSError, match="simulated"):
+        write_document(tmp_path, "sections/world/rss.xml", BODY * 50, _gz(BODY * 50), WHEN)
+    monkeypatch.undo()
+    plain = (tmp_path / "sections/world/rss.xml").read_bytes()
+    packed = gzip.decompress((tmp_path / "sections/world/rss.xml.gz").read_bytes())
+    assert plain == old  # never truncated, never half new
+    # The .gz is written first: it may already be the new version, but never older than plain.
+    assert packed == (old if fail_on_call == 1 else BODY * 50)
+    assert _temp_files(tmp_path) == []
+
+
+def test_sweep_removes_leftover_temp_files_only(tmp_path: Path) -> None:
+    write_document(tmp_path, "sections/world/rss.xml", BODY, _gz(BODY), WHEN)
+    (tmp_path / ".x.tmp").write_bytes(b"half")
+    (tmp_path / "sections/world/.rss.xml.k2j3h4.tmp").write_bytes(b"half")
+    (tmp_path / "notes.tmp").write_bytes(b"not ours: no leading dot")
+    assert sweep_temp_files(tmp_path) == 0  # too fresh: may be a writer still running
+    assert sweep_temp_files(tmp_path, min_age=0) == 2
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [
+        "notes.tmp",
+        "rss.xml",
+        "rss.xml.gz",
+    ]
+    assert sweep_temp_files(tmp_path / "missing") == 0
+
+
+def test_remove_document_removes_both_files_and_the_empty_section_dir(tmp_path: Path) -> None:
+    for name in ("rss.xml", "atom.xml"):
+        write_document(tmp_path, f"sections/old/{name}", BODY, _gz(BODY), WHEN)
+    remove_document(tmp_path, "sections/old/rss.xml")
+    assert sorted(p.name for p in (tmp_path / "sections/old").iterdir()) == [
+        "atom.xml",
+        "atom.xml.gz",
+    ]
+    remove_document(tmp_path, "sections/old/atom.xml")
+    assert not (tmp_path / "sections/old").exists()
+    assert (tmp_path / "sections").is_dir()
+    remove_document(tmp_path, "sections/old/atom.xml")  # already gone: fine
+    remove_document(tmp_path, "rss.xml")
+    assert tmp_path.is_dir()
+
+
+# --- settings -------------------------------------------------------------------------------
+
+
+def test_export_dir_comes_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FEEDSVC_ENV", raising=False)
+    monkeypatch.delenv("FEEDSVC_EXPORT_DIR", raising=False)
+    assert settings.load(tmp_path)["EXPORT_DIR"] == ""
+    monkeypatch.setenv("FEEDSVC_EXPORT_DIR", "/srv/feedsvc/export/")
+    assert settings.load(tmp_path)["EXPORT_DIR"] == "/srv/feedsvc/export"
+    monkeypatch.setenv("FEEDSVC_EXPORT_DIR", "export")
+    with pytest.raises(SettingsError, match="EXPORT_DIR must be an absolute path"):
+        settings.load(tmp_path)
+
+
+# --- sync_all against the database ----------------------------------------------------------
+
+
+@pytest.fixture
+def export_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    app = make_app(database_url, tmp_path, EXPORT_DIR=str(tmp_path / "export"))
+    yield app
+    database(app).dispose()
+
+
+def _root(app: Flask) -> Path:
+    root = export.export_root(app)
+    assert root is not None
+    return root
+
+
+def _section(app: Flask, name: str) -> int:
+    with transaction(app) as s:
+        return create_section(s, SectionInput(name=name)).id
+
+
+def _article(app: Flask, section_id: int, title: str) -> None:
+    with transaction(app) as s:
+        create_article(
+            s,
+            ArticleInput(title=title, section_id=section_id, body="Text."),
+            base_url="http://feeds.example.org/",
+        )
+
+
+def _documents(app: Flask) -> dict[str, FeedDocument]:
+    with transaction(app, write=False) as s:
+        return {d.path: d for d in s.scalars(select(FeedDocument))}
+
+
+def _exported(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+def _expected(paths: Iterable[str]) -> set[str]:
+    return {f for p in paths for f in (p, p + ".gz")}
+
+
+def test_sync_all_does_nothing_without_export_dir(app: Flask) -> None:
+    assert export.export_root(app) is None
+    assert sync_all(app) == 0
+
+
+def test_sync_all_writes_missing_and_changed_files_only(export_app: Flask) -> None:
+    root = _root(export_app)
+    _article(export_app, _section(export_app, "World News"), "Elections")
+    run_pass(export_app)
+    docs = _documents(export_app)
+    # The publishing pass itself exports what it stored.
+    assert _exported(root) == _expected(docs)
+    assert sync_all(export_app) == 0
+    # A wiped (or brand-new) export folder is filled in completely.
+    shutil.rmtree(root)
+    root.mkdir()
+    assert sync_all(export_app) == len(docs) == 7
+    assert _exported(root) == _expected(docs)
+    for path, doc in docs.items():
+        assert (root / path).read_bytes() == doc.body
+        assert (root / f"{path}.gz").read_bytes() == doc.body_gzip
+        assert (root / path).stat().st_mtime == doc.last_modified.timestamp()
+    assert sync_all(export_app) == 0  # sizes and dates agree: nothing rewritten
+
+    (root / "sections/world-news/rss.xml").unlink()
+    os.utime(root / "atom.xml.gz", (0, 0))
+    # Fresh (by ctime): perhaps another scheduler's write in flight, so it is left alone.
+    in_flight = root / "sections/world-news/.feed.json.abc.tmp"
+    in_flight.write_bytes(b"being written")
+    assert sync_all(export_app) == 2
+    assert _exported(root) == _expected(docs) | {in_flight.relative_to(root).as_posix()}
+    assert (root / "sections/world-news/rss.xml").read_bytes() == docs[
+        "sections/world-news/rss.xml"
+    ].body
+
+
+def test_sync_all_removes_a_renamed_sections_files(export_app: Flask) -> None:
+    root = _root(export_app)
+    business = _section(export_app, "Business")
+    _section(export_app, "World News")
+    run_pass(export_app)
+    sync_all(export_app)
+    assert (root / "sections/business/atom.xml").is_file()
+    with transaction(export_app) as s:
+        update_section(s, business, SectionInput(name="Business", slug="markets"))
+    run_pass(export_app)  # the pass itself moves the files
+    docs = _documents(export_app)
+    assert "sections/business/atom.xml" not in docs
+    assert _exported(root) == _expected(docs)
+    assert sync_all(export_app) == 0
+    assert not (root / "sections/business").exists()
+    assert (root / "sections/markets/feed.json").is_file()
+
+
+def test_sync_all_never_replaces_a_newer_export(export_app: Flask) -> None:
+    """A leader that exported a later version after sync_all read the database wins."""
+    root = _root(export_app)
+    _section(export_app, "World News")
+    run_pass(export_app)
+    sync_all(export_app)
+    newer = b"<rss>written by the leader a moment later</rss>"
+    doc = _documents(export_app)["rss.xml"]
+    write_document(root, "rss.xml", newer, _gz(newer), doc.last_modified + timedelta(seconds=5))
+    assert sync_all(export_app) == 0
+    assert (root / "rss.xml").read_bytes() == newer
+
+
+# --- real nginx -----------------------------------------------------------------------------
+
+
+def _nginx_binary() -> str:
+    found = shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
+    )
+    if found:
+        return found
+    reason = "nginx is not installed (apt-get install nginx); deploy/nginx.conf is untested"
+    if os.environ.get("CI", "").lower() not in {"", "0", "false"}:
+        pytest.fail(f"{reason}, and CI must never skip it", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [(None, "skip"), ("true", "fail"), ("1", "fail")])
+def test_missing_nginx_skips_locally_but_fails_in_ci(
+    monkeypatch: pytest.MonkeyPatch, ci: str | None, outcome: str
+) -> None:
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    monkeypatch.setattr(os, "access", lambda _path, _mode: False)
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    expected = pytest.skip.Exception if outcome == "skip" else pytest.fail.Exception
+    with pytest.raises(expected, match="nginx is not installed"):
+        _nginx_binary()
+
+
+def token_table() -> dict[str, str]:
+    """The header's `__TOKEN__  production-value  meaning` table."""
+    rows = re.findall(r"^#\s+(__[A-Z_]+__)\s+(\S+)\s", NGINX_CONF.read_text(), re.MULTILINE)
+    return dict(rows)
+
+
+def render_nginx_conf(values: dict[str, str], *, cache_variant: bool = False) -> str:
+    """deploy/nginx.conf with every token replaced: the one file production also renders."""
+    text = NGINX_CONF.read_text()
+    assert set(re.findall(r"__[A-Z_]+__", text)) == set(token_table()) == set(values)
+    if cache_variant:  # uncomment the optional proxy_cache directives
+        text = re.sub(
+            r"^(\s*)# ((?:proxy_cache|proxy_no_cache)\w* .*|\s+inactive=.*)$",
+            r"\1\2",
+            text,
+            flags=re.MULTILINE,
+        )
+    for token, value in values.items():
+        text = text.replace(token, value)
+    assert not re.search(r"__[A-Z_]+__", text)
+    return text
+
+
+@dataclass
+class Nginx:
+    port: int
+    seen: list[dict[str, str]]  # the headers each proxied request reached the app with
+
+    def request(
+        self, method: str, path: str, headers: dict[str, str] | None = None
+    ) -> tuple[http.client.HTTPResponse, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=TIMEOUT)
+        try:
+            conn.request(method, path, headers={"Accept-Encoding": "identity", **(headers or {})})
+            response = conn.getresponse()
+            return response, response.read()
+        finally:
+            conn.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _wait(what: str, check: Callable[[], bool], timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def _nginx_values(base: Path, export_dir: Path, upstream_port: int, port: int) -> dict[str, str]:
+    for d in ("logs", "temp"):
+        (base / d).mkdir(parents=True, exist_ok=True)
+    return {
+        # Ignored (with a warning) unless nginx runs as root; as root, workers must be able to
+        # read pytest's 0700 tmp directories.
+        "__USER__": pwd.getpwuid(os.geteuid()).pw_name,
+        "__PID_FILE__": str(base / "nginx.pid"),
+        "__LOG_DIR__": str(base / "logs"),
+        "__TEMP_DIR__": str(base / "temp"),
+        "__LISTEN__": f"127.0.0.1:{port}",
+        "__EXPORT_DIR__": str(export_dir),
+        "__UPSTREAM__": f"127.0.0.1:{upstream_port}",
+    }
+
+
+@contextmanager
+def running_nginx(app: Flask, base: Path) -> Iterator[Nginx]:
+    """The app on a real WSGI server thread, deploy/nginx.conf in front of it, both stopped."""
+    binary = _nginx_binary()
+    seen: list[dict[str, str]] = []
+
+    def recording(environ: dict[str, Any], start_response: Any) -> Any:
+        keys = ["HTTP_HOST", "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO"]
+        keys += ["HTTP_CONNECTION", "SERVER_PROTOCOL"]
+        seen.append({k: str(environ.get(k)) for k in keys} | {"path": environ["PATH_INFO"]})
+        return app(environ, start_response)
+
+    upstream = make_server("127.0.0.1", 0, recording, threaded=True)
+    thread = threading.Thread(target=upstream.serve_forever, kwargs={"poll_interval": 0.1})
+    thread.start()
+    port = _free_port()
+    conf = base / "nginx.conf"
+    values = _nginx_values(base, _root(app), upstream.server_port, port)
+    conf.write_text(render_nginx_conf(values))
+    log = (base / "nginx.out").open("wb")
+    args = [binary, "-p", str(base), "-c", str(conf), "-e", str(base / "logs/error.log")]
+    proc = subprocess.Popen([*args, "-g", "daemon off;"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+
+        def up() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(f"nginx exited: {(base / 'nginx.out').read_text()}")
+            return _listening(port)
+
+        _wait("nginx to listen", up)
+        yield Nginx(port, seen)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGQUIT)  # graceful: finish requests, then exit
+            try:
+                proc.wait(timeout=TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=TIMEOUT)
+        log.close()
+        upstream.shutdown()
+        upstream.server_close()
+        thread.join(timeout=TIMEOUT)
+
+
+TYPES = {
+    "rss.xml": "application/rss+xml; charset=utf-8",
+    "atom.xml": "application/atom+xml; charset=utf-8",
+    "feed.json": "application/feed+json; charset=utf-8",
+    "opml.xml": "text/x-opml; charset=utf-8",
+}
+
+
+def test_nginx_serves_the_export_with_validators_gzip_and_304(
+    export_app: Flask, tmp_path: Path
+) -> None:
+    _article(export_app, _section(export_app, "World News"), "Elections")
+    _section(export_app, "Business")
+    run_pass(export_app)  # exports as it stores: 10 documents, nothing left for sync_all
+    assert sync_all(export_app) == 0
+    assert len(_documents(export_app)) == 10
+    # As if not exported yet (or lost): its feeds are only in the database.
+    unexported = "sections/business/rss.xml"
+    remove_document(_root(export_app), unexported)
+    docs = _documents(export_app)
+    path = "sections/world-news/atom.xml"
+    doc = docs[path]
+
+    with running_nginx(export_app, tmp_path / "nginx") as nginx:
+        response, body = nginx.request("GET", "/" + path)
+        assert response.status == 200
+        assert body == doc.body
+        assert response.headers.get_all("Content-Type") == [TYPES["atom.xml"]]
+        assert response.headers["Last-Modified"] == format_datetime(doc.last_modified, usegmt=True)
+        etag = response.headers["ETag"]
+        assert re.fullmatch(r'"[0-9a-f]+-[0-9a-f]+"', etag)  # nginx's own: the file served it
+        assert response.headers.get_all("Cache-Control") == ["public, max-age=5"]
+        assert response.headers["Vary"] == "Accept-Encoding"
+        assert "Content-Encoding" not in response.headers
+
+        for p in (p for p in docs if p != unexported):
+            r, b = nginx.request("GET", "/" + p)
+            assert (r.status, b) == (200, docs[p].body), p
+            assert r.headers.get_all("Content-Type") == [TYPES[p.rsplit("/", 1)[-1]]], p
+
+        response, packed = nginx.request("GET", "/" + path, {"Accept-Encoding": "gzip"})
+        assert response.status == 200
+        assert response.headers["Content-Encoding"] == "gzip"
+        assert response.headers.get_all("Content-Type") == [TYPES["atom.xml"]]
+        assert response.headers["Vary"] == "Accept-Encoding"
+        assert gzip.decompress(packed) == doc.body
+        gz_etag = response.headers["ETag"]
+        assert gz_etag != etag  # a strong tag per encoding
+
+        response, body = nginx.request("GET", "/" + path, {"If-None-Match": etag})
+        assert (response.status, body) == (304, b"")
+        assert response.headers["ETag"] == etag
+        response, _ = nginx.request(
+            "GET", "/" + path, {"If-None-Match": gz_etag, "Accept-Encoding": "gzip"}
+        )
+        assert response.status == 304
+        last_modified = format_datetime(doc.last_modified, usegmt=True)
+        response, _ = nginx.request("GET", "/" + path, {"If-Modified-Since": last_modified})
+        assert response.status == 304
+        # Like the app: 304 whenever the file is not newer than the date (not only on equality).
+        later = format_datetime(doc.last_modified + timedelta(hours=1), usegmt=True)
+        response, _ = nginx.request("GET", "/" + path, {"If-Modified-Since": later})
+        assert response.status == 304
+        earlier = format_datetime(doc.last_modified - timedelta(seconds=1), usegmt=True)
+        response, _ = nginx.request("GET", "/" + path, {"If-Modified-Since": earlier})
+        assert response.status == 200
+
+        response, body = nginx.request("HEAD", "/" + path)
+        assert (response.status, body) == (200, b"")
+        assert response.headers["Content-Length"] == str(len(doc.body))
+        assert response.headers["ETag"] == etag
+        assert not nginx.seen  # nothing so far reached the app
+
+        # Not exported: falls through to the app, which answers from the database.
+        response, body = nginx.request("GET", "/" + unexported)
+        assert (response.status, body) == (200, docs[unexported].body)
+        assert response.headers["ETag"] == f'"{docs[unexported].etag}"'  # the app's tag
+        assert response.headers.get_all("Content-Type") == [TYPES["rss.xml"]]
+        assert response.headers.get_all("Cache-Control") == ["public, max-age=5"]
+        response, _ = nginx.request("GET", "/sections/no-such-section/feed.json")
+        assert response.status == 404
+        assert [s["path"] for s in nginx.seen] == [
+            "/" + unexported,
+            "/sections/no-such-section/feed.json",
+        ]
+
+        # A new version replaces the file atomically; nginx sees it within open_file_cache_valid.
+        _article(export_app, _section_id(export_app, "world-news"), "Results")
+        run_pass(export_app, now=doc.last_modified + timedelta(seconds=30))
+        sync_all(export_app)
+        new = _documents(export_app)[path]
+        assert new.body != doc.body
+
+        def updated() -> bool:
+            r, b = nginx.request("GET", "/" + path, {"If-None-Match": etag})
+            return r.status == 200 and b == new.body
+
+        _wait("nginx to serve the new version", updated)
+
+
+def _section_id(app: Flask, slug: str) -> int:
+    with transaction(app, write=False) as s:
+        section_id = s.scalar(select(Section.id).where(Section.slug == slug))
+        assert section_id is not None
+        return section_id
+
+
+def test_nginx_proxies_everything_else_with_forwarding_headers(
+    export_app: Flask, tmp_path: Path
+) -> None:
+    with running_nginx(export_app, tmp_path / "nginx") as nginx:
+        response, body = nginx.request("GET", "/healthz", {"Host": "feeds.example.org"})
+        assert response.status == 200 and b'"database":"ok"' in body.replace(b" ", b"")
+        assert response.headers.get_all("Cache-Control") == ["no-store"]
+        response, _ = nginx.request("GET", "/admin/login")
+        assert response.status == 200
+        assert response.headers.get_all("Cache-Control") == ["no-store"]
+        response, _ = nginx.request("GET", "/")
+        assert response.status == 200
+        first = nginx.seen[0]
+        assert first["HTTP_HOST"] == "feeds.example.org"
+        assert first["HTTP_X_FORWARDED_FOR"] == "127.0.0.1"
+        assert first["HTTP_X_FORWARDED_PROTO"] == "http"
+        assert [s["path"] for s in nginx.seen] == ["/healthz", "/admin/login", "/"]
+        response, _ = nginx.request("GET", "/metrics")  # from 127.0.0.1: let through
+        assert response.headers.get_all("Cache-Control") == ["no-store"]
+        # Upstream keepalive needs HTTP/1.1 without "Connection: close" (nginx's default). The
+        # test server closes after each response anyway; gunicorn's gthread workers do not.
+        assert first["SERVER_PROTOCOL"] == "HTTP/1.1"
+        assert first["HTTP_CONNECTION"] == "None"
+
+
+def test_nginx_accepts_the_commented_proxy_cache_variant(tmp_path: Path) -> None:
+    binary = _nginx_binary()
+    values = _nginx_values(tmp_path, tmp_path / "export", 9, _free_port())
+    conf = tmp_path / "nginx.conf"
+    text = render_nginx_conf(values, cache_variant=True)
+    assert "proxy_cache feeds;" in text and "proxy_cache_lock on;" in text
+    conf.write_text(text)
+    result = subprocess.run(
+        [binary, "-t", "-p", str(tmp_path), "-c", str(conf), "-e", str(tmp_path / "logs/e.log")],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_scheduler_process_fills_an_empty_export_and_keeps_it_current(
+    export_app: Flask, tmp_path: Path
+) -> None:
+    from tests.procs import scheduler, wait_for
+
+    root = _root(export_app)
+    section = _section(export_app, "World News")
+    run_pass(export_app)
+    shutil.rmtree(root)
+    root.mkdir()
+    url = export_app.config["DATABASE_URL"]
+    with scheduler(url, tmp_path / "sched.log", FEEDSVC_EXPORT_DIR=str(root)) as proc:
+        wait_for("the export at start", lambda: (root / "sections/world-news/atom.xml").is_file())
+        _article(export_app, section, "Fresh off the press")
+        wait_for(
+            "the new article in the exported feed",
+            lambda: b"Fresh off the press" in (root / "sections/world-news/rss.xml").read_bytes(),
+        )
+        proc.stop()
+    assert "Traceback" not in proc.output()
