@@ -34,13 +34,18 @@ def head() -> str:
 
 
 def current(engine: Engine) -> str | None:
+    _quiet()
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def _quiet() -> None:
     # Alembic's INFO lines ("Context impl SQLiteImpl…") are noise at every start.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    _quiet()
     command.upgrade(_config(engine), revision)
 
 
