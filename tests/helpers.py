@@ -61,5 +61,7 @@ def submit(
     for label, value in by_label.items():
         assert label in names, f"no field labelled {label!r}; labels: {sorted(names)}"
         values[names[label]] = value
-    action = form.action or (page if isinstance(page, str) else response.request.path)
+    # A form without an action posts back to the page's own URL, query string included.
+    action = form.action or (page if isinstance(page, str) else response.request.full_path)
+    action = action.rstrip("?")
     return client.post(action, data=values, follow_redirects=follow_redirects)

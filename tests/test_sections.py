@@ -1,0 +1,59 @@
+"""The sections service: validation, derived slugs, and revisions that trigger re-rendering."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from feedsvc.db import transaction
+from feedsvc.errors import ValidationError
+from feedsvc.models import Section
+from feedsvc.sections import SectionInput, create_section, update_section
+
+
+def test_slugs_are_derived_even_from_non_latin_names(app: Flask) -> None:
+    with transaction(app) as s:
+        latin = create_section(s, SectionInput(name="Économie & Finance"))
+        chinese = create_section(s, SectionInput(name="新闻"))
+        assert latin.slug == "economie-finance"
+        assert chinese.slug and chinese.slug.isascii()
+    client = app.test_client()
+    assert client.get(f"/sections/{chinese.slug}/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        (SectionInput(name=""), "name"),
+        (SectionInput(name="Ok", slug="Not A Slug"), "slug"),
+        (SectionInput(name="Ok", slug="../etc"), "slug"),
+        (SectionInput(name="Ok", items_per_feed=0), "items_per_feed"),
+        (SectionInput(name="Ok", items_per_feed=501), "items_per_feed"),
+        (SectionInput(name="x" * 121), "name"),
+    ],
+)
+def test_bad_sections_are_refused_with_a_field_error(
+    app: Flask, data: SectionInput, field: str
+) -> None:
+    with pytest.raises(ValidationError) as caught, transaction(app) as s:
+        create_section(s, data)
+    assert field in caught.value.errors
+
+
+def test_a_derived_slug_clash_is_reported_on_the_name(app: Flask) -> None:
+    with transaction(app) as s:
+        create_section(s, SectionInput(name="World News"))
+    with pytest.raises(ValidationError) as caught, transaction(app) as s:
+        create_section(s, SectionInput(name="World  News!"))
+    assert "already used" in caught.value.errors["name"]
+
+
+def test_editing_a_section_bumps_its_revision_and_keeps_its_feed_id(app: Flask) -> None:
+    with transaction(app) as s:
+        section = create_section(s, SectionInput(name="Tech"))
+        guid, revision = section.guid, section.revision
+    with transaction(app) as s:
+        update_section(s, section.id, SectionInput(name="Technology", slug="technology"))
+    with transaction(app, write=False) as s:
+        after = s.get_one(Section, section.id)
+        assert (after.guid, after.revision) == (guid, revision + 1)
