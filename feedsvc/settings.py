@@ -85,6 +85,11 @@ def _check_file_types(settings: Mapping[str, Any], defaults: Mapping[str, Any]) 
 
 def load(instance_path: Path, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Merge every layer and check the result; raise SettingsError on bad values."""
+    if not (CONFIG_DIR / "default.toml").is_file():
+        raise SettingsError(
+            f"{CONFIG_DIR / 'default.toml'} is missing: run feedsvc from its checkout "
+            "(pip install -e .), where config/ and instance/ live."
+        )
     defaults = _read_toml(CONFIG_DIR / "default.toml")
     settings = dict(defaults)
     env_name = os.environ.get("FEEDSVC_ENV", "")
