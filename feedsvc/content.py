@@ -5,16 +5,15 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import lxml.html
-import markdown
 import nh3
 from lxml import etree
-from markdown.extensions import Extension
-from markdown.treeprocessors import Treeprocessor
+from markdown_it import MarkdownIt
+from markdown_it.rules_inline import StateInline
 
 __all__ = [
     "BODY_MAX_LENGTH",
@@ -132,7 +131,7 @@ _ALLOWED_ATTRIBUTES = {
     "th": {"colspan", "rowspan"},
     "td": {"colspan", "rowspan"},
 }
-# Table column alignment (the tables extension emits align= when asked, see render_body);
+# Table column alignment (_markdown_to_html turns the table rule's style= into align=);
 # any other value of align is dropped.
 _ALIGN = {"align": {"left", "center", "right"}}
 _ALLOWED_ATTRIBUTE_VALUES = {"th": _ALIGN, "td": _ALIGN}
@@ -144,37 +143,208 @@ _DROP_WITH_CONTENT = {
 }  # fmt: skip
 _URL_SCHEMES = {"http", "https", "mailto"}
 
+# Nesting limits. Past maxNesting markdown-it silently drops the rest of a quote or list, so
+# deeper input is refused with a message instead (each list level is two markdown-it levels,
+# <ul> and <li>; the 10 spare levels are headroom, the check below fires first).
+_MAX_BLOCK_DEPTH = 50
+_MARKDOWN_MAX_NESTING = 2 * _MAX_BLOCK_DEPTH + 10
+# Brackets nested inside a link or image text. The link and image rules rescan the rest of the
+# paragraph at each level, so this bounds the work per "[" (the limit markdown-it itself applies
+# is maxNesting, about 110 here). Deeper brackets stay literal text, as past any such limit.
+_MAX_INLINE_DEPTH = 8
+# Raw HTML elements left open at once. html5ever (inside nh3) spends time proportional to the
+# depth on every block tag, so 40,000 unclosed "<div>" took 7 s; a real article needs a few.
+_MAX_HTML_DEPTH = 100
+_NESTING_ERROR = "The body nests {what} more than {limit} levels deep."
 
-class _DemoteH1(Treeprocessor):
-    """Turn Markdown "# Heading" into h2, so an editor's top heading is kept, not unwrapped."""
 
-    def run(self, root: ET.Element) -> None:
-        for element in root.iter("h1"):
-            element.tag = "h2"
+class _Markdown(MarkdownIt):
+    """CommonMark plus tables and strikethrough; raw HTML passes through for nh3 to sanitise.
+
+    No typographer, so the editor's typography (curly quotes, dashes, ellipses) and straight
+    quotes come through as typed; no linkify. No definition lists or abbreviations (raw <dl>
+    and <abbr> still work) and no footnotes, whose ids would clash once several articles
+    share one feed document.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "commonmark",
+            {"html": True, "typographer": False, "linkify": False},
+        )
+        self.options["maxNesting"] = _MARKDOWN_MAX_NESTING
+        self.enable(["table", "strikethrough"])
+        self.inline.ruler.before("text", "feedsvc_depth_cap", _inline_depth_cap)
+        self.inline.ruler.before("text", "feedsvc_link_cannot_start", _link_cannot_start)
+
+    def validateLink(self, url: str) -> bool:
+        # nh3 alone decides which URLs stay (see render_body): "[x](javascript:...)" becomes a
+        # link whose href nh3 removes, rather than literal text showing the script.
+        return True
 
 
-class _DemoteH1Extension(Extension):
-    def extendMarkdown(self, md: markdown.Markdown) -> None:
-        md.treeprocessors.register(_DemoteH1(md), "feedsvc_demote_h1", 1)
+def _inline_depth_cap(state: StateInline, silent: bool) -> bool:
+    """Past _MAX_INLINE_DEPTH, do what markdown-it does past maxNesting: the rest is text."""
+    if state.level < _MAX_INLINE_DEPTH:
+        return False
+    if silent:  # scanning a link label: give up on it, so the outer "[" stays text
+        state.pos = state.posMax
+    else:
+        state.append_pending(state.src[state.pos])
+        state.pos += 1
+    return True
+
+
+def _link_cannot_start(state: StateInline, silent: bool) -> bool:
+    """Take "[" or "![" as text at once where no link or image can start there.
+
+    That is where no "]" follows, or no ")" follows (which an inline link needs) while the body
+    defines no references (which "[label]" alone could use). The link and image rules would
+    scan ahead for every such "[": seconds for a paste of 100,000 "[" or 20,000 "[a](".
+    """
+    src, pos = state.src, state.pos
+    length = 2 if src.startswith("![", pos) else 1 if src[pos] == "[" else 0
+    if not length:
+        return False
+    last = state.html_terminator_last  # last index in the source; one cached rfind per parse
+    if last("]") > pos and (last(")") > pos or "references" in state.env):
+        return False
+    if not silent:
+        state.append_pending(src[pos : pos + length])
+    state.pos += length
+    return True
+
+
+_QUOTE_OR_LIST_OPEN = {"blockquote_open", "bullet_list_open", "ordered_list_open"}
+_QUOTE_OR_LIST_CLOSE = {"blockquote_close", "bullet_list_close", "ordered_list_close"}
 
 
 def _markdown_to_html(text: str) -> str:
-    # "extra" minus footnotes (ids and "#fn:1" links break once several articles share one
-    # feed document), attr_list ({: onclick=...}) and md_in_html; no smarty, so the editor's
-    # typography (curly quotes, dashes, ellipses) and straight quotes come through as typed.
-    extensions = ["abbr", "def_list", "fenced_code", "tables", "sane_lists"]
-    md = markdown.Markdown(
-        extensions=[*extensions, _DemoteH1Extension()],
-        extension_configs={"tables": {"use_align_attribute": True}},  # style= is stripped
-    )
-    return md.convert(text)
+    # A new parser per call (about 0.1 ms): nothing is shared between gunicorn's threads.
+    md = _Markdown()
+    env: dict[str, Any] = {}
+    tokens = md.parse(text, env)
+    depth = 0
+    for token in tokens:  # block tokens only; their inline children need no change
+        if token.type in _QUOTE_OR_LIST_OPEN:
+            depth += 1
+            if depth > _MAX_BLOCK_DEPTH:
+                raise ContentError(
+                    _NESTING_ERROR.format(what="quotes or lists", limit=_MAX_BLOCK_DEPTH)
+                )
+        elif token.type in _QUOTE_OR_LIST_CLOSE:
+            depth -= 1
+        elif token.tag == "h1":  # "# Heading" is kept as h2, not unwrapped by nh3
+            token.tag = "h2"
+        elif token.type in ("th_open", "td_open"):
+            # style= is stripped by nh3; align= is allowed (see _ALLOWED_ATTRIBUTE_VALUES).
+            style = str(token.attrs.pop("style", ""))
+            if style.startswith("text-align:"):
+                token.attrs["align"] = style.removeprefix("text-align:")
+    html: str = md.renderer.render(tokens, md.options, env)
+    return html
 
 
-# A start tag exactly as the WHATWG "serializing HTML fragments" algorithm (HTML §13.3),
+# Tags as they may appear in raw HTML, as far as nesting is concerned. "[^<>]" keeps the scan
+# linear on runs of "<" without ">".
+_RAW_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^<>]*?(/?)>")
+# Void elements, and elements whose end tag HTML lets authors leave out (the parser closes
+# them when a sibling starts): neither nests what follows.
+_NOT_NESTING = {
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+    "source", "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "thead", "tbody",
+    "tfoot", "option", "optgroup", "colgroup", "caption", "rb", "rt", "rp", "html", "head",
+    "body",
+}  # fmt: skip
+
+
+def _check_html_depth(html: str) -> None:
+    """Refuse HTML that leaves more than _MAX_HTML_DEPTH elements open at once."""
+    open_elements: list[str] = []
+    foreign = 0  # inside <svg> or <math>, where "<x/>" does close itself
+    for match in _RAW_TAG.finditer(html):
+        closing, name, self_closing = match.group(1), match.group(2).lower(), match.group(3)
+        if name in ("svg", "math") and not self_closing:
+            foreign = max(foreign - 1, 0) if closing else foreign + 1
+        if name in _NOT_NESTING or (self_closing and foreign):
+            continue
+        if not closing:
+            open_elements.append(name)
+            if len(open_elements) > _MAX_HTML_DEPTH:
+                raise ContentError(
+                    _NESTING_ERROR.format(what="HTML elements", limit=_MAX_HTML_DEPTH)
+                )
+        elif name in open_elements:  # a stray end tag closes nothing
+            while open_elements.pop() != name:
+                pass
+
+
+# A start or end tag exactly as the WHATWG "serializing HTML fragments" algorithm (HTML §13.3),
 # which nh3's html5ever serializer implements, writes it: lower-case name, every attribute
 # as name="value" with '"' escaped as &quot;.
 _START_TAG = re.compile(r'<([a-z][a-z0-9]*)((?:\s+[^\s"\'>/=]+="[^"]*")*)\s*>')
+_TAG = re.compile(r'<(/?)([a-z][a-z0-9]*)((?:\s+[^\s"\'>/=]+="[^"]*")*)\s*>')
 _VOID_TAGS = {"br", "hr", "img"}
+# Removed when sanitising leaves them without visible content (text other than whitespace, an
+# image or a rule): "<p><script>...</script></p>" would otherwise read as a blank gap.
+_DROP_IF_BLANK = {
+    "p", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "ul", "ol", "li", "dl", "dt", "dd",
+    "figure", "figcaption", "caption",
+}  # fmt: skip
+# Removed when left with no content at all; a space inside still separates words.
+_DROP_IF_EMPTY = {
+    "a", "strong", "em", "b", "i", "u", "s", "q", "cite", "code", "sup", "sub", "abbr", "del",
+    "ins",
+}  # fmt: skip
+
+
+@dataclass
+class _OpenElement:
+    name: str
+    start: int  # index of its start tag in the output list
+    visible: bool = False  # holds text other than whitespace, an image or a rule
+    anything: bool = False  # holds any text or element at all, even a space or <br>
+
+
+def _drop_empty_elements(html: str) -> str:
+    """Remove the elements sanitising emptied; ``html`` must be nh3's (WHATWG) serialization."""
+    out: list[str] = []
+    stack: list[_OpenElement] = []
+
+    def holds(visible: bool) -> None:
+        if stack:
+            stack[-1].visible |= visible
+            stack[-1].anything = True
+
+    pos = 0
+    for match in _TAG.finditer(html):
+        if text := html[pos : match.start()]:
+            out.append(text)
+            holds(bool(text.strip()))
+        pos = match.end()
+        closing, name = match.group(1), match.group(2)
+        if not closing and name not in _VOID_TAGS:
+            stack.append(_OpenElement(name, len(out)))
+            out.append(match.group(0))
+            continue
+        if closing:
+            if not stack or stack[-1].name != name:
+                return html  # not the serialization this expects: leave it as it is
+            element = stack.pop()
+            if (name in _DROP_IF_BLANK and not element.visible) or (
+                name in _DROP_IF_EMPTY and not element.anything
+            ):
+                del out[element.start :]
+                continue
+            visible = element.visible
+        else:
+            visible = name != "br"
+        out.append(match.group(0))
+        holds(visible)
+    if stack:
+        return html
+    out.append(html[pos:])
+    return "".join(out)
 
 
 def _polyglot_tag(match: re.Match[str]) -> str:
@@ -205,14 +375,14 @@ def render_body(markdown_text: str, *, base_url: str) -> str:
     base = urlsplit(base_url)
     if base.scheme not in ("http", "https") or not base.netloc:
         raise ValueError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
-    # Cleaning first matters twice: python-Markdown uses STX/ETX (U+0002/U+0003) as its own
-    # placeholder markers, so typed ones could splice stashed raw HTML back in; and it keeps
-    # XML-illegal characters out of every later stage.
+    # Cleaning first keeps XML-illegal characters out of every later stage.
     text = clean_text(markdown_text).strip()
     # Checked on the source, before rendering, so oversize input costs no Markdown time.
     _check_length(text, "body", BODY_MAX_LENGTH)
+    markup = _markdown_to_html(text)
+    _check_html_depth(markup)  # before nh3, whose parser is what deep nesting makes slow
     html = nh3.clean(
-        _markdown_to_html(text),
+        markup,
         tags=_ALLOWED_TAGS,
         clean_content_tags=_DROP_WITH_CONTENT,
         attributes=_ALLOWED_ATTRIBUTES,
@@ -228,7 +398,7 @@ def render_body(markdown_text: str, *, base_url: str) -> str:
     )
     # Character references such as "&#xfffe;" or "&#1;" decode to characters again, so
     # filter once more. No NFC here: on markup it could fuse ">" + U+0338 into U+226F.
-    html = _NOT_XML_TEXT.sub("", _xml_compatible(html)).strip()
+    html = _NOT_XML_TEXT.sub("", _xml_compatible(_drop_empty_elements(html))).strip()
     root = _parse_fragment(html)
     if not root.text_content().strip() and not root.xpath(".//img[@src]"):
         raise ContentError("Body is required.")

@@ -42,7 +42,7 @@ NASTY = [
     "a\ud800b\udc00c",
     "\ud83d\ude00",  # a surrogate *pair* as two code points, as from some UTF-16 clients
     "\r\n\r\n",
-    "\x02wzxhzdk:0\x03",  # python-Markdown's own raw-HTML placeholder
+    "\x02wzxhzdk:0\x03",  # python-Markdown's raw-HTML placeholder (the engine used before)
     "<",
     "&",
     "&nbsp;",
@@ -166,7 +166,7 @@ def test_article_paragraphs_and_typography_come_through_unchanged() -> None:
         ("<style>p{color:red}</style>Text", ["<style", "color"]),
         ("<img src=x onerror=alert(1)>", ["onerror", "alert"]),
         ('<a href="javascript:alert(1)">x</a>', ["javascript", "alert"]),
-        # Markdown expands the tab, so this one ends up a harmless relative URL on our site.
+        # The URL parser drops the leading space and the tab: javascript:, so no href at all.
         ('<a href=" JaVa\tScRiPt:alert(1)">x</a>', ['href=" java', 'href="java']),
         ('<a href="&#106;avascript:alert(1)">x</a>', ["javascript", "alert"]),
         ('<a href="vbscript:msgbox(1)">x</a>', ["vbscript", "msgbox"]),
@@ -193,7 +193,7 @@ def test_dangerous_markup_is_removed(markdown_text: str, gone: list[str]) -> Non
 def test_common_article_markup_is_kept() -> None:
     text = (
         "## Background\n\n*em* **strong** `code` <sup>2</sup> <abbr title='x'>X</abbr>\n\n"
-        "> quoted\n\n- one\n- two\n\n---\n\n| a | b |\n|:--|--:|\n| 1 | 2 |"
+        "> quoted\n\n- one\n- two\n\n---\n\n| a | b |\n|:--|--:|\n| 1 | 2 |\n\n~~gone~~"
     )
     html = render_body(text, base_url=BASE)
     for fragment in [
@@ -208,6 +208,7 @@ def test_common_article_markup_is_kept() -> None:
         "<hr />",
         '<th align="left">a</th>',
         '<td align="right">2</td>',
+        "<s>gone</s>",
     ]:
         assert fragment in html
 
@@ -269,6 +270,132 @@ def test_base_url_must_be_absolute_http(bad_base: str) -> None:
         render_body("Text", base_url=bad_base)
 
 
+def blank_elements(fragment: str) -> list[str]:
+    """Elements with no text and no image: what a reader shows as an empty gap."""
+    root = etree.fromstring(f"<root>{fragment}</root>".encode())
+    return [
+        str(element.tag)
+        for element in root.iterdescendants()
+        if element.tag not in ("br", "hr", "img", "td", "th")
+        and not "".join(element.itertext()).strip()
+        and not element.xpath(".//img")
+    ]
+
+
+@pytest.mark.parametrize(
+    "emptied",
+    [
+        "<span><script>alert(1)</script></span>",  # a paragraph of nothing but inline HTML
+        "<p><iframe src='https://evil.example/'></iframe></p>",
+        "> <span><script>alert(1)</script></span>",  # the quote around it goes too
+        "[<span><script>alert(1)</script></span>](https://other.example/)",  # and the link
+        "- <span><style>p{}</style></span>\n- <span><script>x</script></span>",  # the list
+        "## <span><script>alert(1)</script></span>",
+    ],
+)
+def test_elements_emptied_by_sanitising_are_removed(emptied: str) -> None:
+    html = render_body(f"Before.\n\n{emptied}\n\nAfter.", base_url=BASE)
+    assert not blank_elements(html), html
+    assert html.startswith("<p>Before.</p>") and html.endswith("<p>After.</p>")
+    assert html.count("<") == 4, html  # nothing but the two paragraphs
+
+
+def test_list_keeps_the_items_that_survive_sanitising() -> None:
+    html = render_body("- Kept\n- <span><script>alert(1)</script></span>\n- Also", base_url=BASE)
+    assert html.replace("\n", "") == "<ul><li>Kept</li><li>Also</li></ul>"
+
+
+def test_content_not_emptied_by_sanitising_stays() -> None:
+    html = render_body(
+        "a<b> </b>b\n\n![Photo](photo.jpg)\n\n<p>&nbsp;</p>\n\n---\n\n"
+        "| x | y |\n|---|---|\n|  | 2 |",
+        base_url=BASE,
+    )
+    assert "a<b> </b>b" in html  # the space still separates the words
+    assert '<p><img src="https://news.example.com/2024/05/budget/photo.jpg" alt="Photo" />' in html
+    assert "<p>&#160;</p>" in html  # typed by the editor, not left behind by sanitising
+    assert "<hr />" in html
+    assert "<td></td>" in html  # an empty table cell keeps its column
+
+
+# ---------------------------------------------------------------------- nesting and cost
+
+QUOTES_OR_LISTS_TOO_DEEP = r"^The body nests quotes or lists more than 50 levels deep\.$"
+HTML_TOO_DEEP = r"^The body nests HTML elements more than 100 levels deep\.$"
+
+
+@pytest.mark.parametrize("marker", ["> ", "- ", "1. ", "> - "])
+def test_quotes_and_lists_nest_to_50_levels_without_losing_text(marker: str) -> None:
+    repeats = 50 // len(marker.split())
+    html = render_body(marker * repeats + "Deepest words.", base_url=BASE)
+    assert "Deepest words." in html  # markdown-it alone would drop it past its maxNesting
+    assert parses_as_xml(html)
+    with pytest.raises(ContentError, match=QUOTES_OR_LISTS_TOO_DEEP):
+        render_body(marker * (repeats + 1) + "Deepest words.", base_url=BASE)
+
+
+def test_raw_html_nesting_is_limited() -> None:
+    assert "Deep" in render_body("<div>" * 100 + "Deep", base_url=BASE)
+    for too_deep in ["<div>" * 101, "<em>" * 101, "<dl></x>" * 101]:  # stray end tags close nothing
+        with pytest.raises(ContentError, match=HTML_TOO_DEEP):
+            render_body(f"{too_deep}Deep", base_url=BASE)
+    # Void elements, optional end tags and self-closing SVG children nest nothing.
+    html = render_body(
+        "<p>Alpha" * 300 + "<br>" * 300 + "<svg>" + "<path/>" * 300 + "</svg>" + "<li>Omega" * 300,
+        base_url=BASE,
+    )
+    assert html.count("Alpha") == 300 and html.count("Omega") == 300
+
+
+def test_brackets_make_links_or_stay_text() -> None:
+    html = render_body("[a [b [c] d] e](/u) [x] [ ![i](/i.png) [[[ end", base_url=BASE)
+    assert (
+        '<a href="https://news.example.com/u" rel="noopener noreferrer">a [b [c] d] e</a>' in html
+    )
+    assert " [x] [ <img " in html and " [[[ end" in html
+    # Deeper than the inline nesting limit, the brackets stay text rather than cost time.
+    assert "[" * 12 + "x" + "]" * 12 in render_body(
+        "[" * 12 + "x" + "]" * 12 + "(/u)", base_url=BASE
+    )
+
+
+# Inputs on which python-Markdown took from seconds to minutes (its issue #798) or raised
+# RecursionError. Each must now render, or be refused with a ContentError, in well under a
+# second; the test asserts completion only, since wall-clock limits make flaky tests.
+@pytest.mark.parametrize(
+    ("text", "refused"),
+    [
+        pytest.param("[" * 100_000, None, id="100k-open-brackets"),
+        pytest.param("[" * 100_000 + "]", None, id="100k-open-brackets-one-close"),
+        pytest.param("![" * 50_000, None, id="50k-image-openers"),
+        pytest.param("*" * 50_000, r"^Body is required\.$", id="50k-asterisks"),  # a rule
+        pytest.param("x" + "*" * 50_000 + "x", None, id="50k-asterisks-in-text"),
+        pytest.param("[a](" * 20_000, None, id="20k-unclosed-links"),
+        pytest.param(">" * 10_000 + " deep", QUOTES_OR_LISTS_TOO_DEEP, id="10k-nested-quotes"),
+        pytest.param("<" * 100_000, None, id="100k-less-than"),
+        pytest.param("x" + "<![CDATA[" * 20_000, None, id="20k-unclosed-cdata"),
+        pytest.param("- " * 5_000 + "deep", QUOTES_OR_LISTS_TOO_DEEP, id="5k-nested-lists"),
+        pytest.param(
+            "\n".join("  " * level + "- x" for level in range(400)),
+            QUOTES_OR_LISTS_TOO_DEEP,
+            id="400-indented-lists",  # 5,000 levels of indent would exceed BODY_MAX_LENGTH
+        ),
+        pytest.param("<dl>" * 50_000, HTML_TOO_DEEP, id="50k-nested-html"),
+        pytest.param(
+            ("Word *em* `code` [link](/u) <b>b</b> " * 6_000)[:BODY_MAX_LENGTH],
+            None,
+            id="200k-char-line",
+        ),
+    ],
+)
+def test_pathological_input_renders_or_is_refused(text: str, refused: str | None) -> None:
+    if refused:
+        with pytest.raises(ContentError, match=refused):
+            render_body(text, base_url=BASE)
+    else:
+        assert parses_as_xml(render_body(text, base_url=BASE))
+
+
 # --------------------------------------------------------------------------- derive_summary
 
 
@@ -302,7 +429,9 @@ def test_summary_without_paragraphs_uses_all_text() -> None:
 
 @pytest.mark.parametrize("nasty", NASTY)
 def test_summary_never_raises(nasty: str) -> None:
-    summary = derive_summary(render_body(f"{nasty} word", base_url=BASE))
+    # "word" first: in CommonMark a line starting "<p " opens a raw HTML block, and the
+    # unfinished tag "<p word" is then dropped whole by the sanitiser.
+    summary = derive_summary(render_body(f"word {nasty}", base_url=BASE))
     assert "word" in summary
     assert not set(summary) & set(FORBIDDEN)
 
