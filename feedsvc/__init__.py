@@ -43,15 +43,18 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     documents.init_app(app)
     counters = metrics.init_app(app)
-    CSRFProtect(app)
+    csrf = CSRFProtect(app)
     _register_templates(app)
     _register_errors(app)
 
-    from feedsvc import admin, auth, public
+    from feedsvc import admin, api, auth, public
 
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(api.bp)
+    # Bearer tokens only, never the session cookie: nothing for a cross-site form to ride on.
+    csrf.exempt(api.bp)
     cli.init_app(app)
     # Feed polls are answered ahead of Flask, from the same stored documents.
     app.wsgi_app = FastPath(  # type: ignore[method-assign]

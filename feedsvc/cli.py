@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import datetime
 
 import click
 from flask import Flask, current_app
@@ -131,6 +132,85 @@ def serve_command() -> None:
     sys.exit(serve(_app()))
 
 
+@click.command("create-token")
+@click.argument("username")
+@click.option("--name", default="", help="What the token is for, e.g. the CMS it is given to.")
+@with_appcontext
+def create_token_command(username: str, name: str) -> None:
+    """Make an API bearer token for USERNAME and print it (once: only its hash is kept)."""
+    from feedsvc.tokens import create_token, display_prefix
+
+    _require_schema()
+    try:
+        with transaction(current_app) as s:
+            token, secret = create_token(s, username, name)
+            label = display_prefix(token)
+    except ValidationError as exc:
+        _fail(" ".join(exc.errors.values()))
+    click.echo(secret)
+    click.echo(
+        f"Token {label}… created for {username!r}. It is shown only this once: store it now. "
+        f"Send it as 'Authorization: Bearer <token>'; revoke it with: "
+        f"flask --app feedsvc revoke-token {label}",
+        err=True,
+    )
+
+
+@click.command("revoke-token")
+@click.argument("prefix")
+@with_appcontext
+def revoke_token_command(prefix: str) -> None:
+    """Revoke the API token whose prefix (as list-tokens shows it) is PREFIX."""
+    from feedsvc.errors import NotFound
+    from feedsvc.tokens import display_prefix, revoke_token
+
+    _require_schema()
+    try:
+        with transaction(current_app) as s:
+            token, was_live = revoke_token(s, prefix)
+            label, when = display_prefix(token), token.revoked_at
+    except NotFound as exc:
+        _fail(str(exc))
+    if was_live:
+        click.echo(f"Token {label}… revoked; requests with it now get 401.")
+    else:
+        click.echo(f"Token {label}… was already revoked ({_when(when)}).")
+
+
+@click.command("list-tokens")
+@with_appcontext
+def list_tokens_command() -> None:
+    """List API tokens: prefix, user, name, created, last used, revoked."""
+    from feedsvc.tokens import display_prefix, list_tokens
+
+    _require_schema()
+    with transaction(current_app, write=False) as s:
+        tokens = list_tokens(s)
+        rows = [
+            (
+                display_prefix(t),
+                t.user.username,
+                _when(t.created_at),
+                _when(t.last_used_at),
+                _when(t.revoked_at) if t.revoked_at else "active",
+                t.name or "-",
+            )
+            for t in tokens
+        ]
+    if not rows:
+        click.echo("No API tokens. Make one with: flask --app feedsvc create-token USERNAME")
+        return
+    header = ("prefix", "user", "created", "last used", "revoked", "name")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    for row in [header, *rows]:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        click.echo("  ".join([*cells, row[-1]]))
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%SZ") if moment is not None else "never"
+
+
 def _require_schema() -> None:
     try:
         migrate.require_current(database(current_app).engine)
@@ -146,5 +226,8 @@ def init_app(app: Flask) -> None:
         rebuild_feeds,
         run_scheduler_command,
         serve_command,
+        create_token_command,
+        revoke_token_command,
+        list_tokens_command,
     ):
         app.cli.add_command(command)

@@ -178,3 +178,24 @@ class SchedulerLease(Base):
     documents_changed_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     pass_seconds_total: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     last_pass_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API. Only the SHA-256 of the token is stored.
+
+    `prefix` is the first 8 characters of the token's random part (after "fsv_"): enough to
+    tell tokens apart in a listing and to find the row, never enough to use it.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex
+    prefix: Mapped[str] = mapped_column(String(8), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    user: Mapped[User] = relationship()
