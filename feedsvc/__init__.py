@@ -99,15 +99,24 @@ def _register_errors(app: Flask) -> None:
         ), 400
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Response | tuple[str | Response, int]:
+    def http_error(exc: HTTPException) -> Response:
         code = exc.code or 500
         if code == 304 or exc.response is not None:
             return exc.get_response()
+        response: Response
         if wants_json():
-            return jsonify(error=exc.name, message=exc.description, status=code), code
-        return render_template(
-            "error.html", code=code, name=exc.name, description=exc.description
-        ), code
+            response = jsonify(error=exc.name, message=exc.description, status=code)
+        else:
+            page = render_template(
+                "error.html", code=code, name=exc.name, description=exc.description
+            )
+            response = Response(page, mimetype="text/html")
+        # Keep what the exception says about itself, e.g. 405's Allow (RFC 9110 §15.5.6).
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        response.status_code = code
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[str | Response, int]:

@@ -32,7 +32,7 @@ from feedsvc import articles, sections, tokens, urls
 from feedsvc.content import clean_text
 from feedsvc.db import database, get_session, transaction
 from feedsvc.errors import NotFound, ValidationError
-from feedsvc.models import Article, Section, utcnow
+from feedsvc.models import MAX_ID, Article, Section, utcnow
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -42,7 +42,6 @@ JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"  # RFC 7396: what PATCH here means
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
-MAX_ID = 2**31 - 1  # PostgreSQL INTEGER: larger ids never reach the database
 # Plain int (not int(min=, max=)): Werkzeug answers a converter's refusal with its own 404
 # before our fallback could; out-of-range ids are refused in the views instead.
 _ID = "int"

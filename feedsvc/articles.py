@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, joinedload
 from feedsvc.content import ContentError, clean_line, clean_text, clean_title, derive_summary
 from feedsvc.content import render_body as render_markdown
 from feedsvc.errors import NotFound, ValidationError
-from feedsvc.models import STATUS_DRAFT, STATUS_PUBLISHED, Article, Section, utcnow
+from feedsvc.models import MAX_ID, STATUS_DRAFT, STATUS_PUBLISHED, Article, Section, utcnow
 from feedsvc.sections import bump_revision
 
 STATUSES = (STATUS_PUBLISHED, STATUS_DRAFT)
@@ -49,7 +49,7 @@ def _validated(session: Session, data: ArticleInput, base_url: str) -> _Clean:
         title = clean_title(data.title)
     except ContentError as exc:
         errors["title"] = str(exc)
-    if session.get(Section, data.section_id) is None:
+    if not 1 <= data.section_id <= MAX_ID or session.get(Section, data.section_id) is None:
         errors["section_id"] = "Choose one of the sections."
     try:
         body_html = render_markdown(data.body, base_url=base_url)
@@ -140,7 +140,9 @@ def delete_article(session: Session, article_id: int) -> None:
 
 
 def get_article(session: Session, article_id: int) -> Article:
-    article = session.get(Article, article_id, options=[joinedload(Article.section)])
+    article = None
+    if 1 <= article_id <= MAX_ID:
+        article = session.get(Article, article_id, options=[joinedload(Article.section)])
     if article is None:
         raise NotFound(f"There is no article with id {article_id}.")
     return article

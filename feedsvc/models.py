@@ -20,6 +20,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+# Ids are INTEGER columns: on PostgreSQL a larger number in a query is an error, not a miss.
+MAX_ID = 2**31 - 1
+
 STATUS_PUBLISHED = "published"
 STATUS_DRAFT = "draft"
 

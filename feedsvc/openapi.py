@@ -11,6 +11,7 @@ from typing import Any
 
 from feedsvc import api, articles, sections
 from feedsvc.content import BODY_MAX_LENGTH
+from feedsvc.models import MAX_ID
 
 _DATE_TIME = {"type": "string", "format": "date-time"}
 _NULLABLE_DATE_TIME = {"type": ["string", "null"], "format": "date-time"}
@@ -450,7 +451,7 @@ def _id_parameter(name: str) -> dict[str, Any]:
         "name": name,
         "in": "path",
         "required": True,
-        "schema": {"type": "integer", "minimum": 1, "maximum": api.MAX_ID},
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     }
 
 

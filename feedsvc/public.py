@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 from feedsvc import articles, urls
 from feedsvc.db import get_session
 from feedsvc.documents import cache
-from feedsvc.models import Article, SchedulerLease, Section, utcnow
+from feedsvc.models import MAX_ID, Article, SchedulerLease, Section, utcnow
 from feedsvc.serving import respond
 
 bp = Blueprint("public", __name__)
@@ -88,7 +88,7 @@ def section_page(slug: str) -> str:
 @bp.route("/articles/<int:article_id>")
 def article_page(article_id: int) -> str:
     session = get_session()
-    article = session.get(Article, article_id)
+    article = session.get(Article, article_id) if 1 <= article_id <= MAX_ID else None
     if article is None or not articles.is_public(article, utcnow()):
         abort(404)
     return render_template("article.html", article=article, section=article.section)

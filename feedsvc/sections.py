@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from feedsvc.content import SLUG_RE, ContentError, clean_line, clean_text, slugify
 from feedsvc.errors import NotFound, ValidationError
-from feedsvc.models import Section, utcnow
+from feedsvc.models import MAX_ID, Section, utcnow
 
 MAX_ITEMS_PER_FEED = 500
 
@@ -88,7 +88,7 @@ def update_section(session: Session, section_id: int, data: SectionInput) -> Sec
 
 
 def get_section(session: Session, section_id: int) -> Section:
-    section = session.get(Section, section_id)
+    section = session.get(Section, section_id) if 1 <= section_id <= MAX_ID else None
     if section is None:
         raise NotFound(f"There is no section with id {section_id}.")
     return section

@@ -186,3 +186,22 @@ def test_with_several_sections_the_editor_must_choose_one(editor: FlaskClient, a
     assert 'id="section_id-error"' in response.get_data(as_text=True)
     assert count(app, Article) == 0
     assert add_article(editor, Section="2").status_code == 302
+
+
+def test_out_of_range_ids_are_not_found_not_errors(editor: FlaskClient, app: Flask) -> None:
+    """Beyond PostgreSQL's INTEGER range a number must still be a plain miss."""
+    add_section(editor)
+    huge = "99999999999"
+    response = add_article(editor, Section=huge)
+    assert response.status_code == 200
+    assert 'id="section_id-error"' in response.get_data(as_text=True)
+    assert editor.get(f"/admin/articles/{huge}/edit").status_code == 404
+    assert editor.get(f"/admin/sections/{huge}/edit").status_code == 404
+    assert editor.get(f"/articles/{huge}").status_code == 404
+    assert count(app, Article) == 0
+
+
+def test_wrong_method_names_the_allowed_ones(editor: FlaskClient) -> None:
+    response = editor.get("/admin/logout")
+    assert response.status_code == 405
+    assert response.headers["Allow"].split(", ").count("POST") == 1
