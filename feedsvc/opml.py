@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from feedsvc.content import clean_text
+from feedsvc.feeds.xmltext import xml_safe
 
 OPML_CONTENT_TYPE = "text/x-opml; charset=utf-8"
 
@@ -24,15 +24,18 @@ def render_opml(site_name: str, entries: Sequence[OpmlEntry]) -> bytes:
     """Deterministic OPML: no dateCreated/dateModified, so unchanged sections give equal bytes."""
     root = etree.Element("opml", version="2.0")
     head = etree.SubElement(root, "head")
-    etree.SubElement(head, "title").text = clean_text(f"{site_name}: all sections")
+    etree.SubElement(head, "title").text = xml_safe(f"{site_name}: all sections")
     body = etree.SubElement(root, "body")
     for e in entries:
         # OPML 2.0 "subscription lists": type="rss" marks a feed outline whatever its format.
         outline = etree.SubElement(body, "outline", type="rss", version="RSS2")
-        outline.set("text", clean_text(e.title))
-        outline.set("title", clean_text(e.title))
+        # xml_safe, not the full clean_text: names were cleaned when stored; this only makes
+        # sure nothing can make lxml refuse the document (and it is cheap for 1,000 sections).
+        title = xml_safe(e.title)
+        outline.set("text", title)
+        outline.set("title", title)
         if e.description:
-            outline.set("description", clean_text(e.description))
+            outline.set("description", xml_safe(e.description))
         outline.set("xmlUrl", e.feed_url)
         outline.set("htmlUrl", e.html_url)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from feedsvc import export, feeds, urls
@@ -25,6 +25,7 @@ from feedsvc.opml import OPML_CONTENT_TYPE, OpmlEntry, render_opml
 log = logging.getLogger(__name__)
 # The feed-level date of a site with no articles at all: fixed, so output stays deterministic.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+GZIP_LEVEL = 4
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,9 @@ def store_documents(
         if known.get(doc.path) == etag:
             continue
         # mtime=0: the gzip header carries no timestamp, so equal bytes compress equally.
-        body_gzip = gzip.compress(doc.body, compresslevel=6, mtime=0)
+        # Level 4: measured on a 190 KB feed, 3.5 ms and 58 KB against level 6's 10.5 ms and
+        # 55 KB; every changed document pays this inside the scheduler's tick.
+        body_gzip = gzip.compress(doc.body, compresslevel=GZIP_LEVEL, mtime=0)
         values = {
             "content_type": doc.content_type,
             "body": doc.body,
@@ -207,12 +210,17 @@ def render_section(app: Flask, section_id: int, as_of: datetime) -> int:
     return len(changed)
 
 
-def render_site(app: Flask, as_of: datetime) -> int:
-    """Render the all-sections feeds and the OPML list."""
+def render_site(app: Flask, as_of: datetime, *, opml: bool = True) -> int:
+    """Render the all-sections feeds and, when sections themselves changed, the OPML list."""
     config = app.config
     site_url = config["SITE_URL"]
     with transaction(app, write=False) as s:
-        sections = list(s.scalars(select(Section).order_by(func.lower(Section.name), Section.id)))
+        # Plain columns, not ORM objects: a thousand sections cost a millisecond, not twenty.
+        sections = s.execute(
+            select(
+                Section.id, Section.name, Section.slug, Section.description, Section.created_at
+            ).order_by(func.lower(Section.name), Section.id)
+        ).all()
         names = {sec.id: sec.name for sec in sections}
         articles = published_everywhere(s, as_of, int(config["SITE_FEED_ITEMS"]))
         items = _items(site_url, articles, names)
@@ -228,6 +236,11 @@ def render_site(app: Flask, as_of: datetime) -> int:
         home_url=site_url + "/",
         fallback_updated=min((sec.created_at for sec in sections), default=EPOCH),
     )
+    if not opml:
+        with transaction(app) as s:
+            changed = store_documents(s, docs, now=utcnow())
+        _export(app, changed, [])
+        return len(changed)
     entries = [
         OpmlEntry(
             title=sec.name,
@@ -304,6 +317,23 @@ def run_pass(
         else:
             due = sections_due(s, now)
         site_missing = s.get(FeedDocument, urls.site_doc_path("atom")) is None
+        # The OPML list names sections only: redo it when one was created or edited since
+        # its last render, not for every article.
+        opml_due = full or s.get(FeedDocument, urls.OPML_PATH) is None
+        if due and not opml_due:
+            opml_due = bool(
+                s.scalar(
+                    select(func.count())
+                    .select_from(Section)
+                    .where(
+                        Section.id.in_(due),
+                        or_(
+                            Section.rendered_as_of.is_(None),
+                            Section.updated_at > Section.rendered_as_of,
+                        ),
+                    )
+                )
+            )
     for section_id in due:
         if keep_leading is not None and not keep_leading():
             log.warning("lost the scheduler lease mid-pass; the new leader carries on")
@@ -319,7 +349,7 @@ def run_pass(
             result.failures[f"section:{section_id}"] = f"{type(exc).__name__}: {exc}"
     if due or full or site_missing:
         try:
-            result.documents_changed += render_site(app, now)
+            result.documents_changed += render_site(app, now, opml=opml_due)
             result.site_rendered = True
         except Exception as exc:  # keep serving the last good site feeds
             log.exception("rendering the site-wide feeds failed")

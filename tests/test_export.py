@@ -538,7 +538,7 @@ def test_nginx_serves_the_export_with_validators_gzip_and_304(
             "/sections/no-such-section/feed.json",
         ]
 
-        # A new version replaces the file atomically; nginx sees it within open_file_cache_valid.
+        # A new version replaces the file atomically; nginx opens it afresh on the next request.
         _article(export_app, _section_id(export_app, "world-news"), "Results")
         run_pass(export_app, now=doc.last_modified + timedelta(seconds=30))
         sync_all(export_app)
