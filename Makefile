@@ -22,6 +22,17 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The benchmark's own extras (Django, matplotlib, profilers) on top of the dev install.
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install -qq -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+# Every comparison in one run (~30 min; wrk and nginx installed from Debian when missing).
+# Quicker: make bench BENCH_ARGS=--smoke; one part: make bench BENCH_ARGS='--only serving'.
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check feedsvc tests wsgi.py gunicorn.conf.py
 	$(BIN)/ruff format --check feedsvc tests wsgi.py gunicorn.conf.py

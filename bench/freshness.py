@@ -1,0 +1,298 @@
+"""Freshness: from the admin form's POST returning to the article being in the served feed.
+
+The real stack (gunicorn with feedsvc's settings and `flask run-scheduler`) on a fresh copy of
+the serving database; an editor logs in through the real form and posts articles through
+/admin/articles/new. Posts go out at random intervals (a uniform 0.3-0.7 tick apart, so their
+phase against the scheduler's tick is uniform) to four desks in turn; after each POST
+returns, a watcher polls the section's RSS feed every 10 ms (If-None-Match, so unchanged
+polls are cheap 304s) until the title is there. Measured at the default tick and at 1 s.
+
+When nginx is available the same posts are also watched through deploy/nginx.conf in front
+of the same gunicorn: its static-export mode (the scheduler must write the export) and its
+proxy_cache mode. That is the deployment path's freshness.
+"""
+
+from __future__ import annotations
+
+import http.client
+import http.cookiejar
+import random
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lxml import html as lxml_html
+
+from bench import procs, serving
+from bench.context import Context, Skip, median, percentile
+from bench.corpus import Corpus
+from bench.datasets import BENCH_USER, DESKS, ServingDB, article_body
+
+DEFAULT_TICK = 5.0
+POLL_EVERY = 0.010
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class Editor:
+    """An editor's browser: cookies, the CSRF token from the form, no redirect following."""
+
+    def __init__(self, port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), _NoRedirect()
+        )
+
+    def _open(self, path: str, data: bytes | None = None) -> tuple[int, bytes]:
+        try:
+            with self.opener.open(self.base + path, data=data, timeout=30) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def form(self, path: str) -> tuple[dict[str, str], dict[str, str]]:
+        """(current values by field name, field name by label text) of the page's POST form."""
+        status, body = self._open(path)
+        if status != 200:
+            raise RuntimeError(f"GET {path}: {status}")
+        doc = lxml_html.fromstring(body)
+        form = next(
+            f
+            for f in doc.forms
+            if (f.method or "").upper() == "POST" and not (f.action or "").endswith("/logout")
+        )
+        labels = {}
+        for label in form.iter("label"):
+            fields = form.xpath(".//*[@id=$i]", i=label.get("for"))
+            if fields:
+                labels[label.text_content().strip()] = fields[0].get("name")
+        return dict(form.form_values()), labels
+
+    def submit(self, path: str, by_label: dict[str, str]) -> int:
+        values, labels = self.form(path)
+        for label, value in by_label.items():
+            values[labels[label]] = value
+        return self._open(path, urllib.parse.urlencode(values).encode())[0]
+
+    def login(self) -> None:
+        status = self.submit("/admin/login", {"Username": BENCH_USER[0], "Password": BENCH_USER[1]})
+        if status != 302:
+            raise RuntimeError(f"login answered {status}")
+
+
+@dataclass
+class Watch:
+    """Polls one feed URL until a title appears; records seconds since the POST returned."""
+
+    port: int
+    path: str
+    title: str
+    since: float
+    timeout: float
+    seconds: float | None = None
+    polls: int = 0
+    error: str = ""
+    thread: threading.Thread = field(init=False)
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        needle = self.title.encode()
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        etag = None
+        deadline = self.since + self.timeout
+        try:
+            while time.monotonic() < deadline:
+                headers = {"If-None-Match": etag} if etag else {}
+                conn.request("GET", self.path, headers=headers)
+                r = conn.getresponse()
+                body = r.read()
+                self.polls += 1
+                if r.status == 200:
+                    etag = r.getheader("ETag")
+                    if needle in body:
+                        self.seconds = time.monotonic() - self.since
+                        return
+                if r.getheader("Connection", "").lower() == "close":
+                    conn.close()
+                time.sleep(POLL_EVERY)
+            self.error = f"not seen within {self.timeout:.0f} s"
+        except (OSError, http.client.HTTPException) as exc:
+            self.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            conn.close()
+
+
+def fresh_copy(db: ServingDB, target: Path) -> ServingDB:
+    """A copy of the serving database (posting changes it)."""
+    target.mkdir(parents=True, exist_ok=True)
+    path = target / db.path.name
+    import sqlite3
+
+    src = sqlite3.connect(db.path)
+    dst = sqlite3.connect(path)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+    return ServingDB(path, f"sqlite:///{path}", db.titles)
+
+
+@contextmanager
+def front(ctx: Context, name: str, base: Path, app_port: int, export: Path | None) -> Iterator[int]:
+    """deploy/nginx.conf in front of app_port: static-export mode, or proxy_cache mode."""
+    port = procs.free_port()
+    cache = export is None
+    root = base / "empty-export" if cache else export
+    assert root is not None
+    root.mkdir(parents=True, exist_ok=True)
+    values = serving.nginx_values(
+        base / name, port, __EXPORT_DIR__=str(root), __UPSTREAM__=f"127.0.0.1:{app_port}"
+    )
+    conf = serving.deploy_conf(values, cache_variant=cache)
+    with procs.nginx(conf, base / name, port, check_path="/healthz"):
+        yield port
+
+
+def measure(ctx: Context, tick: float, posts: int, seed: int) -> dict[str, Any]:
+    db = fresh_copy(ctx.serving_db(), ctx.workdir / f"freshness-{tick:g}")
+    base = db.path.parent
+    port = procs.free_port()
+    export = base / "export"
+    env = procs.service_env(
+        db.url,
+        port,
+        FEEDSVC_TICK_SECONDS=f"{tick:g}",
+        FEEDSVC_EXPORT_DIR=str(export),
+    )
+    fronts: dict[str, int] = {}
+    notes: list[str] = []
+    with ExitStack() as stack:
+        scheduler = procs.Proc(
+            [procs.PYTHON, "-m", "flask", "--app", "feedsvc", "run-scheduler"],
+            base / "scheduler.log",
+            env,
+            stop_signal=2,
+        )
+        stack.callback(scheduler.stop)
+        stack.enter_context(
+            procs.gunicorn("wsgi:app", env, base / "gunicorn.log", port, check_path="/healthz")
+        )
+        if procs.nginx_binary() is not None and serving.DEPLOY_CONF.exists():
+            # The scheduler writes the export as it renders, if it does so at all (yet).
+            time.sleep(min(3 * tick, 6))
+            exported = (export / "sections" / "desk-1" / "rss.xml").exists()
+            if exported:
+                fronts["deploy_static"] = stack.enter_context(
+                    front(ctx, "deploy_static", base, port, export)
+                )
+            else:
+                notes.append(
+                    "the scheduler wrote no static export (FEEDSVC_EXPORT_DIR set): "
+                    "the static-export front was not measured"
+                )
+            try:
+                fronts["deploy_cache"] = stack.enter_context(
+                    front(ctx, "deploy_cache", base, port, None)
+                )
+            except Skip as exc:
+                notes.append(str(exc))
+        editor = Editor(port)
+        editor.login()
+        sections = _desk_ids(editor)
+        corpus = Corpus(seed)
+        rng = random.Random(seed)
+        watches: dict[str, list[Watch]] = {"app": [], **{name: [] for name in fronts}}
+        timeout = 3 * tick + 10
+        statuses: list[int] = []
+        deadline = time.monotonic() + posts * tick + 120  # bounded whatever happens
+        next_at = time.monotonic() + rng.uniform(0, tick)
+        for i in range(posts):
+            time.sleep(max(0.0, next_at - time.monotonic()))
+            if time.monotonic() > deadline:
+                notes.append(f"stopped after {i} posts: time bound reached")
+                break
+            desk = i % DESKS + 1
+            title = f"Freshness probe {i} {corpus.title(4)}"
+            status = editor.submit(
+                "/admin/articles/new",
+                {
+                    "Title": title,
+                    "Section": sections[f"Desk {desk}"],
+                    "Body": article_body(corpus),
+                    "Author": corpus.author(),
+                },
+            )
+            returned = time.monotonic()
+            statuses.append(status)
+            if status != 302:
+                notes.append(f"post {i} answered {status}")
+                continue
+            path = f"/sections/desk-{desk}/rss.xml"
+            for name, watch_port in [("app", port), *fronts.items()]:
+                w = Watch(watch_port, path, title, returned, timeout)
+                w.start()
+                watches[name].append(w)
+            next_at = returned + rng.uniform(0.3, 0.7) * tick
+        for ws in watches.values():
+            for w in ws:
+                w.thread.join(timeout=timeout + 15)
+    return {
+        "tick_seconds": tick,
+        "posts": len(statuses),
+        "post_statuses": sorted(set(statuses)),
+        "paths": {name: summarise(ws) for name, ws in watches.items()},
+        "notes": notes,
+    }
+
+
+def _desk_ids(editor: Editor) -> dict[str, str]:
+    """Section option values by their label, from the article form's select."""
+    _status, body = editor._open("/admin/articles/new")
+    doc = lxml_html.fromstring(body)
+    return {o.text_content().strip(): o.get("value") for o in doc.xpath("//select//option")}
+
+
+def summarise(watches: list[Watch]) -> dict[str, Any]:
+    seen = [w.seconds for w in watches if w.seconds is not None]
+    return {
+        "seen": len(seen),
+        "missed": len(watches) - len(seen),
+        "errors": sorted({w.error for w in watches if w.error})[:5],
+        "p50_s": round(median(seen), 3) if seen else None,
+        "p99_s": round(percentile(seen, 99), 3) if seen else None,
+        "max_s": round(max(seen), 3) if seen else None,
+        "mean_polls": round(sum(w.polls for w in watches) / len(watches), 1) if watches else 0,
+        "samples_s": [round(s, 4) for s in seen],
+    }
+
+
+def run(ctx: Context) -> dict[str, Any]:
+    posts = ctx.options.freshness_posts
+    ticks = [1.0] if ctx.options.smoke else [DEFAULT_TICK, 1.0]
+    out: dict[str, Any] = {"posts_per_tick": posts, "poll_every_s": POLL_EVERY, "ticks": {}}
+    for tick in ticks:
+        ctx.log(f"  tick {tick:g} s: {posts} posts (~{posts * tick * 0.5 + tick:.0f} s)")
+        result = measure(ctx, tick, posts, seed=int(tick * 1000))
+        out["ticks"][f"{tick:g}"] = result
+        for name, s in result["paths"].items():
+            ctx.log(
+                f"    {name:14} p50 {s['p50_s']} s  p99 {s['p99_s']} s  "
+                f"({s['seen']} seen, {s['missed']} missed)"
+            )
+        for note in result["notes"]:
+            ctx.log(f"    note: {note}")
+    return out

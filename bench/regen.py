@@ -1,0 +1,257 @@
+"""Regeneration at scale: full rebuilds, idle and one-change ticks, and the query plans.
+
+On archives of 10k, 100k and 1M articles in 1,000 sections (bench/datasets.py, SQLite):
+
+- ticks: the scheduler's own job (feedsvc.scheduler.Publisher.run: lease, pass, run record),
+  timed in this process, with nothing changed and with one section changed (an article
+  created through feedsvc.articles.create_article just before; removed again afterwards);
+- on the largest archive, in child processes: the full rebuild (cold: no stored document, as
+  on a first start; warm: every feed re-rendered, none changed, as the hourly rebuild), and
+  feedgen alone serialising the same feeds (RSS + Atom, JSON with json.dumps) from preloaded
+  plain data; each child reports its own time and peak resident memory;
+- every SELECT a tick and a section render issue, with SQLite's EXPLAIN QUERY PLAN.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+
+from bench import procs
+from bench.context import Context, Skip, median, percentile
+from bench.datasets import (
+    CHANGED_SECTION_ID,
+    SITE_URL,
+    make_app,
+    published_count,
+    scale_db,
+    scale_label,
+)
+
+IDLE_TICKS = 30
+CHANGED_TICKS = 7
+
+
+def child(ctx: Context, *args: str, timeout: float = 1800) -> dict[str, Any]:
+    """python -m bench.tasks ARGS; its last stdout line is JSON."""
+    log = ctx.workdir / "regen" / f"{args[0]}-{int(time.time() * 1000)}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as err:
+        done = subprocess.run(
+            [procs.PYTHON, "-m", "bench.tasks", *args],
+            cwd=procs.ROOT,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            timeout=timeout,
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.tasks {args[0]} failed; see {log}")
+    result: dict[str, Any] = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    return result
+
+
+class QueryLog:
+    """Every statement an engine runs while attached, with its parameters."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.statements: list[tuple[str, Any]] = []
+
+    def _on(self, conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        self.statements.append((statement, params))
+
+    def __enter__(self) -> QueryLog:
+        event.listen(self.engine, "before_cursor_execute", self._on)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._on)
+
+
+def query_plans(engine: Any, statements: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+    """EXPLAIN QUERY PLAN for each distinct SELECT (first parameters seen)."""
+    seen: dict[str, Any] = {}
+    for sql, params in statements:
+        if sql.lstrip().upper().startswith("SELECT") and sql not in seen:
+            seen[sql] = params
+    plans = []
+    with engine.connect() as conn:
+        for sql, params in seen.items():
+            raw = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall()
+            detail = [row[-1] for row in raw]
+            plans.append(
+                {
+                    "sql": " ".join(sql.split()),
+                    "plan": detail,
+                    "full_scan": [d for d in detail if d.startswith("SCAN") and "INDEX" not in d],
+                    "temp_btree": [d for d in detail if "TEMP B-TREE" in d],
+                }
+            )
+    return plans
+
+
+def ticks(ctx: Context, n_articles: int, profile_to: Path | None = None) -> dict[str, Any]:
+    from bench.corpus import Corpus
+    from bench.datasets import article_body
+    from feedsvc.articles import ArticleInput, create_article, delete_article
+    from feedsvc.db import database, transaction
+    from feedsvc.publishing import run_pass
+    from feedsvc.scheduler import Publisher
+
+    path = scale_db(n_articles, log=ctx.log)
+    app = make_app(f"sqlite:///{path}", ctx.workdir / f"instance-{n_articles}")
+    logging.getLogger("feedsvc").setLevel(logging.WARNING)  # no line per tick
+    engine = database(app).engine
+    t0 = time.perf_counter()
+    first = run_pass(app)  # a new (or changed) archive: render what is due, untimed
+    if first.sections_rendered:
+        ctx.log(
+            f"    rendered {len(first.sections_rendered)} sections first "
+            f"({time.perf_counter() - t0:.0f} s, not timed)"
+        )
+    publisher = Publisher(app)
+    publisher.run()  # takes the lease
+    with QueryLog(engine) as idle_log:
+        publisher.run()
+    idle = []
+    ctx.wait_quiet()
+    for _ in range(IDLE_TICKS):
+        t = time.perf_counter()
+        result = publisher.run()
+        idle.append(time.perf_counter() - t)
+        assert result is not None and not result.sections_rendered, "an idle tick rendered"
+    corpus = Corpus(n_articles)
+    changed, added, rendered = [], [], []
+    changed_log = QueryLog(engine)
+    profiler = None
+    if profile_to is not None:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.0005)
+    for i in range(CHANGED_TICKS * (2 if profiler else 1)):
+        timed = i < CHANGED_TICKS
+        # publish_at is now, in whole seconds, like the tick's own time: due at this tick.
+        with transaction(app) as s:
+            article = create_article(
+                s,
+                ArticleInput(
+                    title=f"Benchmark change {i} {corpus.title(4)}",
+                    section_id=CHANGED_SECTION_ID,
+                    body=article_body(corpus),
+                    author=corpus.author(),
+                ),
+                base_url=SITE_URL + "/",
+            )
+            added.append(article.id)
+        if timed:
+            ctx.wait_quiet()
+            with changed_log if i == 0 else nullcontext():
+                t = time.perf_counter()
+                result = publisher.run()
+                changed.append(time.perf_counter() - t)
+            assert result is not None
+            rendered.append(len(result.sections_rendered))
+        else:  # the same ticks again under the profiler, not timed
+            assert profiler is not None
+            profiler.start()
+            publisher.run()
+            profiler.stop()
+    with transaction(app) as s:  # leave the cached archive as it was
+        for article_id in added:
+            delete_article(s, article_id)
+    publisher.run()
+    publisher.release()
+    if profiler is not None and profile_to is not None:
+        profile_to.parent.mkdir(parents=True, exist_ok=True)
+        profile_to.write_text(profiler.output_text(unicode=True, color=False, show_all=False))
+    plans = query_plans(engine, idle_log.statements + changed_log.statements)
+    with engine.connect() as conn:
+        stats = conn.execute(text("SELECT count(*) FROM sqlite_master WHERE name='sqlite_stat1'"))
+        analyzed = bool(stats.scalar())
+    database(app).dispose()
+    return {
+        "articles": n_articles,
+        "database_bytes": path.stat().st_size,
+        "changed_section_published_articles": published_count(path, CHANGED_SECTION_ID),
+        "idle_tick_ms": {
+            "median": round(median(idle) * 1000, 2),
+            "p99": round(percentile(idle, 99) * 1000, 2),
+            "runs": [round(x * 1000, 3) for x in idle],
+        },
+        "changed_tick_ms": {
+            "median": round(median(changed) * 1000, 2),
+            "max": round(max(changed) * 1000, 2),
+            "runs": [round(x * 1000, 3) for x in changed],
+            "sections_rendered": rendered,
+        },
+        "queries_idle_tick": len(idle_log.statements),
+        "queries_changed_tick": len(changed_log.statements),
+        "query_plans": plans,
+        "sqlite_stat1": analyzed,
+    }
+
+
+def run(ctx: Context) -> dict[str, Any]:
+    scales = sorted(ctx.options.scales)
+    out: dict[str, Any] = {
+        "database": "SQLite (WAL), as `make run` uses",
+        "sections": 1000,
+        "changed_section_id": CHANGED_SECTION_ID,
+        "scales": {},
+        "skipped_scales": {},
+    }
+    profiles = ctx.results_dir / "profiles"
+    done = []
+    for n in scales:
+        ctx.log(f"  ticks on the {scale_label(n)} archive")
+        try:
+            r = ticks(ctx, n, profiles / "changed-tick.txt" if n == scales[-1] else None)
+        except Skip as exc:
+            out["skipped_scales"][scale_label(n)] = str(exc)
+            ctx.log(f"    skipped: {exc}")
+            continue
+        done.append(n)
+        out["scales"][scale_label(n)] = r
+        ctx.log(
+            f"    idle tick {r['idle_tick_ms']['median']} ms (p99 {r['idle_tick_ms']['p99']}), "
+            f"one changed section {r['changed_tick_ms']['median']} ms"
+        )
+    if not done:
+        raise Skip("no archive could be made: " + "; ".join(out["skipped_scales"].values()))
+    largest = done[-1]
+    path = scale_db(largest, log=ctx.log)
+    label = scale_label(largest)
+    ctx.log(f"  full rebuild on the {label} archive (child processes)")
+    ctx.wait_quiet()
+    cold = child(ctx, "rebuild", str(path), "--cold")
+    peak = cold["peak_rss_bytes"] >> 20
+    ctx.log(f"    cold full rebuild {cold['seconds']:.1f} s, peak RSS {peak} MiB")
+    ctx.wait_quiet()
+    warm = child(ctx, "rebuild", str(path))
+    ctx.log(f"    warm full rebuild {warm['seconds']:.1f} s")
+    ctx.wait_quiet()
+    alone = child(ctx, "feedgen", str(path))
+    ctx.log(f"    feedgen alone {alone['seconds']:.1f} s for {alone['sections']} sections")
+    profile = profiles / "rebuild.txt"
+    profile.parent.mkdir(parents=True, exist_ok=True)
+    sections = 20 if ctx.options.smoke else 100
+    child(ctx, "profile-rebuild", str(path), str(profile), "--sections", str(sections))
+    out["full_rebuild"] = {
+        "archive": label,
+        "cold": cold,
+        "warm": warm,
+        "feedgen_alone": alone,
+        "ratio_cold_to_feedgen": cold["seconds"] / alone["seconds"],
+        "ratio_warm_to_feedgen": warm["seconds"] / alone["seconds"],
+        "profile": str(profile.relative_to(ctx.results_dir)),
+        "changed_tick_profile": "profiles/changed-tick.txt",
+        "profile_sections": sections,
+    }
+    return out
