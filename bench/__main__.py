@@ -131,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             "freshness_posts": opts.freshness_posts,
         },
         "setup": setup,
+        "code": machine.code_state(),
         "note": (
             "wrk and the servers share this machine's cores (loopback): the same for every "
             "scenario, so the ratios compare like with like; absolute figures drift."
@@ -172,6 +173,14 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         out["total_seconds"] = round(time.monotonic() - ctx.started, 1)
         out["interference"] = monitor.stop()
+        end = machine.code_state()
+        if end["code_sha256"] != out["code"]["code_sha256"]:
+            out["code"]["changed_during_run"] = end
+            out["warnings"] = [
+                "feedsvc's code, deploy or config files changed during this run "
+                f"({out['code']['git_commit']} → {end['git_commit']}): the figures mix two "
+                "versions; run again"
+            ]
         out["targets"] = report.targets(out)
         paths = report.write(out, results_dir)
         print(report.render(out))

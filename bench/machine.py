@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -56,6 +58,32 @@ def info() -> dict[str, Any]:
             for name in ("Flask", "Werkzeug", "gunicorn", "SQLAlchemy", "feedgen", "lxml", "Django")
         },
     }
+
+
+# What the measured service is made of: a run whose files changed midway mixes two versions.
+_CODE = ("feedsvc", "deploy", "config", "gunicorn.conf.py", "wsgi.py")
+
+
+def code_state() -> dict[str, Any]:
+    """The git commit (read only) and a hash of feedsvc's code, deploy and config files."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for name in _CODE:
+        base = root / name
+        files = sorted(base.rglob("*")) if base.is_dir() else [base]
+        for f in files:
+            if f.is_file() and "__pycache__" not in f.parts:
+                digest.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    return {"git_commit": commit or None, "code_sha256": digest.hexdigest()[:16]}
 
 
 def summary(m: dict[str, Any]) -> str:

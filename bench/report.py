@@ -413,7 +413,13 @@ def render(out: dict[str, Any], markdown: bool = False) -> str:
     table = _md_table if markdown else _text_table
     m = out["machine"]
     head = f"feedsvc benchmark, {out['date']}, {machine.summary(m)}"
-    parts = [f"### {head}" if markdown else head, out["note"]]
+    code = out.get("code", {})
+    parts = [
+        f"### {head}" if markdown else head,
+        f"feedsvc at {code.get('git_commit')} (code hash {code.get('code_sha256')}). "
+        + out["note"],
+        *(f"WARNING: {w}" for w in out.get("warnings", [])),
+    ]
     if out["options"]["smoke"]:
         parts.append("SMOKE RUN: tiny data, short runs; the figures mean nothing.")
     for title, headers, rows_of in SECTIONS:
