@@ -151,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     try:
         for name, runner in SCENARIOS.items():
-            if not ctx.wants(name) and not (name == "serving" and opts.only & SERVER_NAMES):
+            servers_chosen = bool(opts.only and opts.only & SERVER_NAMES)
+            if not ctx.wants(name) and not (name == "serving" and servers_chosen):
                 continue
             ctx.log(f"== {name}")
             t0 = time.monotonic()

@@ -65,7 +65,7 @@ class Editor:
         status, body = self._open(path)
         if status != 200:
             raise RuntimeError(f"GET {path}: {status}")
-        doc = lxml_html.fromstring(body)
+        doc: Any = lxml_html.fromstring(body)
         form = next(
             f
             for f in doc.forms
@@ -115,7 +115,7 @@ class Watch:
         deadline = self.since + self.timeout
         try:
             while time.monotonic() < deadline:
-                headers = {"If-None-Match": etag} if etag else {}
+                headers: dict[str, str] = {"If-None-Match": etag} if etag else {}
                 conn.request("GET", self.path, headers=headers)
                 r = conn.getresponse()
                 body = r.read()
@@ -262,8 +262,9 @@ def measure(ctx: Context, tick: float, posts: int, seed: int) -> dict[str, Any]:
 def _desk_ids(editor: Editor) -> dict[str, str]:
     """Section option values by their label, from the article form's select."""
     _status, body = editor._open("/admin/articles/new")
-    doc = lxml_html.fromstring(body)
-    return {o.text_content().strip(): o.get("value") for o in doc.xpath("//select//option")}
+    doc: Any = lxml_html.fromstring(body)
+    options: list[Any] = doc.xpath("//select//option")
+    return {o.text_content().strip(): str(o.get("value")) for o in options}
 
 
 def summarise(watches: list[Watch]) -> dict[str, Any]:

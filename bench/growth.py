@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -101,9 +102,7 @@ def serving_by_size(ctx: Context) -> dict[str, Any]:
         for _round in range(ctx.options.repeats):
             for n, path in paths.items():
                 for name, port in ports.items():
-                    r, other, during = ctx.measured(
-                        lambda p=port, u=path: wrk.run(p, u, seconds=seconds)
-                    )
+                    r, other, during = ctx.measured(partial(wrk.run, port, path, seconds=seconds))
                     runs = out["sizes"][str(n)]["servers"].setdefault(name, {"runs": []})["runs"]
                     runs.append(
                         r.as_dict() | {"other_cpu_pct_before": other, "other_cpu_pct": during}

@@ -29,11 +29,21 @@ def _snapshot() -> dict[int, tuple[int, float]]:
     return out
 
 
+def _steal() -> tuple[float, float]:
+    """(steal, total) CPU time of the whole machine so far, from /proc/stat's cpu line."""
+    with open("/proc/stat") as stat:
+        fields = [float(x) for x in stat.readline().split()[1:]]
+    return (fields[7] if len(fields) > 7 else 0.0), sum(fields[:8])
+
+
 class Monitor:
     def __init__(self, every: float = 5.0) -> None:
         self.every = every
         # (monotonic time, other processes' CPU in % of one core over the interval before it)
         self.samples: list[tuple[float, float]] = []
+        # Steal time: the hypervisor ran someone else on our virtual CPUs (invisible as a
+        # process); % of all CPU time over the run.
+        self._steal_start = _steal()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._me = os.getpid()
@@ -107,7 +117,10 @@ class Monitor:
         self._stop.set()
         self._thread.join(timeout=30)
         s = [v for _t, v in self.samples]
+        steal, total = _steal()
+        dt = total - self._steal_start[1]
         return {
+            "steal_pct": round(100 * (steal - self._steal_start[0]) / dt, 2) if dt else None,
             "other_cpu_pct_of_one_core_mean": round(sum(s) / len(s), 1) if s else None,
             "other_cpu_pct_of_one_core_max": round(max(s), 1) if s else None,
             "samples": len(s),

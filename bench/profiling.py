@@ -50,7 +50,11 @@ def cache_hit_queries(
             **{"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()},
         }
         status: list[str] = []
-        b"".join(app.wsgi_app(environ, lambda s, h, *a: status.append(s)))
+
+        def start_response(s: str, h: list[tuple[str, str]], *a: Any) -> Any:
+            status.append(s)
+
+        b"".join(app.wsgi_app(environ, start_response))
         return status[0]
 
     assert call({}).startswith("200")  # warm: the document is loaded once

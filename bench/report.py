@@ -298,10 +298,12 @@ def rebuild_rows(out: dict[str, Any]) -> list[Row]:
         ("feedgen_alone", "feedgen alone (RSS+Atom) + json.dumps"),
     ):
         r = fr[key]
+        times = sorted(x["seconds"] for x in fr.get("runs", {}).get(key, [r]))
         rows.append(
             [
                 label,
-                f"{r['seconds']:.1f}",
+                f"{r['seconds']:.1f}"
+                + (f" ({times[0]:.1f}-{times[-1]:.1f})" if len(times) > 1 else ""),
                 f"{r['seconds'] / fr['feedgen_alone']['seconds']:.2f}×",
                 f"{r['peak_rss_bytes'] / MIB:.0f}",
             ]
@@ -332,7 +334,10 @@ def growth_rows(out: dict[str, Any]) -> list[Row]:
 
 def _text_table(headers: Row, rows: list[Row]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))  # noqa: E731
+
+    def line(r: Row) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))
+
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
 
 
@@ -362,7 +367,7 @@ SECTIONS: list[tuple[str, Row, Callable[[dict[str, Any]], list[Row]]]] = [
     ),
     (
         "Full rebuild of every section (RSS, Atom, JSON)",
-        ["what", "seconds", "vs feedgen", "peak RSS MiB"],
+        ["what", "seconds: median (range)", "vs feedgen", "peak RSS MiB"],
         rebuild_rows,
     ),
     (
@@ -385,6 +390,12 @@ def _extra_lines(out: dict[str, Any]) -> list[str]:
         for name, r in out.get("scenarios", {}).items()
         if r.get("other_cpu_pct_of_one_core")
     }
+    inter = out.get("interference") or {}
+    if inter.get("steal_pct") is not None:
+        lines.append(
+            f"CPU steal (the hypervisor running others on our virtual CPUs) over the run: "
+            f"{inter['steal_pct']}% of CPU time."
+        )
     if busy:
         lines.append(
             "Other work on the machine (mean CPU of processes outside the benchmark, % of one "

@@ -21,6 +21,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -389,9 +390,7 @@ def run(ctx: Context) -> dict[str, Any]:
         for round_no in range(opts.repeats):
             for name, variant, headers in plan:
                 r, other, during = ctx.measured(
-                    lambda n=name, h=headers: wrk.run(
-                        ports[n], MAIN_PATH, seconds=opts.duration, headers=h
-                    )
+                    partial(wrk.run, ports[name], MAIN_PATH, seconds=opts.duration, headers=headers)
                 )
                 run = r.as_dict() | {"other_cpu_pct_before": other, "other_cpu_pct": during}
                 results["servers"][name]["variants"][variant]["runs"].append(run)

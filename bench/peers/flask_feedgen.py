@@ -98,4 +98,5 @@ def section_rss(slug: str) -> Response:
         body = fg.rss_str()
     response = Response(body, content_type="application/rss+xml; charset=utf-8")
     response.add_etag()
-    return response.make_conditional(request)
+    response.make_conditional(request)  # 304 (and an empty body) when If-None-Match matches
+    return response

@@ -28,7 +28,7 @@ class ContentRss(Rss201rev2Feed):
         handler.addQuickElement("content:encoded", item["content_encoded"])
 
 
-class SectionFeed(Feed):  # type: ignore[type-arg]
+class SectionFeed(Feed):
     feed_type = ContentRss
     language = "en"
     item_guid_is_permalink = False
