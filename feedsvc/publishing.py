@@ -236,23 +236,18 @@ def render_site(app: Flask, as_of: datetime, *, opml: bool = True) -> int:
         home_url=site_url + "/",
         fallback_updated=min((sec.created_at for sec in sections), default=EPOCH),
     )
-    if not opml:
-        with transaction(app) as s:
-            changed = store_documents(s, docs, now=utcnow())
-        _export(app, changed, [])
-        return len(changed)
-    entries = [
-        OpmlEntry(
-            title=sec.name,
-            description=sec.description,
-            html_url=urls.section_page_url(site_url, sec.slug),
-            feed_url=urls.absolute(site_url, urls.section_doc_path(sec.slug, "rss")),
-        )
-        for sec in sections
-    ]
-    docs.append(
-        Rendered(urls.OPML_PATH, OPML_CONTENT_TYPE, render_opml(config["SITE_NAME"], entries))
-    )
+    if opml:
+        entries = [
+            OpmlEntry(
+                title=sec.name,
+                description=sec.description,
+                html_url=urls.section_page_url(site_url, sec.slug),
+                feed_url=urls.absolute(site_url, urls.section_doc_path(sec.slug, "rss")),
+            )
+            for sec in sections
+        ]
+        opml_body = render_opml(config["SITE_NAME"], entries)
+        docs.append(Rendered(urls.OPML_PATH, OPML_CONTENT_TYPE, opml_body))
     with transaction(app) as s:
         changed = store_documents(s, docs, now=utcnow())
     _export(app, changed, [])

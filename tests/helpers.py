@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 from lxml import html
 from werkzeug.test import TestResponse
+
+from feedsvc.articles import ArticleInput, create_article
+from feedsvc.db import transaction
+from feedsvc.sections import SectionInput, create_section
 
 
 def _form(doc: Any, form_action: str | None) -> Any:
@@ -65,3 +71,29 @@ def submit(
     action = form.action or (page if isinstance(page, str) else response.request.full_path)
     action = action.rstrip("?")
     return client.post(action, data=values, follow_redirects=follow_redirects)
+
+
+BASE_URL = "http://feeds.example.org/"
+
+
+def new_section(app: Flask, name: str = "World News") -> int:
+    """A section stored through the service, as the form would; its id."""
+    with transaction(app) as s:
+        return create_section(s, SectionInput(name=name)).id
+
+
+def new_article(
+    app: Flask,
+    section_id: int,
+    title: str = "Story",
+    *,
+    body: str = "Text.",
+    when: datetime | None = None,
+) -> None:
+    """A published article stored through the service (publish time `when`, default now)."""
+    with transaction(app) as s:
+        create_article(
+            s,
+            ArticleInput(title=title, section_id=section_id, body=body, publish_at=when),
+            base_url=BASE_URL,
+        )

@@ -13,9 +13,8 @@ from feedsvc.articles import ArticleInput, create_article, update_article
 from feedsvc.db import transaction
 from feedsvc.errors import ValidationError
 from feedsvc.models import Article, Section
-from feedsvc.sections import SectionInput, create_section
 from tests.feedcheck import check_atom, check_json, check_rss
-from tests.helpers import form_values, submit
+from tests.helpers import form_values, new_section, submit
 from tests.test_admin import add_article, add_section
 from tests.test_public import entries, fetch, publish
 
@@ -32,14 +31,9 @@ NASTY = [
 ]
 
 
-def _section(app: Flask) -> int:
-    with transaction(app) as s:
-        return create_section(s, SectionInput(name="World News")).id
-
-
 @pytest.mark.parametrize("text", NASTY)
 def test_hostile_text_is_stored_clean_and_every_feed_stays_valid(app: Flask, text: str) -> None:
-    section_id = _section(app)
+    section_id = new_section(app)
     with transaction(app) as s:
         create_article(
             s,
@@ -71,7 +65,7 @@ def test_hostile_text_is_stored_clean_and_every_feed_stays_valid(app: Flask, tex
 
 
 def test_markup_in_a_title_reaches_readers_as_text(app: Flask) -> None:
-    section_id = _section(app)
+    section_id = new_section(app)
     with transaction(app) as s:
         create_article(
             s,
@@ -88,7 +82,7 @@ def test_markup_in_a_title_reaches_readers_as_text(app: Flask) -> None:
 
 
 def test_hostile_html_body_is_sanitised_and_links_made_absolute(app: Flask) -> None:
-    section_id = _section(app)
+    section_id = new_section(app)
     body = (
         'See <a href="/about">about</a> and <a href="javascript:alert(1)">this</a>.\n\n'
         '<img src="pics/map.png" alt="map" onerror="alert(2)">\n\n'
@@ -152,7 +146,7 @@ def test_unknown_section_and_bad_status_are_field_errors(app: Flask) -> None:
 
 
 def test_every_change_bumps_the_section_revision(app: Flask) -> None:
-    section_id = _section(app)
+    section_id = new_section(app)
 
     def revision() -> int:
         with transaction(app, write=False) as s:

@@ -14,29 +14,14 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from feedsvc.articles import ArticleInput, create_article
 from feedsvc.db import transaction
 from feedsvc.models import Article, FeedDocument, SchedulerLease
 from feedsvc.publishing import run_pass
-from feedsvc.sections import SectionInput, create_section
 from tests.conftest import EDITOR
+from tests.helpers import new_article, new_section
 from tests.procs import Browser, free_port, gunicorn, scheduler, wait_for
 
 pytestmark = pytest.mark.slow
-
-
-def _section(app: Flask, name: str = "World News") -> int:
-    with transaction(app) as s:
-        return create_section(s, SectionInput(name=name)).id
-
-
-def _post(app: Flask, section_id: int, title: str) -> None:
-    with transaction(app) as s:
-        create_article(
-            s,
-            ArticleInput(title=title, section_id=section_id, body="Text."),
-            base_url="http://feeds.example.org/",
-        )
 
 
 def _feed_has(app: Flask, title: str, path: str = "sections/world-news/rss.xml") -> bool:
@@ -56,13 +41,13 @@ def _renders(output: str) -> int:
 
 
 def test_two_schedulers_render_each_change_once(app: Flask, tmp_path: Path) -> None:
-    section = _section(app)
+    section = new_section(app)
     run_pass(app)  # nothing is due when the schedulers start
     url = app.config["DATABASE_URL"]
     with scheduler(url, tmp_path / "a.log") as a, scheduler(url, tmp_path / "b.log") as b:
         wait_for("a leader", lambda: _leader(app))
         for i in range(3):
-            _post(app, section, f"Change {i}")
+            new_article(app, section, f"Change {i}")
             wait_for(f"change {i} in the feed", lambda i=i: _feed_has(app, f"Change {i}"))
             time.sleep(0.7)  # two more ticks: a double render would show up here
         a.stop()
@@ -73,7 +58,7 @@ def test_two_schedulers_render_each_change_once(app: Flask, tmp_path: Path) -> N
 
 
 def test_standby_takes_over_after_kill_9(app: Flask, tmp_path: Path) -> None:
-    section = _section(app)
+    section = new_section(app)
     url = app.config["DATABASE_URL"]
     with scheduler(url, tmp_path / "a.log") as a, scheduler(url, tmp_path / "b.log") as b:
         holder = wait_for("a leader", lambda: _leader(app))
@@ -82,7 +67,7 @@ def test_standby_takes_over_after_kill_9(app: Flask, tmp_path: Path) -> None:
         assert pid in (a.pid, b.pid)
         leader.stop(signal.SIGKILL)
         killed_at = time.monotonic()
-        _post(app, section, "After the crash")
+        new_article(app, section, "After the crash")
         # Lease (2 s) + one tick (0.3 s), plus a second of slack for process scheduling.
         wait_for("the standby to publish", lambda: _feed_has(app, "After the crash"), timeout=3.3)
         took = time.monotonic() - killed_at
@@ -140,13 +125,13 @@ def _writer(url: str, instance: str, section_id: int, count: int, errors: object
     )
     for i in range(count):
         try:
-            _post(app, section_id, f"{instance[-6:]} {i}")
+            new_article(app, section_id, f"{instance[-6:]} {i}")
         except Exception as exc:  # counted, and the test fails on any
             errors.put(f"{type(exc).__name__}: {exc}")  # type: ignore[attr-defined]
 
 
 def test_eight_concurrent_writers_and_a_renderer_lose_nothing(app: Flask, tmp_path: Path) -> None:
-    section = _section(app)
+    section = new_section(app)
     url = app.config["DATABASE_URL"]
     writers, per_writer = 8, 25
     ctx = multiprocessing.get_context("spawn")

@@ -20,20 +20,11 @@ from feedsvc.models import FeedDocument, SchedulerLease, utcnow
 from feedsvc.scheduler import Publisher
 from feedsvc.sections import SectionInput, bump_revision, create_section
 from feedsvc.settings import PROJECT_ROOT
-
-
-def _add_story(app: Flask, title: str = "Story") -> None:
-    with transaction(app) as s:
-        section = create_section(s, SectionInput(name="World News"))
-        create_article(
-            s,
-            ArticleInput(title=title, section_id=section.id, body="Text."),
-            base_url="http://feeds.example.org/",
-        )
+from tests.helpers import new_article, new_section
 
 
 def test_one_leader_renders_the_other_stands_by(app: Flask) -> None:
-    _add_story(app)
+    new_article(app, new_section(app))
     first, second = Publisher(app), Publisher(app)
     assert first.run() is not None and first.leading
     assert second.run() is None and not second.leading
@@ -62,7 +53,7 @@ def test_release_hands_over_at_once(app: Flask) -> None:
 def test_failed_section_keeps_last_good_feed_and_others_render(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _add_story(app)
+    new_article(app, new_section(app))
     Publisher(app).run()
     with transaction(app, write=False) as s:
         good = s.get_one(FeedDocument, "sections/world-news/atom.xml").body
@@ -110,7 +101,7 @@ def test_run_scheduler_process_publishes_and_stops_cleanly(app: Flask, tmp_path:
         text=True,
     )
     try:
-        _add_story(app, "Breaking")
+        new_article(app, new_section(app), "Breaking")
         deadline = time.monotonic() + 20
         body = None
         while time.monotonic() < deadline and body is None:
