@@ -60,6 +60,10 @@ def create_token(session: Session, username: str, name: str = "") -> tuple[ApiTo
     while True:
         secret = MARKER + secrets.token_urlsafe(32)
         prefix = secret[len(MARKER) : len(MARKER) + PREFIX_LENGTH]
+        # A prefix that starts with "-" reads as an option to `revoke-token PREFIX` (click);
+        # dropping those costs log2(64/63) bits of 256.
+        if prefix.startswith("-"):
+            continue
         # 48 random bits: a clash is rare, but the prefix must name one token only.
         if session.scalar(select(ApiToken.id).where(ApiToken.prefix == prefix)) is None:
             break

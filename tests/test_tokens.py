@@ -86,6 +86,18 @@ def test_every_token_is_different_and_separately_revocable(
     assert call(client, first) == 401
 
 
+def test_a_bare_prefix_never_reads_as_an_option(
+    app: Flask, runner: FlaskCliRunner, client: FlaskClient, monkeypatch: Any
+) -> None:
+    # base64url can start with "-"; `revoke-token -wRYPnM5` would then be an unknown option.
+    draws = iter(["-" + "A" * 42, "B" * 43])
+    monkeypatch.setattr("feedsvc.tokens.secrets.token_urlsafe", lambda n: next(draws))
+    token = make_token(runner, "editor")
+    assert not token[4:].startswith("-")
+    assert runner.invoke(args=["revoke-token", token[4:12]]).exit_code == 0
+    assert call(client, token) == 401
+
+
 def test_cli_refusals_are_sentences(app: Flask, runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["create-token", "nobody"])
     assert result.exit_code != 0 and "There is no user “nobody”." in result.output
