@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session, joinedload
 
 from feedsvc.content import ContentError, clean_line, clean_text, clean_title, derive_summary
@@ -186,6 +187,34 @@ def published_everywhere(session: Session, as_of: datetime, limit: int) -> list[
         .limit(limit)
     )
     return list(session.scalars(query))
+
+
+# What a feed entry needs, as plain columns: a 50-item feed loads in a fraction of the time
+# 50 ORM objects take, and the scheduler's tick pays that for every changed feed.
+FEED_COLUMNS = (
+    Article.id,
+    Article.guid,
+    Article.title,
+    Article.body_html,
+    Article.summary,
+    Article.publish_at,
+    Article.updated_at,
+    Article.author,
+    Article.section_id,
+)
+
+
+def feed_rows(
+    session: Session, as_of: datetime, limit: int, section_id: int | None = None
+) -> list[Row[Any]]:
+    """Published articles due by as_of, newest first (ties by id): one section's, or all."""
+    query = select(*FEED_COLUMNS).where(
+        Article.status == STATUS_PUBLISHED, Article.publish_at <= as_of
+    )
+    if section_id is not None:
+        query = query.where(Article.section_id == section_id)
+    query = query.order_by(Article.publish_at.desc(), Article.id.desc()).limit(limit)
+    return list(session.execute(query))
 
 
 def is_public(article: Article, now: datetime) -> bool:

@@ -14,7 +14,7 @@ import feedparser
 import pytest
 from lxml import etree
 
-from feedsvc.feeds import CONTENT_TYPES, FORMATS, FeedItem, FeedMeta, render
+from feedsvc.feeds import CONTENT_TYPES, FORMATS, FRAGMENTS, FeedItem, FeedMeta, render
 from feedsvc.feeds.xmltext import xml_safe
 from tests.feedcheck import check_atom, check_json, check_rss, entries, feed_title
 
@@ -140,6 +140,48 @@ def test_characters_xml_forbids_are_removed_from_every_field(fmt: str) -> None:
     assert (got.title, got.summary, got.content) == ("Article 1", "Summary 1", clean.content_html)
     assert (got.author, got.tags) == ("Writer 1", ["World"])
     assert not any(ch.encode("utf-8", "surrogatepass") in body for ch in BAD)
+
+
+CHECKS = {"rss": check_rss, "atom": check_atom, "json": check_json}
+MIXED = [
+    item(1),
+    dirty(item(2)),
+    item(3, title="A & B < C", summary="<b>bold?</b>", author=None),
+    item(4, content_html="", summary=""),
+    item(5, content_html="<p>x]]>y</p>", summary=""),
+    item(6, title="  ", author="Ünïcødé 🗞 ﷽"),
+]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_entries_reused_from_other_feeds_give_the_bytes_of_one_render(fmt: str) -> None:
+    FRAGMENTS.clear()
+    whole = render(fmt, META, MIXED)
+    CHECKS[fmt](whole)
+    FRAGMENTS.clear()
+    # Some entries first rendered in other feeds, in another order and company.
+    other = replace(META, title="Other", self_url="https://news.example.org/other", updated=T0)
+    render(fmt, other, [MIXED[4], MIXED[1]])
+    render(fmt, META, [MIXED[2]])
+    hits = FRAGMENTS.hits
+    assert render(fmt, META, MIXED) == whole
+    assert FRAGMENTS.hits - hits == 3  # three entries reused, three rendered afresh
+    assert render(fmt, META, MIXED[::-1]) != whole  # order still comes from the caller
+    assert [e.id for e in entries(fmt, render(fmt, META, MIXED[::-1]))] == [
+        xml_safe(i.id) for i in MIXED[::-1]
+    ]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_edited_item_or_feed_author_is_never_served_from_an_older_entry(fmt: str) -> None:
+    original = item(7, author=None)
+    render(fmt, META, [original])
+    edited = replace(original, title="Corrected headline", summary="Corrected")
+    (got,) = entries(fmt, render(fmt, META, [edited]))
+    assert (got.title, got.summary) == ("Corrected headline", "Corrected")
+    (got,) = entries(fmt, render(fmt, replace(META, author="Night Desk"), [original]))
+    # RSS writes the stand-in author into the entry; Atom and JSON Feed leave it at feed level.
+    assert got.author == "Night Desk"
 
 
 def test_xml_safe_keeps_exactly_the_xml_1_0_char_production() -> None:

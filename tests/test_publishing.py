@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
@@ -80,3 +82,33 @@ def test_last_modified_only_moves_forward_with_content(app: Flask) -> None:
     assert second[0] != first[0]
     # Backdated content must still look newer to If-Modified-Since clients.
     assert second[1] >= first[1]
+
+
+def test_a_large_pass_is_stored_in_batches_and_a_failed_batch_is_retried(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feedsvc import publishing
+
+    monkeypatch.setattr(publishing, "BATCH_SECTIONS", 2)
+    ids = [new_section(app, f"Section {n}") for n in range(5)]
+    for section_id in ids:
+        new_article(app, section_id, "Story")
+    real = publishing.store_documents
+
+    def failing(session: Any, docs: Any, **kw: Any) -> list[publishing.Stored]:
+        if kw.get("section_id") == ids[2]:
+            raise RuntimeError("disk full")
+        return real(session, docs, **kw)
+
+    monkeypatch.setattr(publishing, "store_documents", failing)
+    result = run_pass(app)
+    # Batches of two: [0, 1] stored, [2, 3] rolled back together, [4] stored with the site.
+    assert sorted(result.sections_rendered) == [ids[0], ids[1], ids[4]]
+    assert set(result.failures) == {f"section:{ids[2]}", f"section:{ids[3]}"}
+    assert result.site_rendered
+    stored = {p.split("/")[1] for p in _documents(app) if p.startswith("sections/")}
+    assert stored == {"section-0", "section-1", "section-4"}
+    monkeypatch.setattr(publishing, "store_documents", real)
+    retry = run_pass(app)  # the rolled-back sections are still due, and nothing else is
+    assert sorted(retry.sections_rendered) == [ids[2], ids[3]] and not retry.failures
+    assert len([p for p in _documents(app) if p.startswith("sections/")]) == 15

@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from feedsvc.articles import published_everywhere, published_in_section
+from feedsvc.articles import feed_rows, published_everywhere, published_in_section
 from feedsvc.db import database, transaction
 from feedsvc.models import Article, Section, utcnow
 from feedsvc.publishing import sections_due
@@ -76,12 +76,14 @@ def _plan(app: Flask, sql: str, params: Any) -> str:
 @pytest.mark.parametrize(
     ("name", "run", "index"),
     [
+        ("section feed", lambda s: feed_rows(s, utcnow(), 50, 1), "ix_articles_section_feed"),
+        ("site feed", lambda s: feed_rows(s, utcnow(), 50), "ix_articles_status"),
         (
-            "section feed",
+            "section page",
             lambda s: published_in_section(s, 1, utcnow(), 50),
             "ix_articles_section_feed",
         ),
-        ("site feed", lambda s: published_everywhere(s, utcnow(), 50), "ix_articles_status"),
+        ("home page", lambda s: published_everywhere(s, utcnow(), 50), "ix_articles_status"),
     ],
 )
 def test_feed_queries_use_their_index(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from sqlalchemy import func, select
 
 from feedsvc import lease
 from feedsvc.articles import ArticleInput, create_article
@@ -66,14 +67,14 @@ def test_failed_section_keeps_last_good_feed_and_others_render(
         )
     from feedsvc import publishing
 
-    real = publishing.render_section
+    real = publishing.prepare_section
 
-    def flaky(app_: Flask, section_id: int, as_of: datetime) -> int:
+    def flaky(app_: Flask, section_id: int, as_of: datetime) -> publishing.SectionDocs | None:
         if section_id == 1:
             raise RuntimeError("disk on fire")
         return real(app_, section_id, as_of)
 
-    monkeypatch.setattr(publishing, "render_section", flaky)
+    monkeypatch.setattr(publishing, "prepare_section", flaky)
     with transaction(app) as s:
         bump_revision(s, 1)
     result = publishing.run_pass(app)
@@ -127,4 +128,9 @@ def test_a_pass_stops_when_the_lease_is_lost_midway(app: Flask) -> None:
     from feedsvc.publishing import run_pass
 
     result = run_pass(app, keep_leading=lambda: next(answers, False))
-    assert len(result.sections_rendered) == 1  # the second check said "no longer leader"
+    # The second check said "no longer leader": nothing more is rendered, and what was
+    # rendered but not yet stored is dropped, not written behind the new leader's back.
+    assert result.sections_rendered == [] and not result.site_rendered
+    with transaction(app, write=False) as s:
+        assert s.scalar(select(func.count()).select_from(FeedDocument)) == 0
+    assert len(run_pass(app).sections_rendered) == 3  # the new leader renders them all

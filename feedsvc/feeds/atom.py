@@ -7,16 +7,20 @@ from collections.abc import Sequence
 from feedgen.feed import FeedGenerator
 
 from .model import FeedItem, FeedMeta
-from .xmltext import clean_item, clean_meta, reparse, serialize
+from .xmltext import reparse, serialize
 
 _ATOM = "{http://www.w3.org/2005/Atom}"
 
 
-def render_atom(meta: FeedMeta, items: Sequence[FeedItem]) -> bytes:
-    """Render an Atom 1.0 document (UTF-8 bytes): one <entry> per item, in the given order."""
-    meta = clean_meta(meta)
-    cleaned = [clean_item(item) for item in items]
+# What feeds.fragments.split_xml cuts a document at: <entry> elements sit last in <feed>.
+ENTRY_START, ENTRY_END, CLOSING = b"<entry>", b"</entry>", b"</feed>"
 
+
+def render_atom(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
+    """Render an Atom 1.0 document (UTF-8 bytes): one <entry> per item, in the given order.
+
+    ``meta`` and ``cleaned`` have been through xmltext.clean_meta and clean_item.
+    """
     fg = FeedGenerator()
     fg.id(meta.id)
     fg.title(meta.title)

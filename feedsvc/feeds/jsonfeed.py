@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any
 
 from .model import FeedItem, FeedMeta
-from .xmltext import clean_item, clean_meta, rfc3339
+from .xmltext import rfc3339
 
 VERSION = "https://jsonfeed.org/version/1.1"
+SEPARATORS = (",", ":")  # compact: readers poll these bytes thousands of times an hour
 
 
 def _item(item: FeedItem) -> dict[str, Any]:
@@ -34,11 +34,17 @@ def _item(item: FeedItem) -> dict[str, Any]:
     return out
 
 
-def render_json(meta: FeedMeta, items: Sequence[FeedItem]) -> bytes:
-    """Render a JSON Feed 1.1 document (UTF-8 bytes): one entry of "items" per item, in order."""
-    # The same cleaning as the XML formats: the text is identical in every format, and without
-    # lone surrogates encoding to UTF-8 cannot raise UnicodeEncodeError.
-    meta = clean_meta(meta)
+def render_entry(item: FeedItem) -> bytes:
+    """One cleaned item as the UTF-8 JSON object that goes into "items"."""
+    return json.dumps(_item(item), ensure_ascii=False, separators=SEPARATORS).encode("utf-8")
+
+
+def render_frame(meta: FeedMeta) -> tuple[bytes, bytes]:
+    """The document around its items, as (head, tail): head + b",".join(entries) + tail.
+
+    ``meta`` has been through xmltext.clean_meta (the same cleaning as the XML formats: the
+    text is identical in every format, and without lone surrogates UTF-8 encoding cannot fail).
+    """
     feed: dict[str, Any] = {
         "version": VERSION,
         "title": meta.title,
@@ -50,5 +56,7 @@ def render_json(meta: FeedMeta, items: Sequence[FeedItem]) -> bytes:
     if meta.language:
         feed["language"] = meta.language
     feed["authors"] = [{"name": meta.author}]
-    feed["items"] = [_item(clean_item(item)) for item in items]
-    return json.dumps(feed, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    feed["items"] = []  # last, so the entries go between "[" and "]}"
+    empty = json.dumps(feed, ensure_ascii=False, separators=SEPARATORS).encode("utf-8")
+    assert empty.endswith(b"[]}")
+    return empty[:-2], empty[-2:]

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from feedgen.feed import FeedGenerator
 
 from .model import FeedItem, FeedMeta
-from .xmltext import clean_item, clean_meta, reparse, serialize
+from .xmltext import reparse, serialize
 
 _CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
 
@@ -19,11 +19,15 @@ _CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
 _LOCALE_SWITCH = threading.Lock()
 
 
-def render_rss(meta: FeedMeta, items: Sequence[FeedItem]) -> bytes:
-    """Render an RSS 2.0 document (UTF-8 bytes): one <item> per item, in the given order."""
-    meta = clean_meta(meta)
-    cleaned = [clean_item(item) for item in items]
+# What feeds.fragments.split_xml cuts a document at: <item> elements sit last in <channel>.
+ENTRY_START, ENTRY_END, CLOSING = b"<item>", b"</item>", b"</channel></rss>"
 
+
+def render_rss(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
+    """Render an RSS 2.0 document (UTF-8 bytes): one <item> per item, in the given order.
+
+    ``meta`` and ``cleaned`` have been through xmltext.clean_meta and clean_item.
+    """
     fg = FeedGenerator()
     # dc:creator, not <author>: RSS 2.0 <author> must be an e-mail address and the W3C
     # validator flags a bare name; the Dublin Core element carries a name.
