@@ -10,7 +10,7 @@ from types import FrameType
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
-from feedsvc import export, lease
+from feedsvc import db, export, lease
 from feedsvc.db import transaction
 from feedsvc.models import utcnow
 from feedsvc.publishing import PassResult, run_pass
@@ -84,6 +84,14 @@ class Publisher:
             self.leading = False
 
 
+def _checkpoint(app: Flask) -> None:
+    """Copy the SQLite WAL into the database file, beside the ticks rather than inside one."""
+    try:
+        db.checkpoint(app)
+    except Exception:  # the next run tries again; web workers' commits still checkpoint too
+        log.exception("SQLite WAL checkpoint failed")
+
+
 def run_scheduler(app: Flask) -> None:
     """Block, running the jobs until SIGINT or SIGTERM; release the lease on the way out."""
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -106,6 +114,16 @@ def run_scheduler(app: Flask) -> None:
         kwargs={"full": True},
         **common,
     )
+
+    if db.defer_checkpoints(app):
+        scheduler.add_job(
+            _checkpoint,
+            "interval",
+            seconds=max(1.0, float(app.config["TICK_SECONDS"])),
+            id="sqlite-checkpoint",
+            args=[app],
+            **common,
+        )
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("scheduler stopping (signal %d)", signum)
