@@ -204,13 +204,16 @@ def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
         f"{worst / MIB:.0f} MiB" if worst else "",
     )
     peak = _get(fr, "cold", "peak_rss_bytes")
+    workers = _get(fr, "cold", "render_processes") or 0
+    worker_peak = _get(fr, "cold", "render_process_peak_rss_bytes") or 0
     _target(
         t,
         "5-scheduler-memory",
         "scheduler peak RSS during the full rebuild (reported)",
         peak / MIB if peak else None,
         lambda x: True,
-        f"{peak / MIB:.0f} MiB" if peak else "",
+        (f"{peak / MIB:.0f} MiB" if peak else "")
+        + (f" + {workers} render processes ≤ {worker_peak / MIB:.0f} MiB each" if workers else ""),
     )
     chart = _get(sc, "growth", "chart")
     _target(

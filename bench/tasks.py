@@ -10,12 +10,14 @@ Each prints one JSON object on its last line of stdout.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sqlite3
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +31,38 @@ from bench.procs import peak_rss
 def _peak_rss() -> int:
     # VmHWM, not getrusage's ru_maxrss: that one keeps the parent's peak across fork + exec.
     return peak_rss(os.getpid())
+
+
+class ChildPeaks:
+    """Samples the peak RSS (VmHWM) of this process's children while the block runs."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.interval = interval
+        self.peaks: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _children(self) -> list[int]:
+        pids: list[int] = []
+        for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+            with contextlib.suppress(OSError):
+                pids += [int(x) for x in (task / "children").read_text().split()]
+        return pids
+
+    def _watch(self) -> None:
+        while True:
+            for pid in self._children():
+                self.peaks[pid] = max(self.peaks.get(pid, 0), peak_rss(pid))
+            if self._stop.wait(self.interval):
+                return
+
+    def __enter__(self) -> ChildPeaks:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _app(db: Path) -> Any:
@@ -52,8 +86,10 @@ def rebuild(db: Path, cold: bool) -> dict[str, Any]:
             s.execute(update(Section).values(rendered_revision=0, rendered_as_of=None))
     publisher = Publisher(app)
     rss_before = _peak_rss()
+    watcher = ChildPeaks()
     started = time.perf_counter()
-    result = publisher.run(full=True)
+    with watcher:
+        result = publisher.run(full=True)
     seconds = time.perf_counter() - started
     publisher.release()
     assert result is not None, "did not get the scheduler lease"
@@ -65,6 +101,9 @@ def rebuild(db: Path, cold: bool) -> dict[str, Any]:
         "failures": len(result.failures),
         "peak_rss_bytes": _peak_rss(),
         "rss_before_bytes": rss_before,
+        # feedsvc.renderpool's processes (RENDER_PROCESSES): each one's own peak.
+        "render_processes": len(watcher.peaks),
+        "render_process_peak_rss_bytes": max(watcher.peaks.values(), default=0),
     }
 
 

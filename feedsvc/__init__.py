@@ -24,7 +24,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         if test_config and "INSTANCE_PATH" in test_config
         else app.instance_path
     )
-    app.config.update(settings.load(instance, test_config))
+    loaded = settings.load(instance, test_config)
+    app.config.update(loaded)
+    # What a render process needs to build the same app (publishing.py, spawn start method).
+    app.extensions["feedsvc.settings"] = {**loaded, "INSTANCE_PATH": str(instance)}
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

@@ -16,7 +16,7 @@ from isal import igzip
 from sqlalchemy import Row, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from feedsvc import export, feeds, urls
+from feedsvc import export, feeds, renderpool, urls
 from feedsvc.articles import feed_rows
 from feedsvc.db import transaction
 from feedsvc.models import STATUS_PUBLISHED, Article, FeedDocument, Section, SiteState, utcnow
@@ -417,25 +417,31 @@ def run_pass(
         result.sections_rendered.extend(sd.section_id for sd in batch)
         result.site_rendered = result.site_rendered or bool(site)
 
-    for section_id in due:
-        if keep_leading is not None and not keep_leading():
-            # What this pass rendered but did not store is the new leader's to redo.
-            log.warning("lost the scheduler lease mid-pass; the new leader carries on")
-            result.seconds = time.perf_counter() - started
-            return result
-        try:
-            prepared = prepare_section(app, section_id, now)
-        except Exception as exc:  # one section's failure must not stop the others
-            log.exception(
-                "rendering section %s failed; its last good feeds stay served", section_id
-            )
-            result.failures[f"section:{section_id}"] = f"{type(exc).__name__}: {exc}"
-            continue
-        if prepared is None:  # deleted since the pass began
-            continue
-        pending.append(prepared)
-        if len(pending) >= BATCH_SECTIONS or sum(p.size for p in pending) >= BATCH_BYTES:
-            store()
+    # Many sections (a full rebuild, a first start) render in several processes at once;
+    # storing stays here, in order, batched.
+    outcomes = renderpool.prepare_all(app, due, now, prepare_section)
+    try:
+        for section_id, outcome in outcomes:
+            if keep_leading is not None and not keep_leading():
+                # What this pass rendered but did not store is the new leader's to redo.
+                log.warning("lost the scheduler lease mid-pass; the new leader carries on")
+                result.seconds = time.perf_counter() - started
+                return result
+            if isinstance(outcome, Exception):  # one section's failure must not stop the others
+                log.error(
+                    "rendering section %s failed; its last good feeds stay served",
+                    section_id,
+                    exc_info=outcome,
+                )
+                result.failures[f"section:{section_id}"] = f"{type(outcome).__name__}: {outcome}"
+                continue
+            if outcome is None:  # deleted since the pass began
+                continue
+            pending.append(outcome)
+            if len(pending) >= BATCH_SECTIONS or sum(p.size for p in pending) >= BATCH_BYTES:
+                store()
+    finally:
+        outcomes.close()
     site: list[Rendered] = []
     if due or full or site_missing:
         try:

@@ -137,6 +137,10 @@ def _finish(s: dict[str, Any], instance_path: Path) -> None:
         raise SettingsError("LEASE_SECONDS must be longer than TICK_SECONDS.")
     if int(s["SITE_FEED_ITEMS"]) < 1:
         raise SettingsError("SITE_FEED_ITEMS must be at least 1.")
+    if not 0 <= int(s["RENDER_PROCESSES"]) <= 64:
+        raise SettingsError(
+            f"RENDER_PROCESSES must be 0 (one per core) to 64, not {s['RENDER_PROCESSES']!r}."
+        )
     try:
         ZoneInfo(str(s["TIMEZONE"]))
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America" is a folder

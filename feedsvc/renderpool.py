@@ -1,0 +1,115 @@
+"""Render many sections side by side in worker processes, in order, for one publishing pass."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from datetime import datetime
+from typing import Any, TypeVar
+
+from flask import Flask
+
+log = logging.getLogger(__name__)
+
+# Below this many sections the processes' start-up (about a second each: they import the
+# app) costs more than they save; a tick that renders a handful never uses them.
+MIN_SECTIONS = 200
+# Sections handed out ahead of the one being stored: keeps every process busy while bounding
+# how much rendered output waits in memory.
+AHEAD_PER_PROCESS = 4
+
+T = TypeVar("T")
+Outcome = tuple[int, Any]  # (section id, SectionDocs | None | the exception it raised)
+
+_worker_app: Flask | None = None
+
+
+def processes_for(app: Flask, sections: int) -> int:
+    """How many render processes a pass of this many sections gets (1: none, render here)."""
+    if sections < MIN_SECTIONS:
+        return 1
+    wanted = int(app.config["RENDER_PROCESSES"]) or (os.cpu_count() or 1)
+    return max(1, min(wanted, sections // (MIN_SECTIONS // 2)))
+
+
+def _start(settings: dict[str, Any]) -> None:
+    global _worker_app
+    from feedsvc import create_app
+
+    _worker_app = create_app(settings)
+
+
+def _run(work: Callable[[Flask, int, datetime], T], section_id: int, as_of: datetime) -> T:
+    assert _worker_app is not None, "render process used before its initializer ran"
+    return work(_worker_app, section_id, as_of)
+
+
+def prepare_all(
+    app: Flask,
+    section_ids: Sequence[int],
+    as_of: datetime,
+    work: Callable[[Flask, int, datetime], Any],
+) -> Generator[Outcome, None, None]:
+    """Yield (section id, work's result or the exception it raised), in section_ids order.
+
+    ``work`` must be a module-level function (it is pickled by name). With one process it runs
+    here; otherwise in "spawn" processes (never fork: the scheduler runs threads), each with
+    its own app built from the same settings. Closing the iterator early cancels what has not
+    started yet.
+    """
+    count = processes_for(app, len(section_ids))
+    if count <= 1:
+        yield from _serial(app, section_ids, as_of, work)
+        return
+    settings = app.extensions["feedsvc.settings"]
+    pool = ProcessPoolExecutor(
+        count,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start,
+        initargs=(settings,),
+    )
+    try:
+        pending: deque[tuple[int, Future[Any]]] = deque()
+        ids = iter(section_ids)
+        for section_id in ids:
+            pending.append((section_id, pool.submit(_run, work, section_id, as_of)))
+            if len(pending) >= count * AHEAD_PER_PROCESS:
+                break
+        while pending:
+            section_id, future = pending.popleft()
+            try:
+                outcome: Any = future.result()
+            except BrokenProcessPool:
+                # A process died or could not start: render the rest here rather than fail them.
+                log.warning("render processes stopped; rendering the rest in the scheduler")
+                rest = [section_id, *(sid for sid, _ in pending), *ids]
+                pending.clear()
+                yield from _serial(app, rest, as_of, work)
+                return
+            except Exception as exc:  # the section's own failure, raised in its process
+                outcome = exc
+            yield section_id, outcome
+            following = next(ids, None)
+            if following is not None:
+                pending.append((following, pool.submit(_run, work, following, as_of)))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _serial(
+    app: Flask,
+    section_ids: Sequence[int],
+    as_of: datetime,
+    work: Callable[[Flask, int, datetime], Any],
+) -> Iterator[Outcome]:
+    for section_id in section_ids:
+        try:
+            outcome: Any = work(app, section_id, as_of)
+        except Exception as exc:  # reported by the caller, per section
+            outcome = exc
+        yield section_id, outcome
