@@ -43,10 +43,13 @@ class ChildPeaks:
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
     def _children(self) -> list[int]:
+        """Render processes only: multiprocessing's resource tracker is a child too."""
         pids: list[int] = []
         for task in Path(f"/proc/{os.getpid()}/task").iterdir():
             with contextlib.suppress(OSError):
-                pids += [int(x) for x in (task / "children").read_text().split()]
+                for pid in (task / "children").read_text().split():
+                    if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                        pids.append(int(pid))
         return pids
 
     def _watch(self) -> None:
