@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 # How long a SQLite writer waits for the lock before "database is locked" (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_PAGE_SIZE = 16_384
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -44,6 +45,11 @@ def _tune_sqlite(engine: Engine) -> None:
         # and, for writers, upgrades the lock mid-transaction: the classic SQLITE_BUSY).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
+        # Only a new, empty database takes this (an existing one keeps its page size until a
+        # VACUUM). Stored feeds are 60-250 KB blobs: with the default 4 KB pages every rewrite
+        # walks a chain of up to 60 overflow pages; 16 KB pages quarter that (a tick that
+        # rewrites a section and the site feeds: 49.8 → 38.4 ms, mean of three probe pairs).
+        cur.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
         # WAL: readers never block the writer and the writer never blocks readers.
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
