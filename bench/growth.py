@@ -24,7 +24,7 @@ from bench.datasets import GROWTH_ITEMS, SITE_URL, growth_slug
 
 def render_times(ctx: Context) -> dict[str, Any]:
     from feedsvc import feeds
-    from feedsvc.articles import published_in_section
+    from feedsvc.articles import feed_rows
     from feedsvc.db import transaction
     from feedsvc.models import Section, utcnow
     from feedsvc.publishing import _items
@@ -36,7 +36,7 @@ def render_times(ctx: Context) -> dict[str, Any]:
         slug = growth_slug(n)
         with transaction(app, write=False) as s:
             section = s.query(Section).filter_by(slug=slug).one()
-            articles = published_in_section(s, section.id, utcnow(), section.items_per_feed)
+            articles = feed_rows(s, utcnow(), section.items_per_feed, section.id)
             # The scheduler's own snapshot of rows into plain items.
             items = _items(app.config["SITE_URL"], articles, {section.id: section.name})
         assert len(items) == n, (slug, len(items))

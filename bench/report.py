@@ -91,26 +91,20 @@ def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
         lambda x: x > 1.0,
         f"304 = {r:.2f}× the 200 rate" if r else "",
     )
-    for variant in ("200", "gzip", "304"):
-        r = ratio(rps("feedsvc_deploy_static", variant), rps("nginx_static", variant))
-        _target(
-            t,
-            f"2-deploy-{variant}",
-            f"deploy path (nginx + static export) {variant} ≥ 0.8× nginx static file",
-            r,
-            lambda x: x >= 0.8,
-            f"{r:.2f}×" if r else "",
-        )
-    for variant in ("200", "gzip", "304"):
-        r = ratio(rps("feedsvc_deploy_cache", variant), rps("nginx_static", variant))
-        _target(
-            t,
-            f"2-cache-{variant}",
-            f"deploy path (nginx proxy_cache variant) {variant} ≥ 0.8× nginx static file",
-            r,
-            lambda x: x >= 0.8,
-            f"{r:.2f}×" if r else "",
-        )
+    for server, key, front in (
+        ("feedsvc_deploy_static", "deploy", "nginx + static export"),
+        ("feedsvc_deploy_cache", "cache", "nginx proxy_cache variant"),
+    ):
+        for variant in ("200", "gzip", "304"):
+            r = ratio(rps(server, variant), rps("nginx_static", variant))
+            _target(
+                t,
+                f"2-{key}-{variant}",
+                f"deploy path ({front}) {variant} ≥ 0.8× nginx static file",
+                r,
+                lambda x: x >= 0.8,
+                f"{r:.2f}×" if r else "",
+            )
     one = _get(sc, "freshness", "ticks", "1") or {}
     for path, label in (("deploy_static", "static export"), ("deploy_cache", "proxy_cache")):
         s = _get(one, "paths", path)

@@ -237,7 +237,8 @@ def feedgen_alone(db: Path) -> dict[str, Any]:
 
 
 def profile_rebuild(db: Path, out: Path, sections: int) -> dict[str, Any]:
-    """pyinstrument over a cold render_section of the first N sections and one render_site.
+    """pyinstrument over the first N sections and the site feeds, rendered and stored in one
+    batch as a pass does (in this process: the profile would not see render processes).
 
     Cold like the timed rebuild: those sections' stored documents are deleted first, so
     every document is compressed and written.
@@ -247,7 +248,7 @@ def profile_rebuild(db: Path, out: Path, sections: int) -> dict[str, Any]:
 
     from feedsvc.db import transaction
     from feedsvc.models import FeedDocument, Section, utcnow
-    from feedsvc.publishing import render_section, render_site
+    from feedsvc.publishing import prepare_section, prepare_site, write_documents
 
     app = _app(db)
     with transaction(app) as s:
@@ -256,9 +257,8 @@ def profile_rebuild(db: Path, out: Path, sections: int) -> dict[str, Any]:
     now = utcnow()
     profiler = Profiler(interval=0.0005)
     profiler.start()
-    for sid in ids:
-        render_section(app, sid, now)
-    render_site(app, now)
+    prepared = [p for sid in ids if (p := prepare_section(app, sid, now)) is not None]
+    write_documents(app, prepared, prepare_site(app, now))
     profiler.stop()
     out.write_text(profiler.output_text(unicode=True, color=False, show_all=False))
     return {"sections": len(ids), "profile": str(out)}

@@ -141,17 +141,13 @@ def store_documents(
         )
     )
     known: dict[str, str] = {path: etag for path, etag in rows}
-
-    def digest(doc: Rendered) -> tuple[str, bytes | None]:
-        etag = etag_of(doc.body)
-        return etag, None if known.get(doc.path) == etag else gzip_of(doc.body)
-
-    digests = [digest(doc) for doc in docs]
     changed: list[Stored] = []
     updates: list[dict[str, Any]] = []
-    for doc, (etag, body_gzip) in zip(docs, digests, strict=True):
-        if body_gzip is None:
+    for doc in docs:
+        etag = etag_of(doc.body)
+        if known.get(doc.path) == etag:
             continue
+        body_gzip = gzip_of(doc.body)
         values = {
             "path": doc.path,
             "content_type": doc.content_type,
@@ -310,17 +306,6 @@ def write_documents(
     # After the commit: exported files never show what the database does not hold.
     _export(app, changed, gone)
     return len(changed)
-
-
-def render_section(app: Flask, section_id: int, as_of: datetime) -> int:
-    """Render and store one section's three feeds; return documents changed."""
-    prepared = prepare_section(app, section_id, as_of)
-    return 0 if prepared is None else write_documents(app, [prepared])
-
-
-def render_site(app: Flask, as_of: datetime, *, opml: bool = True) -> int:
-    """Render and store the all-sections feeds (and the OPML list); return documents changed."""
-    return write_documents(app, [], prepare_site(app, as_of, opml=opml))
 
 
 def _export(app: Flask, changed: Sequence[Stored], gone: Sequence[str]) -> None:
