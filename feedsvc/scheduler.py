@@ -130,8 +130,20 @@ def run_scheduler(app: Flask) -> None:
             **common,
         )
 
+    stopping = False
+
     def stop(signum: int, _frame: FrameType | None) -> None:
+        # `make run` delivers Ctrl-C to the whole group and then SIGTERM from its runner; a
+        # supervisor may repeat SIGTERM too. Only the first one stops the scheduler: a later one
+        # may land while the lease is being released, and must not interrupt that.
+        nonlocal stopping
+        if stopping:
+            log.info("scheduler already stopping (signal %d)", signum)
+            return
+        stopping = True
         log.info("scheduler stopping (signal %d)", signum)
+        if not scheduler.running:  # still syncing the export: nothing started to wait for
+            raise SystemExit(0)
         scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ from feedsvc import lease
 from feedsvc.articles import ArticleInput, create_article
 from feedsvc.db import transaction
 from feedsvc.models import FeedDocument, SchedulerLease, utcnow
-from feedsvc.scheduler import Publisher
+from feedsvc.scheduler import Publisher, run_scheduler
 from feedsvc.sections import SectionInput, bump_revision, create_section
 from feedsvc.settings import PROJECT_ROOT
 from tests.helpers import new_article, new_section
@@ -115,6 +116,33 @@ def test_run_scheduler_process_publishes_and_stops_cleanly(app: Flask, tmp_path:
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0, output
+    with transaction(app, write=False) as s:
+        row = s.get_one(SchedulerLease, lease.LEASE_NAME)
+        assert row.expires_at is not None and row.expires_at <= utcnow()  # released
+
+
+def test_a_second_signal_during_the_lease_release_is_ignored(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `make run` in a terminal: Ctrl-C reaches the whole group, then the runner sends SIGTERM,
+    # which can land while the stopped scheduler is releasing its lease.
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    release = Publisher.release
+
+    def release_under_a_second_signal(self: Publisher) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)  # the handler runs in this (the main) thread, here
+        release(self)
+
+    monkeypatch.setattr(Publisher, "release", release_under_a_second_signal)
+    ctrl_c = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
+    ctrl_c.start()
+    try:
+        run_scheduler(app)  # returns (no exception) once stopped
+    finally:
+        ctrl_c.cancel()
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
     with transaction(app, write=False) as s:
         row = s.get_one(SchedulerLease, lease.LEASE_NAME)
         assert row.expires_at is not None and row.expires_at <= utcnow()  # released
