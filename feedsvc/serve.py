@@ -13,6 +13,8 @@ from flask import Flask
 
 from feedsvc.settings import PROJECT_ROOT
 
+GRACE_SECONDS = 5.0
+
 
 def serve(app: Flask) -> int:
     """Start both, wait; when either ends or Ctrl-C arrives, stop the other and return."""
@@ -29,11 +31,13 @@ def serve(app: Flask) -> int:
     ]
     click.echo(f"feedsvc on {app.config['SITE_URL']}/  (admin: {app.config['SITE_URL']}/admin/)")
     stopping = False
+    interrupted = False
     first_down: subprocess.Popen[bytes] | None = None
 
     def on_signal(signum: int, _frame: object) -> None:
-        nonlocal stopping
+        nonlocal stopping, interrupted
         stopping = True
+        interrupted = interrupted or signum == signal.SIGINT
 
     # Ctrl-C reaches the whole foreground process group: the children stop on their own;
     # the runner only has to wait for them (and to stop them on SIGTERM from a supervisor).
@@ -44,6 +48,12 @@ def serve(app: Flask) -> int:
             first_down = next((c for c in children if c.poll() is not None), None)
             time.sleep(0.2)
     finally:
+        if interrupted:
+            # Ctrl-C already reached the children: give them time to stop by themselves
+            # rather than signalling them again mid-shutdown.
+            grace = time.monotonic() + GRACE_SECONDS
+            while time.monotonic() < grace and any(c.poll() is None for c in children):
+                time.sleep(0.05)
         for child in children:
             if child.poll() is None:
                 child.terminate()

@@ -1,4 +1,4 @@
-"""`make run`'s runner: web and scheduler start together and Ctrl-C leaves nothing running."""
+"""`make run`'s runner: web and scheduler start together; a stop leaves nothing running."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from feedsvc.settings import PROJECT_ROOT
 from tests.procs import free_port, wait_for
@@ -25,7 +28,16 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in out.stdout.split()]
 
 
-def test_serve_runs_both_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "stop",
+    [
+        pytest.param(lambda pid: os.killpg(pid, signal.SIGINT), id="ctrl-c-to-the-group"),
+        pytest.param(lambda pid: os.kill(pid, signal.SIGTERM), id="sigterm-to-the-runner"),
+    ],
+)
+def test_serve_runs_both_and_a_stop_leaves_nothing_running(
+    tmp_path: Path, stop: Callable[[int], None]
+) -> None:
     port = free_port()
     env = {
         **os.environ,
@@ -57,7 +69,7 @@ def test_serve_runs_both_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
         wait_for("web and scheduler up", healthy, timeout=40)
         children = _children(proc.pid)
         assert len(children) == 2  # gunicorn's master and the scheduler
-        os.killpg(proc.pid, signal.SIGINT)
+        stop(proc.pid)
         assert proc.wait(timeout=20) == 0
     finally:
         if proc.poll() is None:
