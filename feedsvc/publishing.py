@@ -322,6 +322,16 @@ def _export(app: Flask, changed: Sequence[Stored], gone: Sequence[str]) -> None:
         log.exception("writing the static export under %s failed; the database is intact", root)
 
 
+def edits_pending(session: Session) -> bool:
+    """Whether some section was edited since its last render: sections_due's cheap half."""
+    return (
+        session.scalar(
+            select(Section.id).where(Section.revision != Section.rendered_revision).limit(1)
+        )
+        is not None
+    )
+
+
 def sections_due(session: Session, now: datetime) -> list[int]:
     """Sections whose revision moved, or where a scheduled article came due since last render."""
     moved = set(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 from types import FrameType
 
@@ -13,7 +14,7 @@ from flask import Flask
 from feedsvc import db, export, lease
 from feedsvc.db import transaction
 from feedsvc.models import utcnow
-from feedsvc.publishing import PassResult, run_pass
+from feedsvc.publishing import PassResult, edits_pending, run_pass
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ class Publisher:
         self.holder = lease.make_holder_id()
         self.leading = False
         self._renewed = 0.0
+        # Held by a changes pass (a tick, or one the watch started): never two at once.
+        self._changes = threading.Lock()
 
     def _lead(self) -> bool:
         seconds = float(self.app.config["LEASE_SECONDS"])
@@ -82,6 +85,32 @@ class Publisher:
             )
         return result
 
+    def run_changes(self) -> PassResult | None:
+        """A tick's pass; skipped (None) while another changes pass is still running."""
+        if not self._changes.acquire(blocking=False):
+            return None
+        try:
+            return self.run()
+        finally:
+            self._changes.release()
+
+    def watch(self) -> PassResult | None:
+        """Between ticks: start a pass as soon as an edit is committed, not at the next tick.
+
+        One small read (does any section's revision differ from its rendered one?) every
+        WATCH_SECONDS; a standby only waits for its lease. Scheduled articles coming due are
+        the ticks' to find: their time is known in advance.
+        """
+        if not self.leading or self._changes.locked():
+            return None
+        try:
+            with transaction(self.app, write=False) as s:
+                pending = edits_pending(s)
+        except Exception:  # the next look, or the next tick, tries again
+            log.exception("looking for edits failed")
+            return None
+        return self.run_changes() if pending else None
+
     def release(self) -> None:
         if self.leading:
             with transaction(self.app) as s:
@@ -104,7 +133,7 @@ def run_scheduler(app: Flask) -> None:
     scheduler = BlockingScheduler(timezone="UTC")
     common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 60}
     scheduler.add_job(
-        publisher.run,
+        publisher.run_changes,
         "interval",
         seconds=float(app.config["TICK_SECONDS"]),
         id="publish-changes",
@@ -119,6 +148,15 @@ def run_scheduler(app: Flask) -> None:
         kwargs={"full": True},
         **common,
     )
+
+    if float(app.config["WATCH_SECONDS"]) > 0:
+        scheduler.add_job(
+            publisher.watch,
+            "interval",
+            seconds=float(app.config["WATCH_SECONDS"]),
+            id="watch-edits",
+            **common,
+        )
 
     if db.defer_checkpoints(app):
         scheduler.add_job(

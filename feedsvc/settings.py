@@ -135,6 +135,10 @@ def _finish(s: dict[str, Any], instance_path: Path) -> None:
             raise SettingsError(f"{name} must be at least {low}, not {s[name]!r}.")
     if float(s["LEASE_SECONDS"]) <= float(s["TICK_SECONDS"]):
         raise SettingsError("LEASE_SECONDS must be longer than TICK_SECONDS.")
+    if float(s["WATCH_SECONDS"]) != 0 and float(s["WATCH_SECONDS"]) < 0.05:
+        raise SettingsError(
+            f"WATCH_SECONDS must be 0 (off) or at least 0.05, not {s['WATCH_SECONDS']!r}."
+        )
     if int(s["SITE_FEED_ITEMS"]) < 1:
         raise SettingsError("SITE_FEED_ITEMS must be at least 1.")
     if not 0 <= int(s["RENDER_PROCESSES"]) <= 64:

@@ -538,6 +538,41 @@ def test_nginx_serves_the_export_with_validators_gzip_and_304(
         _wait("nginx to serve the new version", updated)
 
 
+def test_nginx_serves_a_replaced_file_within_a_second_and_a_new_one_at_once(
+    export_app: Flask, tmp_path: Path
+) -> None:
+    # nginx keeps files open between requests (open_file_cache) and re-checks a name at most
+    # once a second: a replaced feed must reach readers within that second, never later.
+    root = _root(export_app)
+    path = "sections/world-news/rss.xml"
+    with running_nginx(export_app, tmp_path / "nginx") as nginx:
+        for version in range(3):
+            body = f"<rss>version {version}</rss>".encode()
+            write_document(root, path, body, gzip.compress(body), WHEN + timedelta(seconds=version))
+
+            def current(encoding: str = "identity", body: bytes = body) -> bool:
+                response, served = nginx.request("GET", "/" + path, {"Accept-Encoding": encoding})
+                if encoding == "gzip":
+                    served = gzip.decompress(served)
+                return response.status == 200 and served == body
+
+            # Within nginx's one-second re-check (a few seconds allowed for a loaded machine).
+            _wait(f"version {version}", current, timeout=5)
+            _wait(f"version {version}, gzip", lambda: current("gzip"), timeout=5)
+            for _ in range(3):  # and it stays current
+                assert current() and current("gzip"), version
+
+        # Asked for before it exists (the app answers 404), then exported: nginx serves the
+        # file on the next request rather than remembering that it was missing.
+        new = "sections/business/atom.xml"
+        response, _ = nginx.request("GET", "/" + new)
+        assert response.status == 404
+        write_document(root, new, b"<feed/>", gzip.compress(b"<feed/>"), WHEN)
+        response, served = nginx.request("GET", "/" + new)
+        assert (response.status, served) == (200, b"<feed/>")
+        assert [s["path"] for s in nginx.seen] == ["/" + new]  # only the first reached the app
+
+
 def _section_id(app: Flask, slug: str) -> int:
     with transaction(app, write=False) as s:
         section_id = s.scalar(select(Section.id).where(Section.slug == slug))

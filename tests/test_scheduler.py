@@ -52,6 +52,56 @@ def test_release_hands_over_at_once(app: Flask) -> None:
     assert second.run() is not None
 
 
+def test_watch_publishes_an_edit_between_ticks_only_when_leading(app: Flask) -> None:
+    section = new_section(app)
+    leader, standby = Publisher(app), Publisher(app)
+    assert leader.run() is not None and standby.run() is None
+    assert leader.watch() is None  # nothing edited: a look, no pass
+    new_article(app, section, "Breaking")
+    assert standby.watch() is None  # a standby never renders
+    result = leader.watch()
+    assert result is not None and result.sections_rendered == [section]
+    with transaction(app, write=False) as s:
+        assert b"Breaking" in s.get_one(FeedDocument, "sections/world-news/rss.xml").body
+    assert leader.watch() is None  # published: nothing pending any more
+
+
+def test_watch_and_tick_never_run_two_passes_at_once(app: Flask) -> None:
+    section = new_section(app)
+    publisher = Publisher(app)
+    publisher.run()
+    new_article(app, section, "Breaking")
+    with publisher._changes:  # a tick's pass in progress
+        assert publisher.watch() is None
+        assert publisher.run_changes() is None
+    result = publisher.run_changes()
+    assert result is not None and result.sections_rendered == [section]
+
+
+def test_scheduler_process_publishes_an_edit_long_before_the_next_tick(
+    app: Flask, tmp_path: Path
+) -> None:
+    from tests.procs import scheduler, wait_for
+
+    section = new_section(app)
+    url = app.config["DATABASE_URL"]
+    env = {"FEEDSVC_TICK_SECONDS": "60", "FEEDSVC_LEASE_SECONDS": "120"}
+    with scheduler(url, tmp_path / "sched.log", FEEDSVC_WATCH_SECONDS="0.1", **env) as proc:
+
+        def rendered(title: str) -> bool:
+            with transaction(app, write=False) as s:
+                doc = s.get(FeedDocument, "sections/world-news/rss.xml")
+                return doc is not None and title.encode() in doc.body
+
+        wait_for("the first tick", lambda: rendered(""))
+        for title in ("First edit", "Second edit"):
+            new_article(app, section, title)
+            # The next tick is a minute away; the watch publishes within a fraction of it.
+            wait_for(f"{title!r} in the feed", lambda t=title: rendered(t), timeout=15)
+        proc.stop()
+    assert "Traceback" not in proc.output()
+
+
 def test_failed_section_keeps_last_good_feed_and_others_render(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -260,6 +260,17 @@ def test_tick_below_minimum_is_rejected(instance: Path) -> None:
     assert error_of(instance, TICK_SECONDS=0.1) == "TICK_SECONDS must be at least 0.2, not 0.1."
 
 
+@pytest.mark.parametrize("watch", [0.01, -1.0])
+def test_watch_interval_too_short_or_negative_is_rejected(instance: Path, watch: float) -> None:
+    message = error_of(instance, WATCH_SECONDS=watch)
+    assert message == f"WATCH_SECONDS must be 0 (off) or at least 0.05, not {watch!r}."
+
+
+@pytest.mark.parametrize("watch", [0.0, 0.05, 1.0])
+def test_watch_interval_off_or_long_enough_is_accepted(instance: Path, watch: float) -> None:
+    assert load(instance, WATCH_SECONDS=watch)["WATCH_SECONDS"] == watch
+
+
 def test_short_secret_key_is_rejected(instance: Path) -> None:
     assert "at least 16 characters" in error_of(instance, SECRET_KEY="short")
 
