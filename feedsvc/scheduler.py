@@ -10,6 +10,7 @@ from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from feedsvc import db, export, lease
 from feedsvc.db import transaction
@@ -56,24 +57,26 @@ class Publisher:
         try:
             if not self._lead():
                 return None
-            result = run_pass(self.app, full=full, keep_leading=self._keep_leading)
+
+            def record(s: Session, outcome: PassResult) -> None:
+                lease.record_run(
+                    s,
+                    self.holder,
+                    utcnow(),
+                    error=_error_text(outcome),
+                    full=full,
+                    sections=len(outcome.sections_rendered),
+                    documents=outcome.documents_changed,
+                    seconds=outcome.seconds,
+                )
+
+            result = run_pass(self.app, full=full, keep_leading=self._keep_leading, record=record)
             if full:
                 export.sync_all(self.app)  # repairs drift and sweeps interrupted writes
         except Exception:  # the scheduler must outlive any single failed run
             log.exception("publishing pass failed")
             return None
-        error = "; ".join(f"{k}: {v}" for k, v in result.failures.items())
-        with transaction(self.app) as s:
-            lease.record_run(
-                s,
-                self.holder,
-                utcnow(),
-                error=error,
-                full=full,
-                sections=len(result.sections_rendered),
-                documents=result.documents_changed,
-                seconds=result.seconds,
-            )
+        error = _error_text(result)
         if result.sections_rendered or result.failures:
             log.info(
                 "rendered %d section(s)%s, %d document(s) changed, %.3f s%s",
@@ -116,6 +119,10 @@ class Publisher:
             with transaction(self.app) as s:
                 lease.release(s, self.holder, utcnow())
             self.leading = False
+
+
+def _error_text(result: PassResult) -> str:
+    return "; ".join(f"{k}: {v}" for k, v in result.failures.items())
 
 
 def _checkpoint(app: Flask) -> None:

@@ -102,6 +102,57 @@ def test_scheduler_process_publishes_an_edit_long_before_the_next_tick(
     assert "Traceback" not in proc.output()
 
 
+def _lease_row(app: Flask) -> SchedulerLease:
+    with transaction(app, write=False) as s:
+        row = s.get_one(SchedulerLease, lease.LEASE_NAME)
+        s.expunge(row)
+        return row
+
+
+def test_every_pass_is_recorded_once_with_what_it_did(app: Flask) -> None:
+    section = new_section(app)
+    publisher = Publisher(app)
+    publisher.run()  # the empty section's feeds and the site feeds
+    first = _lease_row(app)
+    assert first.passes_total == 1 and first.documents_changed_total == 7  # 3 + 3 + OPML
+    assert first.last_error == "" and first.last_success_at is not None
+    new_article(app, section, "Breaking")
+    result = publisher.run()
+    assert result is not None and result.documents_changed == 6
+    second = _lease_row(app)
+    assert second.passes_total == 2 and second.documents_changed_total == 13
+    assert second.sections_rendered_total == 2
+    assert second.last_success_at is not None and first.last_success_at is not None
+    assert second.last_success_at >= first.last_success_at
+    assert publisher.run() is not None  # nothing to do: still recorded, in its own commit
+    third = _lease_row(app)
+    assert third.passes_total == 3 and third.documents_changed_total == 13
+
+
+def test_a_failed_last_write_is_recorded_as_a_failure(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feedsvc import publishing
+
+    section = new_section(app)
+    publisher = Publisher(app)
+    publisher.run()
+    before = _lease_row(app)
+    new_article(app, section, "Breaking")
+
+    def full_disk(*args: object, **kwargs: object) -> list[publishing.Stored]:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(publishing, "store_documents", full_disk)
+    result = publisher.run()
+    assert result is not None and result.failures and result.documents_changed == 0
+    after = _lease_row(app)
+    assert after.passes_total == before.passes_total + 1
+    assert "disk full" in after.last_error
+    assert after.last_success_at == before.last_success_at  # not a success
+    assert after.documents_changed_total == before.documents_changed_total
+
+
 def test_failed_section_keeps_last_good_feed_and_others_render(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
