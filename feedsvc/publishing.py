@@ -8,15 +8,15 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask
 from isal import igzip
-from sqlalchemy import Row, delete, func, or_, select, update
+from sqlalchemy import Row, Table, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from feedsvc import export, feeds, renderpool, urls
@@ -151,17 +151,19 @@ def _digest_all(pairs: list[tuple[bytes, str | None]]) -> list[tuple[str, bytes 
 
 def store_documents(
     session: Session,
-    docs: Iterable[Rendered],
+    docs: Sequence[Rendered],
     *,
     now: datetime,
-    section_id: int | None = None,
-    revision: int = 0,
+    owners: Mapping[str, tuple[int, int]] | None = None,
 ) -> list[Stored]:
     """Upsert documents whose bytes changed (returned); unchanged ones are not written at all.
 
-    The caller bumps the documents generation once (bump_generation) if anything changed.
+    owners maps a section feed's path to its (section id, revision); the site feeds have
+    none. A whole batch costs one SELECT, one INSERT and one UPDATE, each run for every row,
+    whatever the number of sections in it. The caller bumps the documents generation once
+    (bump_generation) if anything changed.
     """
-    docs = list(docs)
+    owners = owners or {}
     rows = session.execute(
         select(FeedDocument.path, FeedDocument.etag).where(
             FeedDocument.path.in_([d.path for d in docs])
@@ -169,11 +171,13 @@ def store_documents(
     )
     known: dict[str, str] = {path: etag for path, etag in rows}
     changed: list[Stored] = []
+    inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     digests = _digest_all([(doc.body, known.get(doc.path)) for doc in docs])
     for doc, (etag, body_gzip) in zip(docs, digests, strict=True):
         if body_gzip is None:  # the same bytes as stored
             continue
+        section_id, revision = owners.get(doc.path, (None, 0))
         values = {
             "path": doc.path,
             "content_type": doc.content_type,
@@ -185,15 +189,13 @@ def store_documents(
             "source_revision": revision,
             "rendered_at": now,
         }
-        if doc.path in known:
-            updates.append(values)
-        else:
-            session.add(FeedDocument(**values))
+        (updates if doc.path in known else inserts).append(values)
         changed.append(Stored(doc.path, doc.body, body_gzip, now))
+    if inserts:
+        session.execute(insert(FeedDocument), inserts)
     if updates:
         # One UPDATE … WHERE path = ? run for every row (SQLAlchemy's bulk UPDATE by primary key).
         session.execute(update(FeedDocument), updates)
-    session.flush()
     return changed
 
 
@@ -294,6 +296,19 @@ def prepare_site(app: Flask, as_of: datetime, *, opml: bool = True) -> list[Rend
     return docs
 
 
+_SECTIONS = cast(Table, Section.__table__)
+# Run once per section of a batch (executemany), in Core: the ORM's bulk UPDATE by primary key
+# has no per-row WHERE value.
+_MARK_RENDERED = (
+    update(_SECTIONS)
+    .where(
+        _SECTIONS.c.id == bindparam("id_"),
+        _SECTIONS.c.rendered_revision <= bindparam("revision_"),
+    )
+    .values(rendered_revision=bindparam("revision_"), rendered_as_of=bindparam("as_of_"))
+)
+
+
 def write_documents(
     app: Flask,
     sections: Sequence[SectionDocs],
@@ -308,30 +323,30 @@ def write_documents(
     instead of one per section. before_commit(session, documents changed) runs last inside
     that transaction.
     """
-    changed: list[Stored] = []
     gone: list[str] = []
+    docs = [doc for sd in sections for doc in sd.docs]
+    owners = {doc.path: (sd.section_id, sd.revision) for sd in sections for doc in sd.docs}
     with transaction(app) as s:
         now = utcnow()
-        for sd in sections:
-            changed += store_documents(
-                s, sd.docs, now=now, section_id=sd.section_id, revision=sd.revision
-            )
+        changed = store_documents(s, [*docs, *site], now=now, owners=owners)
+        if sections:
             # A changed slug leaves documents at the old paths: they must stop being served.
             gone += s.scalars(
                 delete(FeedDocument)
                 .where(
-                    FeedDocument.section_id == sd.section_id,
-                    FeedDocument.path.not_in([d.path for d in sd.docs]),
+                    FeedDocument.section_id.in_([sd.section_id for sd in sections]),
+                    FeedDocument.path.not_in([doc.path for doc in docs]),
                 )
                 .returning(FeedDocument.path)
             )
-            s.execute(
-                update(Section)
-                .where(Section.id == sd.section_id, Section.rendered_revision <= sd.revision)
-                .values(rendered_revision=sd.revision, rendered_as_of=sd.as_of)
+            # Never move a section back: a newer pass may have stored a later revision.
+            s.connection().execute(
+                _MARK_RENDERED,
+                [
+                    {"id_": sd.section_id, "revision_": sd.revision, "as_of_": sd.as_of}
+                    for sd in sections
+                ],
             )
-        if site:
-            changed += store_documents(s, site, now=now)
         if changed or gone:
             bump_generation(s)
         if before_commit is not None:
