@@ -91,4 +91,5 @@ def record_run(
         update(SchedulerLease)
         .where(SchedulerLease.name == LEASE_NAME, SchedulerLease.holder == holder)
         .values(**values)
+        .execution_options(synchronize_session=False)  # no lease object is loaded here
     )

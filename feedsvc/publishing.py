@@ -202,7 +202,9 @@ def store_documents(
 def bump_generation(session: Session) -> None:
     """Tell every web worker that some stored document changed (or went away)."""
     session.execute(
-        update(SiteState).values(documents_generation=SiteState.documents_generation + 1)
+        update(SiteState)
+        .values(documents_generation=SiteState.documents_generation + 1)
+        .execution_options(synchronize_session=False)  # nothing loaded to keep in step
     )
 
 
@@ -338,6 +340,7 @@ def write_documents(
                     FeedDocument.path.not_in([doc.path for doc in docs]),
                 )
                 .returning(FeedDocument.path)
+                .execution_options(synchronize_session=False)
             )
             # Never move a section back: a newer pass may have stored a later revision.
             s.connection().execute(
