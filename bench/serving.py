@@ -185,7 +185,7 @@ def deploy_conf(values: dict[str, str], *, cache_variant: bool) -> str:
     if cache_variant:
         # The file's own instructions: uncomment proxy_cache_path and the marked block.
         text = re.sub(
-            r"^(\s*)# ((?:proxy_cache|proxy_no_cache)\w* .*|\s+inactive=.*)$",
+            r"^(\s*)# (proxy_\w+ .*|\s+inactive=.*)$",
             r"\1\2",
             text,
             flags=re.MULTILINE,

@@ -326,7 +326,7 @@ def render_nginx_conf(values: dict[str, str], *, cache_variant: bool = False) ->
     assert set(re.findall(r"__[A-Z_]+__", text)) == set(token_table()) == set(values)
     if cache_variant:  # uncomment the optional proxy_cache directives
         text = re.sub(
-            r"^(\s*)# ((?:proxy_cache|proxy_no_cache)\w* .*|\s+inactive=.*)$",
+            r"^(\s*)# (proxy_\w+ .*|\s+inactive=.*)$",
             r"\1\2",
             text,
             flags=re.MULTILINE,
@@ -610,6 +610,10 @@ def test_nginx_accepts_the_commented_proxy_cache_variant(tmp_path: Path) -> None
     conf = tmp_path / "nginx.conf"
     text = render_nginx_conf(values, cache_variant=True)
     assert "proxy_cache feeds;" in text and "proxy_cache_lock on;" in text
+    # Every directive of the variant, not only the proxy_cache* ones: without this line the
+    # cache keeps each copy for the app's max-age (a whole tick) instead of one second.
+    assert re.search(r"^\s*proxy_ignore_headers Cache-Control Expires;", text, re.MULTILINE)
+    assert not re.search(r"^\s*# proxy_", text, re.MULTILINE)
     conf.write_text(text)
     result = subprocess.run(
         [binary, "-t", "-p", str(tmp_path), "-c", str(conf), "-e", str(tmp_path / "logs/e.log")],
