@@ -19,6 +19,7 @@ from feedsvc import lease
 from feedsvc.articles import ArticleInput, create_article
 from feedsvc.db import transaction
 from feedsvc.models import FeedDocument, SchedulerLease, utcnow
+from feedsvc.publishing import PassResult
 from feedsvc.scheduler import Publisher, run_scheduler
 from feedsvc.sections import SectionInput, bump_revision, create_section
 from feedsvc.settings import PROJECT_ROOT
@@ -235,18 +236,31 @@ def test_a_second_signal_during_the_lease_release_is_ignored(
         time.sleep(0.05)  # the handler runs in this (the main) thread, here
         release(self)
 
+    run_changes = Publisher.run_changes
+    pressed = threading.Event()
+
+    def run_then_ctrl_c(self: Publisher) -> PassResult | None:
+        result = run_changes(self)
+        if not pressed.is_set():  # the scheduler is running: its first tick is done
+            pressed.set()
+            os.kill(os.getpid(), signal.SIGINT)
+        return result
+
     monkeypatch.setattr(Publisher, "release", release_under_a_second_signal)
-    ctrl_c = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
-    ctrl_c.start()
+    monkeypatch.setattr(Publisher, "run_changes", run_then_ctrl_c)
+    # Only if the scheduler never ran a tick: a test must not hang.
+    fallback = threading.Timer(60, os.kill, (os.getpid(), signal.SIGINT))
+    fallback.start()
     try:
         run_scheduler(app)  # returns (no exception) once stopped
     finally:
-        ctrl_c.cancel()
+        fallback.cancel()
         for signum, handler in saved.items():
             signal.signal(signum, handler)
     with transaction(app, write=False) as s:
         row = s.get_one(SchedulerLease, lease.LEASE_NAME)
         assert row.expires_at is not None and row.expires_at <= utcnow()  # released
+    assert pressed.is_set()
 
 
 def test_a_pass_stops_when_the_lease_is_lost_midway(app: Flask) -> None:
