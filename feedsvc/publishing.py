@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -131,6 +131,7 @@ def _digest(body: bytes, known_etag: str | None) -> tuple[str, bytes | None]:
     return etag, None if etag == known_etag else gzip_of(body)
 
 
+DIGEST_THREADS = min(4, os.cpu_count() or 1)
 _DIGEST_POOL: ThreadPoolExecutor | None = None
 _DIGEST_POOL_LOCK = threading.Lock()
 
@@ -139,12 +140,11 @@ def _digest_all(pairs: list[tuple[bytes, str | None]]) -> list[tuple[str, bytes 
     """_digest for several documents on several cores: hashlib and ISA-L release the GIL on
     large buffers, so a tick's six ~190 KB feeds take half the time on two cores."""
     global _DIGEST_POOL
-    threads = min(4, os.cpu_count() or 1)
-    if len(pairs) < 2 or threads < 2:
+    if len(pairs) < 2 or DIGEST_THREADS < 2:
         return [_digest(body, known) for body, known in pairs]
     with _DIGEST_POOL_LOCK:
         if _DIGEST_POOL is None:
-            _DIGEST_POOL = ThreadPoolExecutor(threads, thread_name_prefix="feedsvc-digest")
+            _DIGEST_POOL = ThreadPoolExecutor(DIGEST_THREADS, thread_name_prefix="feedsvc-digest")
         pool = _DIGEST_POOL
     return list(pool.map(_digest, *zip(*pairs, strict=True)))
 
@@ -476,23 +476,28 @@ def _run_pass(
         if not batch and not site:
             return False
 
+        def count(outcome: PassResult, changed: int) -> PassResult:
+            outcome.sections_rendered.extend(sd.section_id for sd in batch)
+            outcome.site_rendered = outcome.site_rendered or bool(site)
+            outcome.documents_changed += changed
+            return outcome
+
         finish: Callable[[Session, int], None] | None = None
         if last and record is not None:
             rec = record
 
             def finish(s: Session, changed: int) -> None:
-                # The outcome as it stands once this commits (result is updated after).
-                outcome = PassResult(
-                    sections_rendered=result.sections_rendered + [sd.section_id for sd in batch],
-                    site_rendered=result.site_rendered or bool(site),
-                    documents_changed=result.documents_changed + changed,
+                # The outcome as it stands once this commits; result itself is counted after.
+                outcome = replace(
+                    result,
+                    sections_rendered=list(result.sections_rendered),
                     failures=dict(result.failures),
                     seconds=time.perf_counter() - started,
                 )
-                rec(s, outcome)
+                rec(s, count(outcome, changed))
 
         try:
-            result.documents_changed += write_documents(app, batch, site, before_commit=finish)
+            changed = write_documents(app, batch, site, before_commit=finish)
         except Exception as exc:  # the batch stays as it was; the next pass tries again
             log.exception("storing rendered feeds failed; the last good feeds stay served")
             reason = f"{type(exc).__name__}: {exc}"
@@ -500,8 +505,7 @@ def _run_pass(
             if site:
                 result.failures["site"] = reason
             return False
-        result.sections_rendered.extend(sd.section_id for sd in batch)
-        result.site_rendered = result.site_rendered or bool(site)
+        count(result, changed)
         return finish is not None
 
     # Many sections (a full rebuild, a first start) render in several processes at once;
