@@ -190,6 +190,26 @@ def test_xml_safe_keeps_exactly_the_xml_1_0_char_production() -> None:
     assert xml_safe("a" + BAD + "\x7f-ok") == "a\x7f-ok"  # U+007F is a legal (if odd) Char
 
 
+def _is_xml_char(code: int) -> bool:
+    """XML 1.0 §2.2 production [2] Char, written out as its numeric ranges."""
+    return (
+        code in (0x9, 0xA, 0xD)
+        or 0x20 <= code <= 0xD7FF
+        or 0xE000 <= code <= 0xFFFD
+        or 0x10000 <= code <= 0x10FFFF
+    )
+
+
+def test_xml_safe_decides_every_character_alone_and_among_others() -> None:
+    # Every BMP code point and a stride through the astral planes, each between clean ASCII
+    # and clean non-ASCII text: a forbidden one goes, everything else stays byte for byte.
+    for code in [*range(0x10000), *range(0x10000, 0x110000, 251)]:
+        char = chr(code)
+        expected = "a" + (char if _is_xml_char(code) else "") + "é"
+        assert xml_safe("a" + char + "é") == expected, hex(code)
+    assert xml_safe("\ud800\udc00 \ufffe\x00 ok") == "  ok"  # a surrogate pair stays split
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_very_long_body_and_cdata_terminator_survive(fmt: str) -> None:
     body_html = "<p>" + ("x]]>y & <b>z</b> " * 7000)[:100_000] + "</p>"

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
 from . import atom, jsonfeed, rss
-from .fragments import FragmentCache, split_xml
+from .fragments import FragmentCache, ItemKey, split_xml
 from .model import FeedItem, FeedMeta
 from .xmltext import clean_item, clean_meta
 
@@ -62,12 +62,13 @@ def render_all(metas: Mapping[str, FeedMeta], items: Sequence[FeedItem]) -> dict
         if fmt not in FORMATS:
             raise ValueError(f"Unknown feed format {fmt!r}; expected one of {FORMATS}.")
     cleaned: dict[int, FeedItem] = {}  # cleaned once, whatever the number of formats
+    item_keys = [ItemKey(item) for item in items]  # hashed once, whatever the formats
     out: dict[str, bytes] = {}
     for fmt, raw_meta in metas.items():
         meta = clean_meta(raw_meta)
         # RSS names the feed's author on items without one (dc:creator): part of the entry.
         context = meta.author if fmt == "rss" else None
-        keys = [(fmt, context, item) for item in items]
+        keys = [(fmt, context, key) for key in item_keys]
         entries = [FRAGMENTS.get(key) for key in keys]
         missing = [i for i, entry in enumerate(entries) if entry is None]
         for i in missing:

@@ -7,10 +7,7 @@ from collections.abc import Sequence
 from feedgen.feed import FeedGenerator
 
 from .model import FeedItem, FeedMeta
-from .xmltext import reparse, serialize
-
-_ATOM = "{http://www.w3.org/2005/Atom}"
-
+from .xmltext import build_tree, serialize
 
 # What feeds.fragments.split_xml cuts a document at: <entry> elements sit last in <feed>.
 ENTRY_START, ENTRY_END, CLOSING = b"<entry>", b"</entry>", b"</feed>"
@@ -57,20 +54,22 @@ def render_atom(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
         if item.category:
             fe.category(term=item.category)
 
-    root = reparse(fg.atom_str())
+    # feedgen builds Atom elements without a namespace (it writes xmlns as a plain attribute),
+    # so the fixes below find them by their bare names; the serialised document is the same.
+    root = build_tree(fg, "atom")
     # Text constructs default to type="text" (§3.1.1) and feedgen omits the attribute; saying it
     # explicitly leaves readers that guess no room to treat "A &amp; B < C" as markup.
-    for text in (root.find(f"{_ATOM}title"), root.find(f"{_ATOM}subtitle")):
+    for text in (root.find("title"), root.find("subtitle")):
         if text is not None:
             text.set("type", "text")
-    for entry in root.iterfind(f"{_ATOM}entry"):
-        title = entry.find(f"{_ATOM}title")
+    for entry in root.iterfind("entry"):
+        title = entry.find("title")
         if title is not None:
             title.set("type", "text")
         # feedgen 1.0.0's FeedEntry.atom_entry() rebinds its loop variable `link` to the new
         # element before reading rel/type from it, so entry links lose both attributes.
         # Restore them: §4.2.7.2 alternate, §4.2.7.3 the media type of the article page.
-        for link in entry.iterfind(f"{_ATOM}link"):
+        for link in entry.iterfind("link"):
             link.set("rel", "alternate")
             link.set("type", "text/html")
     return serialize(root)

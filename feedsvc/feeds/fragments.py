@@ -63,6 +63,25 @@ class FragmentCache:
         return self._bytes
 
 
+class ItemKey:
+    """A value as a cache key whose hash is worked out once: a feed looks each item up in
+    every format, and hashing a FeedItem means hashing its whole text each time."""
+
+    __slots__ = ("_hash", "value")
+
+    def __init__(self, value: Hashable) -> None:
+        self.value = value
+        self._hash = hash(value)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, ItemKey) and self._hash == other._hash and self.value == other.value
+        )
+
+
 def split_xml(
     document: bytes, start_tag: bytes, end_tag: bytes, closing: bytes
 ) -> tuple[bytes, list[bytes], bytes]:

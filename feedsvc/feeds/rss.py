@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from feedgen.feed import FeedGenerator
 
 from .model import FeedItem, FeedMeta
-from .xmltext import reparse, serialize
+from .xmltext import build_tree, serialize
 
 _CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
 
@@ -68,8 +68,7 @@ def render_rss(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
         fe.dc.dc_creator(item.author or meta.author)
 
     with _LOCALE_SWITCH:
-        document = fg.rss_str()
-    root = reparse(document)
+        root = build_tree(fg, "rss")
     channel = root[0]
     for item, element in zip(cleaned, channel.iterfind("item"), strict=True):
         if item.content_html and not item.summary:
