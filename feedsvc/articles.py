@@ -207,7 +207,9 @@ def feed_rows(
     session: Session, as_of: datetime, limit: int, section_id: int | None = None
 ) -> list[Row[Any]]:
     """A feed's articles as plain rows: one section's, or the whole site's."""
-    return list(session.execute(_newest_published(select(*FEED_COLUMNS), as_of, limit, section_id)))
+    # On the Core connection: the ORM's row machinery would add a third to every tick's reads.
+    query = _newest_published(select(*FEED_COLUMNS), as_of, limit, section_id)
+    return list(session.connection().execute(query))
 
 
 def is_public(article: Article, now: datetime) -> bool:

@@ -95,7 +95,7 @@ def test_a_large_pass_is_stored_in_batches_and_a_failed_batch_is_retried(
         new_article(app, section_id, "Story")
     real = publishing.store_documents
 
-    def failing(session: Any, docs: Any, **kw: Any) -> list[publishing.Stored]:
+    def failing(session: Any, docs: Any, **kw: Any) -> tuple[list[publishing.Stored], list[str]]:
         owners = kw.get("owners") or {}
         if any(owners.get(doc.path, (None,))[0] == ids[2] for doc in docs):
             raise RuntimeError("disk full")

@@ -141,7 +141,7 @@ def test_a_failed_last_write_is_recorded_as_a_failure(
     before = _lease_row(app)
     new_article(app, section, "Breaking")
 
-    def full_disk(*args: object, **kwargs: object) -> list[publishing.Stored]:
+    def full_disk(*args: object, **kwargs: object) -> tuple[list[publishing.Stored], list[str]]:
         raise OSError("disk full")
 
     monkeypatch.setattr(publishing, "store_documents", full_disk)
