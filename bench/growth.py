@@ -83,11 +83,14 @@ def serving_by_size(ctx: Context) -> dict[str, Any]:
         # The static copies of the other sizes, beside the 50-item one.
         import sqlite3
 
+        from feedsvc.models import gunzip
+
         conn = sqlite3.connect(fx.db.path)
         for n, path in paths.items():
-            body, gz = conn.execute(
-                "SELECT body, body_gzip FROM feed_documents WHERE path = ?", (path[1:],)
+            (gz,) = conn.execute(
+                "SELECT body_gzip FROM feed_documents WHERE path = ?", (path[1:],)
             ).fetchone()
+            body = gunzip(gz)  # documents are stored as gzip only
             target = fx.workdir / "static" / path[1:]
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(body)

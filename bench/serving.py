@@ -93,13 +93,17 @@ def load_fixture(ctx: Context) -> Fixture:
     db = ctx.serving_db()
     conn = sqlite3.connect(db.path)
     try:
-        body, body_gzip, modified = conn.execute(
-            "SELECT body, body_gzip, last_modified FROM feed_documents WHERE path = ?",
+        body_gzip, modified = conn.execute(
+            "SELECT body_gzip, last_modified FROM feed_documents WHERE path = ?",
             (MAIN_PATH.lstrip("/"),),
         ).fetchone()
     finally:
         conn.close()
     from datetime import UTC, datetime
+
+    from feedsvc.models import gunzip
+
+    body = gunzip(body_gzip)  # documents are stored as gzip only
 
     stamp = datetime.fromisoformat(modified).replace(tzinfo=UTC).timestamp()
     return Fixture(db, bytes(body), bytes(body_gzip), stamp, ctx.workdir / "servers")

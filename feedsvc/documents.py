@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from feedsvc.db import database
-from feedsvc.models import FeedDocument, SiteState
+from feedsvc.models import FeedDocument, SiteState, gunzip
 
 Headers = list[tuple[str, str]]
 
@@ -156,7 +156,6 @@ class DocumentCache:
             row = session.execute(
                 select(
                     FeedDocument.content_type,
-                    FeedDocument.body,
                     FeedDocument.body_gzip,
                     FeedDocument.etag,
                     FeedDocument.last_modified,
@@ -164,9 +163,9 @@ class DocumentCache:
             ).first()
         if row is None:
             return None
-        return prepare(
-            path, row[0], bytes(row[1]), bytes(row[2]), row[3], row[4], max_age=self._max_age
-        )
+        packed = bytes(row[1])
+        # Once per changed document per worker (~0.4 ms for a 190 KB feed), never per request.
+        return prepare(path, row[0], gunzip(packed), packed, row[2], row[3], max_age=self._max_age)
 
 
 def _size(doc: Document | None) -> int:

@@ -176,7 +176,7 @@ def sync_all(app: Flask) -> int:
     on_disk = _exported_files(root)
     # Sizes and dates only: bodies are loaded for the documents that need writing.
     columns = (FeedDocument.path, FeedDocument.last_modified)
-    lengths = (func.length(FeedDocument.body), func.length(FeedDocument.body_gzip))
+    lengths = (FeedDocument.body_length, func.length(FeedDocument.body_gzip))
     with transaction(app, write=False) as s:
         rows = s.execute(select(*columns, *lengths)).all()
     written, wanted = 0, set()

@@ -202,8 +202,8 @@ def store_documents(
         section_id, revision = owners.get(doc.path, (None, 0))
         values = {
             "content_type": doc.content_type,
-            "body": doc.body,
             "body_gzip": body_gzip,
+            "body_length": len(doc.body),
             "etag": etag,
             "last_modified": now,
             "section_id": section_id,

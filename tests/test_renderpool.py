@@ -18,7 +18,7 @@ from tests.helpers import new_article, new_section
 
 def _bodies(app: Flask) -> dict[str, bytes]:
     with transaction(app, write=False) as s:
-        return dict(s.execute(select(FeedDocument.path, FeedDocument.body)).all())
+        return {doc.path: doc.body for doc in s.scalars(select(FeedDocument))}
 
 
 def _forget_documents(app: Flask) -> None:
