@@ -40,7 +40,10 @@ def _item(item: FeedItem) -> dict[str, Any]:
 
 def render_entry(item: FeedItem) -> bytes:
     """One cleaned item as the UTF-8 JSON object that goes into "items"."""
-    return orjson.dumps(_item(item))
+    # A copy of exactly its size: orjson's own bytes object keeps its whole growth buffer
+    # allocated, and the entry cache holds thousands of these (measured: a render process
+    # grew from 143 to 235 MB over 500 sections without the copy).
+    return memoryview(orjson.dumps(_item(item))).tobytes()
 
 
 def render_frame(meta: FeedMeta) -> tuple[bytes, bytes]:
