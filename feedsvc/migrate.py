@@ -49,6 +49,12 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     command.upgrade(_config(engine), revision)
 
 
+def downgrade(engine: Engine, revision: str) -> None:
+    """Step the schema back to revision (each migration's downgrade keeps the data)."""
+    _quiet()
+    command.downgrade(_config(engine), revision)
+
+
 def require_current(engine: Engine) -> None:
     """Fail fast, saying which command fixes it, instead of failing later on a missing column."""
     found, wanted = current(engine), head()

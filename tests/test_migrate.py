@@ -23,6 +23,7 @@ from feedsvc.models import Article, Base, FeedDocument, Section
 from feedsvc.publishing import run_pass
 from feedsvc.settings import PROJECT_ROOT
 from feedsvc.users import authenticate
+from tests.helpers import new_article, new_section
 from tests.test_cli import SUBPROCESS_TIMEOUT, flask_env, unmigrated_app
 
 FIRST_REVISION = "0001"
@@ -269,3 +270,24 @@ def test_wsgi_starts_on_a_migrated_database(database_url: str, engine: Engine) -
     migrate.upgrade(engine)
     done = import_wsgi(database_url)
     assert done.returncode == 0, done.stderr
+
+
+def test_gzip_only_documents_downgrade_and_upgrade_keep_every_feeds_bytes(
+    empty_app: Flask, engine: Engine
+) -> None:
+    migrate.upgrade(engine)
+    new_article(empty_app, new_section(empty_app, "World News"), "Council keeps fares")
+    assert not run_pass(empty_app).failures
+    with transaction(empty_app, write=False) as s:
+        served = {doc.path: doc.body for doc in s.scalars(select(FeedDocument))}
+    assert served and all(served.values())
+
+    migrate.downgrade(engine, "0003")  # the body column comes back, filled
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT path, body FROM feed_documents")).all()
+    assert {path: bytes(body) for path, body in rows} == served
+
+    migrate.upgrade(engine)
+    with transaction(empty_app, write=False) as s:
+        again = {doc.path: (doc.body, doc.body_length) for doc in s.scalars(select(FeedDocument))}
+    assert again == {path: (body, len(body)) for path, body in served.items()}
