@@ -8,7 +8,7 @@ import threading
 import time
 from types import FrameType
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 # a checkpoint syncs the restarted log, so checkpoints are kept rare: one tick in this many
 # seconds pays that, and the log stays within tens of MB even at a 1-second tick.
 CHECKPOINT_SECONDS = 30.0
+# How soon the main thread notices that a signal asked it to stop.
+STOP_POLL_SECONDS = 0.1
 
 
 class Publisher:
@@ -137,7 +139,12 @@ def run_scheduler(app: Flask) -> None:
     """Block, running the jobs until SIGINT or SIGTERM; release the lease on the way out."""
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     publisher = Publisher(app)
-    scheduler = BlockingScheduler(timezone="UTC")
+    # The jobs are submitted from the scheduler's own thread, never from the main thread, where
+    # signal handlers run: a handler that stopped a BlockingScheduler could interrupt the main
+    # thread while it held the job executor's lock in submit() and then wait for that same
+    # lock in shutdown(), for ever (seen once in CI, on PostgreSQL, a few times a second with
+    # the watch job). The handler below only sets a flag; the main thread does the stopping.
+    scheduler = BackgroundScheduler(timezone="UTC")
     common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 60}
     scheduler.add_job(
         publisher.run_changes,
@@ -176,6 +183,7 @@ def run_scheduler(app: Flask) -> None:
         )
 
     stopping = False
+    started = False
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         # `make run` delivers Ctrl-C to the whole group and then SIGTERM from its runner; a
@@ -187,9 +195,8 @@ def run_scheduler(app: Flask) -> None:
             return
         stopping = True
         log.info("scheduler stopping (signal %d)", signum)
-        if not scheduler.running:  # still syncing the export: nothing started to wait for
+        if not started:  # still syncing the export: nothing started to wait for
             raise SystemExit(0)
-        scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -204,7 +211,11 @@ def run_scheduler(app: Flask) -> None:
         written = export.sync_all(app)
         if written:
             log.info("static export: %d document(s) written", written)
+        started = True  # from here a signal only asks this loop to stop
         scheduler.start()
+        while not stopping:
+            time.sleep(STOP_POLL_SECONDS)
+        scheduler.shutdown(wait=False)
     finally:
         publisher.release()
         log.info("scheduler %s stopped", publisher.holder)

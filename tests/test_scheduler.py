@@ -216,11 +216,65 @@ def test_run_scheduler_process_publishes_and_stops_cleanly(app: Flask, tmp_path:
         assert body is not None and b"Breaking" in body
     finally:
         proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=20)
+        output = _finish(proc)
     assert proc.returncode == 0, output
     with transaction(app, write=False) as s:
         row = s.get_one(SchedulerLease, lease.LEASE_NAME)
         assert row.expires_at is not None and row.expires_at <= utcnow()  # released
+
+
+def _finish(proc: subprocess.Popen[str], timeout: float = 20) -> str:
+    """The process's output once it exits; killed (never left behind) if it does not."""
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        output, _ = proc.communicate()
+        raise AssertionError(f"still running {timeout} s after the signal:\n{output}") from None
+    return output
+
+
+# The signal lands while a job is being handed to the executor, which holds the executor's
+# lock meanwhile (as ThreadPoolExecutor.submit does); stopping must still take that lock.
+SIGNAL_DURING_SUBMIT = """
+import concurrent.futures, os, signal, time
+from feedsvc import create_app
+from feedsvc.scheduler import run_scheduler
+
+submit = concurrent.futures.ThreadPoolExecutor.submit
+fired = []
+
+def submit_under_a_signal(self, *args, **kwargs):
+    if not fired:
+        fired.append(True)
+        with self._shutdown_lock:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.3)
+    return submit(self, *args, **kwargs)
+
+concurrent.futures.ThreadPoolExecutor.submit = submit_under_a_signal
+run_scheduler(create_app())
+"""
+
+
+def test_a_signal_while_a_job_is_submitted_still_stops_the_scheduler(app: Flask) -> None:
+    env = {
+        **os.environ,
+        "FEEDSVC_DATABASE_URL": app.config["DATABASE_URL"],
+        "FEEDSVC_SITE_URL": app.config["SITE_URL"],
+        "FEEDSVC_SECRET_KEY": app.config["SECRET_KEY"],
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SIGNAL_DURING_SUBMIT],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output = _finish(proc)
+    assert proc.returncode == 0, output
+    assert "scheduler stopping (signal 2)" in output and "stopped" in output, output
 
 
 def test_a_second_signal_during_the_lease_release_is_ignored(
