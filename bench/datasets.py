@@ -65,8 +65,9 @@ def growth_slug(items: int) -> str:
 
 def make_app(database_url: str, instance: Path, **overrides: Any) -> Flask:
     """A feedsvc app on the given database (schema brought up to date)."""
-    from feedsvc import create_app, migrate
-    from feedsvc.db import database
+    from feedsvc import create_app
+    from feedsvc.storage import migrate
+    from feedsvc.storage.db import database
 
     app = create_app(
         {
@@ -102,9 +103,9 @@ class ServingDB:
 def build_serving_db(workdir: Path, *, seed: int = 2024) -> ServingDB:
     """Create and render the serving database in workdir (a new file each run)."""
     from feedsvc.articles import ArticleInput, create_article
-    from feedsvc.db import database, transaction
-    from feedsvc.publishing import run_pass
+    from feedsvc.publishing.passes import run_pass
     from feedsvc.sections import SectionInput, create_section
+    from feedsvc.storage.db import database, transaction
     from feedsvc.users import create_user
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -202,8 +203,8 @@ def _section_rows(corpus: Corpus, created: str) -> Iterator[tuple[Any, ...]]:
 
 def generate_archive(n_articles: int, path: Path, *, seed: int = 7, log: Any = print) -> None:
     """Write an archive of n_articles in SECTIONS sections to path (replacing it)."""
-    from feedsvc import migrate
-    from feedsvc.db import make_engine
+    from feedsvc.storage import migrate
+    from feedsvc.storage.db import make_engine
 
     started = time.perf_counter()
     tmp = path.with_name(path.name + ".tmp")

@@ -25,9 +25,9 @@ from bench.datasets import GROWTH_ITEMS, SITE_URL, growth_slug
 def render_times(ctx: Context) -> dict[str, Any]:
     from feedsvc import feeds
     from feedsvc.articles import feed_rows
-    from feedsvc.db import transaction
-    from feedsvc.models import Section, utcnow
-    from feedsvc.publishing import _items
+    from feedsvc.publishing.passes import _items
+    from feedsvc.storage.db import transaction
+    from feedsvc.storage.models import Section, utcnow
 
     app = ctx.serving_db().app()
     repeats = 3 if ctx.options.smoke else 15
@@ -83,7 +83,7 @@ def serving_by_size(ctx: Context) -> dict[str, Any]:
         # The static copies of the other sizes, beside the 50-item one.
         import sqlite3
 
-        from feedsvc.models import gunzip
+        from feedsvc.storage.models import gunzip
 
         conn = sqlite3.connect(fx.db.path)
         for n, path in paths.items():

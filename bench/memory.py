@@ -61,8 +61,8 @@ def _workers(proc: procs.Proc) -> dict[int, dict[str, int]]:
 def run(ctx: Context) -> dict[str, Any]:
     n = max(ctx.options.scales)
     path = scale_db(n, log=ctx.log)
-    from feedsvc.db import database
-    from feedsvc.publishing import run_pass
+    from feedsvc.publishing.passes import run_pass
+    from feedsvc.storage.db import database
 
     app = make_app(f"sqlite:///{path}", ctx.workdir / "instance-memory")
     run_pass(app)  # every section rendered (a no-op when regen has run)

@@ -31,7 +31,7 @@ def cache_hit_queries(
 ) -> dict[str, Any]:
     from sqlalchemy import event
 
-    from feedsvc.db import database
+    from feedsvc.storage.db import database
 
     app = ctx.serving_db().app()
     engine = database(app).engine

@@ -103,9 +103,9 @@ def ticks(ctx: Context, n_articles: int, profile_to: Path | None = None) -> dict
     from bench.corpus import Corpus
     from bench.datasets import article_body
     from feedsvc.articles import ArticleInput, create_article, delete_article
-    from feedsvc.db import checkpoint, database, defer_checkpoints, transaction
-    from feedsvc.publishing import run_pass
-    from feedsvc.scheduler import CHECKPOINT_SECONDS, Publisher
+    from feedsvc.publishing.passes import run_pass
+    from feedsvc.publishing.scheduler import CHECKPOINT_SECONDS, Publisher
+    from feedsvc.storage.db import checkpoint, database, defer_checkpoints, transaction
 
     path = scale_db(n_articles, log=ctx.log)
     app = make_app(f"sqlite:///{path}", ctx.workdir / f"instance-{n_articles}")

@@ -101,7 +101,7 @@ def load_fixture(ctx: Context) -> Fixture:
         conn.close()
     from datetime import UTC, datetime
 
-    from feedsvc.models import gunzip
+    from feedsvc.storage.models import gunzip
 
     body = gunzip(body_gzip)  # documents are stored as gzip only
 
@@ -213,7 +213,7 @@ def write_static_copy(fx: Fixture, root: Path) -> None:
 def export_dir(fx: Fixture) -> Path:
     """feedsvc's static export of the serving database (feedsvc/export.py's sync_all)."""
     try:
-        from feedsvc import export
+        from feedsvc.publishing import export
     except ImportError:
         raise Skip("feedsvc/export.py (the static export) does not exist yet") from None
     root = fx.workdir / "export"

@@ -78,9 +78,9 @@ def rebuild(db: Path, cold: bool) -> dict[str, Any]:
     """One full rebuild exactly as the scheduler runs it (lease, pass, run record)."""
     from sqlalchemy import delete, update
 
-    from feedsvc.db import transaction
-    from feedsvc.models import FeedDocument, Section
-    from feedsvc.scheduler import Publisher
+    from feedsvc.publishing.scheduler import Publisher
+    from feedsvc.storage.db import transaction
+    from feedsvc.storage.models import FeedDocument, Section
 
     app = _app(db)
     if cold:  # as on a first start: no stored document, every one is written
@@ -246,9 +246,9 @@ def profile_rebuild(db: Path, out: Path, sections: int) -> dict[str, Any]:
     from pyinstrument import Profiler
     from sqlalchemy import delete, select
 
-    from feedsvc.db import transaction
-    from feedsvc.models import FeedDocument, Section, utcnow
-    from feedsvc.publishing import prepare_section, prepare_site, write_documents
+    from feedsvc.publishing.passes import prepare_section, prepare_site, write_documents
+    from feedsvc.storage.db import transaction
+    from feedsvc.storage.models import FeedDocument, Section, utcnow
 
     app = _app(db)
     with transaction(app) as s:

@@ -39,8 +39,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
     )
 
-    from feedsvc import cli, db, documents, logs, metrics
-    from feedsvc.fastpath import FastPath
+    from feedsvc import cli, logs
+    from feedsvc.storage import db
+    from feedsvc.web import documents, metrics
+    from feedsvc.web.fastpath import FastPath
 
     logs.init_app(app)
     db.init_app(app)
@@ -50,7 +52,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _register_templates(app)
     _register_errors(app)
 
-    from feedsvc import admin, api, auth, public
+    from feedsvc.web import admin, auth, public
+    from feedsvc.web.api import views as api
 
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)
@@ -76,7 +79,7 @@ def _register_templates(app: Flask) -> None:
 
     @app.context_processor
     def helpers() -> dict[str, Any]:
-        from feedsvc.forms import LogoutForm
+        from feedsvc.web.forms import LogoutForm
 
         return {
             "abs_url": lambda path: urls.absolute(site, path),

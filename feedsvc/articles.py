@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, joinedload
 from feedsvc.content import ContentError, clean_line, clean_text, clean_title, derive_summary
 from feedsvc.content import render_body as render_markdown
 from feedsvc.errors import NotFound, ValidationError
-from feedsvc.models import MAX_ID, STATUS_DRAFT, STATUS_PUBLISHED, Article, Section, utcnow
 from feedsvc.sections import bump_revision
+from feedsvc.storage.models import MAX_ID, STATUS_DRAFT, STATUS_PUBLISHED, Article, Section, utcnow
 
 STATUSES = (STATUS_PUBLISHED, STATUS_DRAFT)
 SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])

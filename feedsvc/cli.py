@@ -10,9 +10,9 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from feedsvc import migrate
-from feedsvc.db import database, transaction
 from feedsvc.errors import ValidationError
+from feedsvc.storage import migrate
+from feedsvc.storage.db import database, transaction
 from feedsvc.users import create_user, ensure_admin
 
 
@@ -94,7 +94,7 @@ def create_user_command(username: str, password: str) -> None:
 @with_appcontext
 def rebuild_feeds(everything: bool) -> None:
     """Run one publishing pass now (for cron, or after restoring a backup)."""
-    from feedsvc.publishing import run_pass
+    from feedsvc.publishing.passes import run_pass
 
     _require_schema()
     result = run_pass(_app(), full=everything)
@@ -114,7 +114,7 @@ def rebuild_feeds(everything: bool) -> None:
 def run_scheduler_command() -> None:
     """Run the scheduler in the foreground (one leader renders; others stand by)."""
     from feedsvc import logs
-    from feedsvc.scheduler import run_scheduler
+    from feedsvc.publishing.scheduler import run_scheduler
 
     _require_schema()
     logs.configure(current_app.config["LOG_FORMAT"])
@@ -125,7 +125,7 @@ def run_scheduler_command() -> None:
 @with_appcontext
 def serve_command() -> None:
     """Upgrade the database, then run gunicorn and the scheduler together until Ctrl-C."""
-    from feedsvc.serve import serve
+    from feedsvc.runner import serve
 
     upgrade_database(current_app)
     ensure_first_admin(current_app)

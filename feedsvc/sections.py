@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from feedsvc.content import SLUG_RE, ContentError, clean_line, clean_text, slugify
 from feedsvc.errors import NotFound, ValidationError
-from feedsvc.models import MAX_ID, Section, utcnow
+from feedsvc.storage.models import MAX_ID, Section, utcnow
 
 MAX_ITEMS_PER_FEED = 500
 

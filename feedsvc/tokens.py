@@ -20,7 +20,7 @@ from sqlalchemy.sql.dml import Update
 
 from feedsvc.content import ContentError, clean_line, clean_text
 from feedsvc.errors import NotFound, ValidationError
-from feedsvc.models import ApiToken, User, utcnow
+from feedsvc.storage.models import ApiToken, User, utcnow
 
 MARKER = "fsv_"
 PREFIX_LENGTH = 8

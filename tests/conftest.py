@@ -18,8 +18,9 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from feedsvc import create_app, migrate
-from feedsvc.db import database, transaction
+from feedsvc import create_app
+from feedsvc.storage import migrate
+from feedsvc.storage.db import database, transaction
 from feedsvc.users import create_user
 from tests.helpers import submit
 

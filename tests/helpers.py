@@ -11,8 +11,8 @@ from lxml import html
 from werkzeug.test import TestResponse
 
 from feedsvc.articles import ArticleInput, create_article
-from feedsvc.db import transaction
 from feedsvc.sections import SectionInput, create_section
+from feedsvc.storage.db import transaction
 
 
 def _form(doc: Any, form_action: str | None) -> Any:

@@ -6,8 +6,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from feedsvc.db import transaction
-from feedsvc.models import Article, Section
+from feedsvc.storage.db import transaction
+from feedsvc.storage.models import Article, Section
 from tests.helpers import labelled_fields, submit
 
 STORY = (

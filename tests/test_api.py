@@ -17,11 +17,11 @@ from openapi_spec_validator import validate as validate_openapi
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
-from feedsvc import openapi
-from feedsvc.db import transaction
-from feedsvc.models import ApiToken, Article, Section
-from feedsvc.publishing import run_pass
+from feedsvc.publishing.passes import run_pass
+from feedsvc.storage.db import transaction
+from feedsvc.storage.models import ApiToken, Article, Section
 from feedsvc.tokens import create_token, revoke_token
+from feedsvc.web.api import openapi
 from tests.conftest import EDITOR, SITE_URL
 from tests.feedcheck import check_atom, check_json, check_rss
 

@@ -10,9 +10,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from feedsvc.articles import ArticleInput, create_article, update_article
-from feedsvc.db import transaction
 from feedsvc.errors import ValidationError
-from feedsvc.models import Article, Section
+from feedsvc.storage.db import transaction
+from feedsvc.storage.models import Article, Section
 from tests.feedcheck import check_atom, check_json, check_rss
 from tests.helpers import form_values, new_section, submit
 from tests.test_admin import add_article, add_section

@@ -14,12 +14,13 @@ from click.testing import Result
 from flask import Flask
 from sqlalchemy import delete, func, inspect, select
 
-from feedsvc import create_app, migrate
+from feedsvc import create_app
 from feedsvc.articles import ArticleInput, create_article
-from feedsvc.db import database, transaction
-from feedsvc.models import FeedDocument, User
 from feedsvc.sections import SectionInput, create_section
 from feedsvc.settings import PROJECT_ROOT
+from feedsvc.storage import migrate
+from feedsvc.storage.db import database, transaction
+from feedsvc.storage.models import FeedDocument, User
 from tests.conftest import EDITOR, SITE_URL
 from tests.helpers import submit
 from tests.test_admin import STORY

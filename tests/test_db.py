@@ -9,9 +9,9 @@ from flask import Flask
 from sqlalchemy import text
 
 from feedsvc.articles import ArticleInput, create_article
-from feedsvc.db import checkpoint, database, defer_checkpoints, transaction
-from feedsvc.models import Section
 from feedsvc.sections import SectionInput, create_section
+from feedsvc.storage.db import checkpoint, database, defer_checkpoints, transaction
+from feedsvc.storage.models import Section
 
 
 def test_sqlite_runs_in_wal_with_a_busy_timeout(app: Flask) -> None:

@@ -27,13 +27,14 @@ from flask import Flask
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from feedsvc import export, settings
-from feedsvc.db import database, transaction
-from feedsvc.export import remove_document, sweep_temp_files, sync_all, write_document
-from feedsvc.models import FeedDocument, Section
-from feedsvc.publishing import run_pass
+from feedsvc import settings
+from feedsvc.publishing import export
+from feedsvc.publishing.export import remove_document, sweep_temp_files, sync_all, write_document
+from feedsvc.publishing.passes import run_pass
 from feedsvc.sections import SectionInput, update_section
 from feedsvc.settings import PROJECT_ROOT, SettingsError
+from feedsvc.storage.db import database, transaction
+from feedsvc.storage.models import FeedDocument, Section
 from tests.conftest import make_app
 from tests.helpers import new_article, new_section
 

@@ -9,11 +9,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import event
 
-from feedsvc.db import database, transaction
-from feedsvc.documents import cache
-from feedsvc.fastpath import document_path
-from feedsvc.publishing import run_pass
+from feedsvc.publishing.passes import run_pass
 from feedsvc.sections import SectionInput, create_section
+from feedsvc.storage.db import database, transaction
+from feedsvc.web.documents import cache
+from feedsvc.web.fastpath import document_path
 from tests.conftest import make_app
 
 

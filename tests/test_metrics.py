@@ -6,9 +6,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from feedsvc.db import transaction
-from feedsvc.scheduler import Publisher
+from feedsvc.publishing.scheduler import Publisher
 from feedsvc.sections import SectionInput, create_section
+from feedsvc.storage.db import transaction
 
 
 def _samples(client: FlaskClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -17,11 +17,11 @@ from flask import Flask
 from sqlalchemy import Column, Engine, MetaData, String, inspect, select, text
 from werkzeug.security import generate_password_hash
 
-from feedsvc import migrate
-from feedsvc.db import database, transaction
-from feedsvc.models import Article, Base, FeedDocument, Section
-from feedsvc.publishing import run_pass
+from feedsvc.publishing.passes import run_pass
 from feedsvc.settings import PROJECT_ROOT
+from feedsvc.storage import migrate
+from feedsvc.storage.db import database, transaction
+from feedsvc.storage.models import Article, Base, FeedDocument, Section
 from feedsvc.users import authenticate
 from tests.helpers import new_article, new_section
 from tests.test_cli import SUBPROCESS_TIMEOUT, flask_env, unmigrated_app

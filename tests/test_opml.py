@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from feedsvc.opml import OpmlEntry, render_opml
+from feedsvc.feeds.opml import OpmlEntry, render_opml
 
 
 def test_opml_lists_sections_with_feed_and_page_urls() -> None:

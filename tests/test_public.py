@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from lxml import etree, html
 
-from feedsvc.publishing import run_pass
+from feedsvc.publishing.passes import run_pass
 from tests.feedcheck import check_atom, check_json, check_rss
 from tests.helpers import submit
 from tests.test_admin import STORY, add_article, add_section
@@ -258,7 +258,7 @@ def test_healthz_reports_database_and_scheduler(client: FlaskClient, app: Flask)
     assert data["database"] == "ok"
     assert data["scheduler"]["ok"] is False  # no scheduler has run yet
     assert data["status"] == "degraded"
-    from feedsvc.scheduler import Publisher
+    from feedsvc.publishing.scheduler import Publisher
 
     Publisher(app).run()
     data = client.get("/healthz").get_json()

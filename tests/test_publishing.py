@@ -9,9 +9,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from feedsvc.db import transaction
-from feedsvc.models import FeedDocument, utcnow
-from feedsvc.publishing import run_pass, sections_due
+from feedsvc.publishing.passes import run_pass, sections_due
+from feedsvc.storage.db import transaction
+from feedsvc.storage.models import FeedDocument, utcnow
 from tests.helpers import new_article, new_section
 
 BASE = "http://feeds.example.org/"
@@ -87,7 +87,7 @@ def test_last_modified_only_moves_forward_with_content(app: Flask) -> None:
 def test_a_large_pass_is_stored_in_batches_and_a_failed_batch_is_retried(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from feedsvc import publishing
+    from feedsvc.publishing import passes as publishing
 
     monkeypatch.setattr(publishing, "BATCH_SECTIONS", 2)
     ids = [new_section(app, f"Section {n}") for n in range(5)]

@@ -12,9 +12,9 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from feedsvc.articles import feed_rows, published_everywhere, published_in_section
-from feedsvc.db import database, transaction
-from feedsvc.models import Article, Section, utcnow
-from feedsvc.publishing import sections_due
+from feedsvc.publishing.passes import sections_due
+from feedsvc.storage.db import database, transaction
+from feedsvc.storage.models import Article, Section, utcnow
 
 
 def _captured(app: Flask, run: Callable[[Session], object]) -> list[tuple[str, Any]]:
@@ -103,7 +103,7 @@ def test_the_tick_query_for_scheduled_articles_uses_an_index(app: Flask) -> None
 
     with transaction(app) as s:
         create_section(s, SectionInput(name="World"))
-    from feedsvc.publishing import run_pass
+    from feedsvc.publishing.passes import run_pass
 
     run_pass(app)  # gives the section a render time, so the scheduled-article query runs
     statements = _captured(app, lambda s: sections_due(s, utcnow()))

@@ -9,10 +9,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import delete, select
 
-from feedsvc import renderpool
-from feedsvc.db import transaction
-from feedsvc.models import FeedDocument
-from feedsvc.publishing import run_pass
+from feedsvc.publishing import renderpool
+from feedsvc.publishing.passes import run_pass
+from feedsvc.storage.db import transaction
+from feedsvc.storage.models import FeedDocument
 from tests.helpers import new_article, new_section
 
 
@@ -74,7 +74,7 @@ def test_processes_that_cannot_start_leave_the_work_to_the_scheduler(
     # A setting the processes' own app refuses: their initializer fails, the pool breaks.
     broken = {**app.extensions["feedsvc.settings"], "LOG_FORMAT": "xml"}
     monkeypatch.setitem(app.extensions, "feedsvc.settings", broken)
-    with caplog.at_level(logging.WARNING, logger="feedsvc.renderpool"):
+    with caplog.at_level(logging.WARNING, logger="feedsvc.publishing.renderpool"):
         result = run_pass(app, full=True)
     assert sorted(result.sections_rendered) == sorted(four_sections) and not result.failures
     assert "rendering the rest in the scheduler" in caplog.text

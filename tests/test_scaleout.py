@@ -14,9 +14,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from feedsvc.db import transaction
-from feedsvc.models import Article, FeedDocument, SchedulerLease
-from feedsvc.publishing import run_pass
+from feedsvc.publishing.passes import run_pass
+from feedsvc.storage.db import transaction
+from feedsvc.storage.models import Article, FeedDocument, SchedulerLease
 from tests.conftest import EDITOR
 from tests.helpers import new_article, new_section
 from tests.procs import Browser, free_port, gunicorn, scheduler, wait_for

@@ -15,14 +15,14 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from feedsvc import lease
 from feedsvc.articles import ArticleInput, create_article
-from feedsvc.db import transaction
-from feedsvc.models import FeedDocument, SchedulerLease, utcnow
-from feedsvc.publishing import PassResult
-from feedsvc.scheduler import Publisher, run_scheduler
+from feedsvc.publishing import lease
+from feedsvc.publishing.passes import PassResult
+from feedsvc.publishing.scheduler import Publisher, run_scheduler
 from feedsvc.sections import SectionInput, bump_revision, create_section
 from feedsvc.settings import PROJECT_ROOT
+from feedsvc.storage.db import transaction
+from feedsvc.storage.models import FeedDocument, SchedulerLease, utcnow
 from tests.helpers import new_article, new_section
 
 
@@ -133,7 +133,7 @@ def test_every_pass_is_recorded_once_with_what_it_did(app: Flask) -> None:
 def test_a_failed_last_write_is_recorded_as_a_failure(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from feedsvc import publishing
+    from feedsvc.publishing import passes as publishing
 
     section = new_section(app)
     publisher = Publisher(app)
@@ -168,7 +168,7 @@ def test_failed_section_keeps_last_good_feed_and_others_render(
             ArticleInput(title="Biz", section_id=other.id, body="Text."),
             base_url="http://feeds.example.org/",
         )
-    from feedsvc import publishing
+    from feedsvc.publishing import passes as publishing
 
     real = publishing.prepare_section
 
@@ -239,7 +239,7 @@ def _finish(proc: subprocess.Popen[str], timeout: float = 20) -> str:
 SIGNAL_DURING_SUBMIT = """
 import concurrent.futures, os, signal, time
 from feedsvc import create_app
-from feedsvc.scheduler import run_scheduler
+from feedsvc.publishing.scheduler import run_scheduler
 
 submit = concurrent.futures.ThreadPoolExecutor.submit
 fired = []
@@ -322,7 +322,7 @@ def test_a_pass_stops_when_the_lease_is_lost_midway(app: Flask) -> None:
         for name in ["A", "B", "C"]:
             create_section(s, SectionInput(name=name))
     answers = iter([True, False])
-    from feedsvc.publishing import run_pass
+    from feedsvc.publishing.passes import run_pass
 
     result = run_pass(app, keep_leading=lambda: next(answers, False))
     # The second check said "no longer leader": nothing more is rendered, and what was

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from feedsvc.db import transaction
 from feedsvc.errors import ValidationError
-from feedsvc.models import Section
 from feedsvc.sections import SectionInput, create_section, update_section
+from feedsvc.storage.db import transaction
+from feedsvc.storage.models import Section
 
 
 def test_slugs_are_derived_even_from_non_latin_names(app: Flask) -> None:

@@ -13,8 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import event, select, update
 
-from feedsvc.db import database, transaction
-from feedsvc.models import ApiToken, utcnow
+from feedsvc.storage.db import database, transaction
+from feedsvc.storage.models import ApiToken, utcnow
 from feedsvc.tokens import find_token
 
 TOKEN = re.compile(r"\Afsv_[A-Za-z0-9_-]{43}\Z")

@@ -10,9 +10,9 @@ from flask import Flask
 from sqlalchemy import delete, select
 from werkzeug.security import check_password_hash
 
-from feedsvc.db import database, transaction
 from feedsvc.errors import ValidationError
-from feedsvc.models import User
+from feedsvc.storage.db import database, transaction
+from feedsvc.storage.models import User
 from feedsvc.users import MIN_PASSWORD, authenticate, create_user, ensure_admin
 from tests.conftest import make_app
 

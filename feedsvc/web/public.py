@@ -9,10 +9,10 @@ from sqlalchemy import select, text
 from werkzeug.wrappers import Response
 
 from feedsvc import articles, urls
-from feedsvc.db import get_session
-from feedsvc.documents import cache
-from feedsvc.models import MAX_ID, Article, SchedulerLease, Section, utcnow
-from feedsvc.serving import respond
+from feedsvc.storage.db import get_session
+from feedsvc.storage.models import MAX_ID, Article, SchedulerLease, Section, utcnow
+from feedsvc.web.conditional import respond
+from feedsvc.web.documents import cache
 
 bp = Blueprint("public", __name__)
 PAGE_ITEMS = 30

@@ -17,8 +17,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func, select
 
-from feedsvc.db import database
-from feedsvc.models import FeedDocument, SchedulerLease
+from feedsvc.storage.db import database
+from feedsvc.storage.models import FeedDocument, SchedulerLease
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

@@ -12,11 +12,11 @@ from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 
 from feedsvc import articles, sections
-from feedsvc.auth import login_required
-from feedsvc.db import get_session
 from feedsvc.errors import NotFound, ValidationError
-from feedsvc.forms import ArticleForm, DeleteForm, SectionForm, attach_errors
-from feedsvc.models import Article
+from feedsvc.storage.db import get_session
+from feedsvc.storage.models import Article
+from feedsvc.web.auth import login_required
+from feedsvc.web.forms import ArticleForm, DeleteForm, SectionForm, attach_errors
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

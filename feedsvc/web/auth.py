@@ -10,10 +10,10 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from feedsvc.db import get_session
-from feedsvc.forms import LoginForm, LogoutForm
-from feedsvc.models import User
+from feedsvc.storage.db import get_session
+from feedsvc.storage.models import User
 from feedsvc.users import authenticate
+from feedsvc.web.forms import LoginForm, LogoutForm
 
 bp = Blueprint("auth", __name__, url_prefix="/admin")
 F = TypeVar("F", bound=Callable[..., Any])

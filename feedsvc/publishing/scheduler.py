@@ -12,10 +12,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from feedsvc import db, export, lease
-from feedsvc.db import transaction
-from feedsvc.models import utcnow
-from feedsvc.publishing import PassResult, edits_pending, run_pass
+from feedsvc.publishing import export, lease
+from feedsvc.publishing.passes import PassResult, edits_pending, run_pass
+from feedsvc.storage import db
+from feedsvc.storage.db import transaction
+from feedsvc.storage.models import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from email.utils import format_datetime
 from flask import Flask
 from sqlalchemy import select
 
-from feedsvc.db import database
-from feedsvc.models import FeedDocument, SiteState, gunzip
+from feedsvc.storage.db import database
+from feedsvc.storage.models import FeedDocument, SiteState, gunzip
 
 Headers = list[tuple[str, str]]
 

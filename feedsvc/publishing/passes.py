@@ -19,11 +19,19 @@ from isal import igzip
 from sqlalchemy import Row, Table, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from feedsvc import export, feeds, renderpool, urls
+from feedsvc import feeds, urls
 from feedsvc.articles import feed_rows
-from feedsvc.db import transaction
-from feedsvc.models import STATUS_PUBLISHED, Article, FeedDocument, Section, SiteState, utcnow
-from feedsvc.opml import OPML_CONTENT_TYPE, OpmlEntry, render_opml
+from feedsvc.feeds.opml import OPML_CONTENT_TYPE, OpmlEntry, render_opml
+from feedsvc.publishing import export, renderpool
+from feedsvc.storage.db import transaction
+from feedsvc.storage.models import (
+    STATUS_PUBLISHED,
+    Article,
+    FeedDocument,
+    Section,
+    SiteState,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 # The feed-level date of a site with no articles at all: fixed, so output stays deterministic.

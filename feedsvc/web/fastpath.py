@@ -11,9 +11,9 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from feedsvc.documents import DocumentCache
-from feedsvc.serving import respond
 from feedsvc.urls import FEED_FILES, OPML_PATH
+from feedsvc.web.conditional import respond
+from feedsvc.web.documents import DocumentCache
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Observer = Callable[[str, int], None]

@@ -17,7 +17,7 @@ from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from feedsvc.errors import ValidationError
-from feedsvc.models import STATUS_DRAFT, STATUS_PUBLISHED
+from feedsvc.storage.models import STATUS_DRAFT, STATUS_PUBLISHED
 
 
 class LoginForm(FlaskForm):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from feedsvc.models import Base
+from feedsvc.storage.models import Base
 
 engine = context.config.attributes["engine"]
 with engine.connect() as connection:

@@ -16,8 +16,8 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from feedsvc import urls
-from feedsvc.db import transaction
-from feedsvc.models import FeedDocument
+from feedsvc.storage.db import transaction
+from feedsvc.storage.models import FeedDocument
 
 log = logging.getLogger(__name__)
 

@@ -30,9 +30,9 @@ from werkzeug.wrappers import Response
 
 from feedsvc import articles, sections, tokens, urls
 from feedsvc.content import clean_text
-from feedsvc.db import database, get_session, transaction
 from feedsvc.errors import NotFound, ValidationError
-from feedsvc.models import MAX_ID, Article, Section, utcnow
+from feedsvc.storage.db import database, get_session, transaction
+from feedsvc.storage.models import MAX_ID, Article, Section, utcnow
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -479,7 +479,7 @@ def _fallback(rest: str = "") -> NoReturn:
 
 @bp.get("/openapi.json")
 def openapi_document() -> Response:
-    from feedsvc.openapi import document
+    from feedsvc.web.api.openapi import document
 
     response = json_response(document(_site()))
     response.headers["Cache-Control"] = "public, max-age=300"

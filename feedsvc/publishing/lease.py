@@ -12,7 +12,7 @@ from sqlalchemy import Table, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from feedsvc.models import SchedulerLease
+from feedsvc.storage.models import SchedulerLease
 
 LEASE_NAME = "render"
 # Statements on the lease table go through the Core connection: they run every tick, and the

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from feedsvc import api, articles, sections
+from feedsvc import articles, sections
 from feedsvc.content import BODY_MAX_LENGTH
-from feedsvc.models import MAX_ID
+from feedsvc.storage.models import MAX_ID
+from feedsvc.web.api import views as api
 
 _DATE_TIME = {"type": "string", "format": "date-time"}
 _NULLABLE_DATE_TIME = {"type": ["string", "null"], "format": "date-time"}

@@ -6,7 +6,7 @@ from email.utils import parsedate_to_datetime
 
 from werkzeug.http import parse_accept_header
 
-from feedsvc.documents import Document, Headers
+from feedsvc.web.documents import Document, Headers
 
 
 def _etag_matches(doc: Document, if_none_match: str) -> bool:

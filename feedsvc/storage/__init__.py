@@ -1,0 +1,1 @@
+"""Where state lives: the engine and sessions, the schema, the stored-document codec, migrations."""

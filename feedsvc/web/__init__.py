@@ -1,0 +1,1 @@
+"""The web process: everything that runs inside a request; it reads stored bytes, never renders."""
