@@ -11,5 +11,13 @@ class ValidationError(ValueError):
         self.errors = errors
 
 
+class Conflict(ValidationError):
+    """Valid input that collides with what is stored (HTTP 409 at the API edge)."""
+
+
+class SlugInUse(Conflict):
+    """Another section already has this slug."""
+
+
 class NotFound(LookupError):
     """The thing asked for does not exist."""

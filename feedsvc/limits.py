@@ -1,0 +1,48 @@
+"""The limits every edge enforces alike: field lengths, ranges, the slug pattern, ids, statuses.
+
+One home for each: the services enforce them, and the schema, the admin forms and the OpenAPI
+description import them from here, so a limit cannot say one thing in one place and another
+elsewhere.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Ids are 32-bit INTEGER keys (PostgreSQL SERIAL); a larger number in a URL or a JSON body
+# would overflow the driver's parameter, so it is "not found" before any query runs.
+ID_MIN = 1
+ID_MAX = 2**31 - 1
+
+
+def valid_id(value: int) -> bool:
+    """Whether value can be the id of a stored row (anything else is simply not found)."""
+    return ID_MIN <= value <= ID_MAX
+
+
+# Sections.
+SECTION_NAME_MAX = 120
+SLUG_MAX = 80
+# The slug grammar: lower-case ASCII letters and digits in runs joined by single hyphens. It is
+# also the URL pattern of /sections/<slug>/…, so a slug can never leave the export folder.
+SLUG_PATTERN = r"[a-z0-9]+(?:-[a-z0-9]+)*"
+# \A...\Z rather than ^...$: "$" also matches before a trailing "\n", so "news\n" would pass
+# a plain re.match() against "^...$".
+SLUG_RE = re.compile(rf"\A{SLUG_PATTERN}\Z")
+DESCRIPTION_MAX = 2000
+ITEMS_PER_FEED_MIN = 1
+ITEMS_PER_FEED_MAX = 500
+ITEMS_PER_FEED_DEFAULT = 50
+
+# Articles.
+TITLE_MAX = 300
+AUTHOR_MAX = 120
+SUMMARY_MAX = 1000
+# Markdown source; its UTF-8 may be four times as long, which the request size limit allows.
+BODY_MAX = 200_000
+STATUS_PUBLISHED = "published"
+STATUS_DRAFT = "draft"
+STATUSES = (STATUS_PUBLISHED, STATUS_DRAFT)
+
+# API tokens and users.
+TOKEN_NAME_MAX = 120
