@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from feedsvc.content import SLUG_RE, ContentError, clean_line, clean_text, slugify
+from feedsvc.content.html import SLUG_RE, ContentError, clean_line, clean_text, slugify
 from feedsvc.errors import NotFound, ValidationError
 from feedsvc.storage.models import MAX_ID, Section, utcnow
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from feedsvc.content import (
+from feedsvc.content.html import (
     BODY_MAX_LENGTH,
     SLUG_RE,
     ContentError,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from feedsvc import articles, sections
-from feedsvc.content import BODY_MAX_LENGTH
+from feedsvc.content.html import BODY_MAX_LENGTH
 from feedsvc.storage.models import MAX_ID
 from feedsvc.web.api import views as api
 

@@ -1,0 +1,482 @@
+"""Editor input to feed-safe content: XML-legal text, sanitised HTML, summaries and slugs."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import lxml.html
+import nh3
+from lxml import etree
+from markdown_it import MarkdownIt
+from markdown_it.rules_inline import StateInline
+
+__all__ = [
+    "BODY_MAX_LENGTH",
+    "SLUG_RE",
+    "ContentError",
+    "clean_line",
+    "clean_text",
+    "clean_title",
+    "derive_summary",
+    "render_body",
+    "slugify",
+]
+
+BODY_MAX_LENGTH = 200_000
+
+# \A...\Z rather than ^...$: "$" also matches before a trailing "\n", so "news\n" would pass
+# a plain re.match() against "^...$".
+SLUG_RE = re.compile(r"\A[a-z0-9]+(?:-[a-z0-9]+)*\Z")
+
+
+class ContentError(ValueError):
+    """Input the user has to fix; ``str(error)`` is a full sentence fit to show them."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Plain text
+# ---------------------------------------------------------------------------------------------
+
+# XML 1.0 §2.2 Char excludes NUL, C0 controls other than TAB/LF/CR, the surrogates and
+# U+FFFE/U+FFFF. §2.2 also "discourages" DEL, the C1 controls and all noncharacters
+# (U+FDD0-U+FDEF and U+xFFFE/U+xFFFF in every plane); feed validators flag those, so they go
+# too. CR is kept here only so that clean_text() can turn it into LF.
+_PLANE_NONCHARACTERS = "".join(rf"\U{plane:04x}fffe\U{plane:04x}ffff" for plane in range(1, 17))
+_NOT_XML_TEXT = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
+    + _PLANE_NONCHARACTERS
+    + "]"
+)
+
+# Whitespace runs to collapse in one-line fields. No-break spaces (U+00A0, U+2007, U+202F) are
+# left alone inside the text: editors type them on purpose ("10\u00a0km", French "Prix\u202f:").
+_WHITESPACE_RUN = re.compile(r"[^\S\u00a0\u2007\u202f]+")
+
+
+def clean_text(s: str) -> str:
+    """Return ``s`` with XML-illegal and discouraged characters removed, LF newlines, NFC.
+
+    Never raises for any ``str``, including lone surrogates from JSON such as ``"\\ud800"``.
+    """
+    s = _NOT_XML_TEXT.sub("", s)
+    # XML 1.0 §2.11 end-of-line handling: CRLF and lone CR both become LF.
+    s = s.replace("\r\n", "\n").replace("\r", "\n")
+    # NFC, as W3C Character Model (Charmod-Norm) recommends for content exchanged on the web;
+    # it also makes "e" + U+0301 and "é" compare and count the same.
+    return unicodedata.normalize("NFC", s)
+
+
+def _one_line(s: str) -> str:
+    return _WHITESPACE_RUN.sub(" ", clean_text(s)).strip()
+
+
+def _as_subject(field: str) -> str:
+    return field[:1].upper() + field[1:]
+
+
+def _mid_sentence(field: str) -> str:
+    # "Section name" -> "section name", but keep acronyms such as "URL" as they are.
+    return field if field[1:2].isupper() else field[:1].lower() + field[1:]
+
+
+def _check_length(value: str, field: str, max_length: int) -> None:
+    if len(value) > max_length:
+        raise ContentError(f"The {_mid_sentence(field)} is longer than {max_length:,} characters.")
+
+
+def clean_title(s: str, *, max_length: int = 300) -> str:
+    """Return a one-line, plain-text title; markup in it stays literal text, never markup."""
+    title = _one_line(s)
+    if not title:
+        raise ContentError("Title is required.")
+    _check_length(title, "title", max_length)
+    return title
+
+
+def clean_line(
+    s: str, *, field: str, max_length: int, required: bool = False, multiline: bool = False
+) -> str:
+    """Clean a short plain-text field (author, section name, ...); ``""`` when optional and blank.
+
+    ``multiline=True`` (for descriptions) keeps line breaks: clean_text() plus strip only.
+    """
+    value = clean_text(s).strip() if multiline else _one_line(s)
+    if not value and required:
+        raise ContentError(f"{_as_subject(field)} is required.")
+    _check_length(value, field, max_length)
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Body: Markdown -> sanitised HTML
+# ---------------------------------------------------------------------------------------------
+
+# No h1: the page template and feed readers render the article title as the top heading.
+_ALLOWED_TAGS = {
+    "p", "br", "h2", "h3", "h4", "h5", "h6", "strong", "em", "b", "i", "u", "s", "a", "img",
+    "ul", "ol", "li", "blockquote", "q", "cite", "code", "pre", "hr", "table", "caption",
+    "thead", "tbody", "tfoot", "tr", "th", "td", "figure", "figcaption", "sup", "sub", "abbr",
+    "del", "ins", "dl", "dt", "dd",
+}  # fmt: skip
+_ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "abbr": {"title"},
+    "ol": {"start"},
+    "th": {"colspan", "rowspan"},
+    "td": {"colspan", "rowspan"},
+}
+# Table column alignment (_markdown_to_html turns the table rule's style= into align=);
+# any other value of align is dropped.
+_ALIGN = {"align": {"left", "center", "right"}}
+_ALLOWED_ATTRIBUTE_VALUES = {"th": _ALIGN, "td": _ALIGN}
+# Elements whose content is code, not article text: removed together with their content
+# rather than unwrapped into visible text.
+_DROP_WITH_CONTENT = {
+    "script", "style", "iframe", "frame", "frameset", "object", "embed", "applet", "noscript",
+    "noembed", "noframes", "template", "svg", "math", "textarea", "select",
+}  # fmt: skip
+_URL_SCHEMES = {"http", "https", "mailto"}
+
+# Nesting limits. Past maxNesting markdown-it silently drops the rest of a quote or list, so
+# deeper input is refused with a message instead (each list level is two markdown-it levels,
+# <ul> and <li>; the 10 spare levels are headroom, the check below fires first).
+_MAX_BLOCK_DEPTH = 50
+_MARKDOWN_MAX_NESTING = 2 * _MAX_BLOCK_DEPTH + 10
+# Brackets nested inside a link or image text. The link and image rules rescan the rest of the
+# paragraph at each level, so this bounds the work per "[" (the limit markdown-it itself applies
+# is maxNesting, about 110 here). Deeper brackets stay literal text, as past any such limit.
+_MAX_INLINE_DEPTH = 8
+# Raw HTML elements left open at once. html5ever (inside nh3) spends time proportional to the
+# depth on every block tag, so 40,000 unclosed "<div>" took 7 s; a real article needs a few.
+_MAX_HTML_DEPTH = 100
+_NESTING_ERROR = "The body nests {what} more than {limit} levels deep."
+
+
+class _Markdown(MarkdownIt):
+    """CommonMark plus tables and strikethrough; raw HTML passes through for nh3 to sanitise.
+
+    No typographer, so the editor's typography (curly quotes, dashes, ellipses) and straight
+    quotes come through as typed; no linkify. No definition lists or abbreviations (raw <dl>
+    and <abbr> still work) and no footnotes, whose ids would clash once several articles
+    share one feed document.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "commonmark",
+            {"html": True, "typographer": False, "linkify": False},
+        )
+        self.options["maxNesting"] = _MARKDOWN_MAX_NESTING
+        self.enable(["table", "strikethrough"])
+        self.inline.ruler.before("text", "feedsvc_depth_cap", _inline_depth_cap)
+        self.inline.ruler.before("text", "feedsvc_link_cannot_start", _link_cannot_start)
+
+    def validateLink(self, url: str) -> bool:
+        # nh3 alone decides which URLs stay (see render_body): "[x](javascript:...)" becomes a
+        # link whose href nh3 removes, rather than literal text showing the script.
+        return True
+
+
+def _inline_depth_cap(state: StateInline, silent: bool) -> bool:
+    """Past _MAX_INLINE_DEPTH, do what markdown-it does past maxNesting: the rest is text."""
+    if state.level < _MAX_INLINE_DEPTH:
+        return False
+    if silent:  # scanning a link label: give up on it, so the outer "[" stays text
+        state.pos = state.posMax
+    else:
+        state.append_pending(state.src[state.pos])
+        state.pos += 1
+    return True
+
+
+def _link_cannot_start(state: StateInline, silent: bool) -> bool:
+    """Take "[" or "![" as text at once where no link or image can start there.
+
+    That is where no "]" follows, or no ")" follows (which an inline link needs) while the body
+    defines no references (which "[label]" alone could use). The link and image rules would
+    scan ahead for every such "[": seconds for a paste of 100,000 "[" or 20,000 "[a](".
+    """
+    src, pos = state.src, state.pos
+    length = 2 if src.startswith("![", pos) else 1 if src[pos] == "[" else 0
+    if not length:
+        return False
+    last = state.html_terminator_last  # last index in the source; one cached rfind per parse
+    if last("]") > pos and (last(")") > pos or "references" in state.env):
+        return False
+    if not silent:
+        state.append_pending(src[pos : pos + length])
+    state.pos += length
+    return True
+
+
+_QUOTE_OR_LIST_OPEN = {"blockquote_open", "bullet_list_open", "ordered_list_open"}
+_QUOTE_OR_LIST_CLOSE = {"blockquote_close", "bullet_list_close", "ordered_list_close"}
+
+
+def _markdown_to_html(text: str) -> str:
+    # A new parser per call (about 0.1 ms): nothing is shared between gunicorn's threads.
+    md = _Markdown()
+    env: dict[str, Any] = {}
+    tokens = md.parse(text, env)
+    depth = 0
+    for token in tokens:  # block tokens only; their inline children need no change
+        if token.type in _QUOTE_OR_LIST_OPEN:
+            depth += 1
+            if depth > _MAX_BLOCK_DEPTH:
+                raise ContentError(
+                    _NESTING_ERROR.format(what="quotes or lists", limit=_MAX_BLOCK_DEPTH)
+                )
+        elif token.type in _QUOTE_OR_LIST_CLOSE:
+            depth -= 1
+        elif token.tag == "h1":  # "# Heading" is kept as h2, not unwrapped by nh3
+            token.tag = "h2"
+        elif token.type in ("th_open", "td_open"):
+            # style= is stripped by nh3; align= is allowed (see _ALLOWED_ATTRIBUTE_VALUES).
+            style = str(token.attrs.pop("style", ""))
+            if style.startswith("text-align:"):
+                token.attrs["align"] = style.removeprefix("text-align:")
+    html: str = md.renderer.render(tokens, md.options, env)
+    return html
+
+
+# Tags as they may appear in raw HTML, as far as nesting is concerned. "[^<>]" keeps the scan
+# linear on runs of "<" without ">".
+_RAW_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^<>]*?(/?)>")
+# Void elements, and elements whose end tag HTML lets authors leave out (the parser closes
+# them when a sibling starts): neither nests what follows.
+_NOT_NESTING = {
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+    "source", "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "thead", "tbody",
+    "tfoot", "option", "optgroup", "colgroup", "caption", "rb", "rt", "rp", "html", "head",
+    "body",
+}  # fmt: skip
+
+
+def _check_html_depth(html: str) -> None:
+    """Refuse HTML that leaves more than _MAX_HTML_DEPTH elements open at once."""
+    open_elements: list[str] = []
+    foreign = 0  # inside <svg> or <math>, where "<x/>" does close itself
+    for match in _RAW_TAG.finditer(html):
+        closing, name, self_closing = match.group(1), match.group(2).lower(), match.group(3)
+        if name in ("svg", "math") and not self_closing:
+            foreign = max(foreign - 1, 0) if closing else foreign + 1
+        if name in _NOT_NESTING or (self_closing and foreign):
+            continue
+        if not closing:
+            open_elements.append(name)
+            if len(open_elements) > _MAX_HTML_DEPTH:
+                raise ContentError(
+                    _NESTING_ERROR.format(what="HTML elements", limit=_MAX_HTML_DEPTH)
+                )
+        elif name in open_elements:  # a stray end tag closes nothing
+            while open_elements.pop() != name:
+                pass
+
+
+# A start or end tag exactly as the WHATWG "serializing HTML fragments" algorithm (HTML §13.3),
+# which nh3's html5ever serializer implements, writes it: lower-case name, every attribute
+# as name="value" with '"' escaped as &quot;.
+_START_TAG = re.compile(r'<([a-z][a-z0-9]*)((?:\s+[^\s"\'>/=]+="[^"]*")*)\s*>')
+_TAG = re.compile(r'<(/?)([a-z][a-z0-9]*)((?:\s+[^\s"\'>/=]+="[^"]*")*)\s*>')
+_VOID_TAGS = {"br", "hr", "img"}
+# Removed when sanitising leaves them without visible content (text other than whitespace, an
+# image or a rule): "<p><script>...</script></p>" would otherwise read as a blank gap.
+_DROP_IF_BLANK = {
+    "p", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "ul", "ol", "li", "dl", "dt", "dd",
+    "figure", "figcaption", "caption",
+}  # fmt: skip
+# Removed when left with no content at all; a space inside still separates words.
+_DROP_IF_EMPTY = {
+    "a", "strong", "em", "b", "i", "u", "s", "q", "cite", "code", "sup", "sub", "abbr", "del",
+    "ins",
+}  # fmt: skip
+
+
+@dataclass
+class _OpenElement:
+    name: str
+    start: int  # index of its start tag in the output list
+    visible: bool = False  # holds text other than whitespace, an image or a rule
+    anything: bool = False  # holds any text or element at all, even a space or <br>
+
+
+def _drop_empty_elements(html: str) -> str:
+    """Remove the elements sanitising emptied; ``html`` must be nh3's (WHATWG) serialization."""
+    out: list[str] = []
+    stack: list[_OpenElement] = []
+
+    def holds(visible: bool) -> None:
+        if stack:
+            stack[-1].visible |= visible
+            stack[-1].anything = True
+
+    pos = 0
+    for match in _TAG.finditer(html):
+        if text := html[pos : match.start()]:
+            out.append(text)
+            holds(bool(text.strip()))
+        pos = match.end()
+        closing, name = match.group(1), match.group(2)
+        if not closing and name not in _VOID_TAGS:
+            stack.append(_OpenElement(name, len(out)))
+            out.append(match.group(0))
+            continue
+        if closing:
+            if not stack or stack[-1].name != name:
+                return html  # not the serialization this expects: leave it as it is
+            element = stack.pop()
+            if (name in _DROP_IF_BLANK and not element.visible) or (
+                name in _DROP_IF_EMPTY and not element.anything
+            ):
+                del out[element.start :]
+                continue
+            visible = element.visible
+        else:
+            visible = name != "br"
+        out.append(match.group(0))
+        holds(visible)
+    if stack:
+        return html
+    out.append(html[pos:])
+    return "".join(out)
+
+
+def _polyglot_tag(match: re.Match[str]) -> str:
+    name, attributes = match.group(1), match.group(2).replace("<", "&lt;")
+    return f"<{name}{attributes} />" if name in _VOID_TAGS else f"<{name}{attributes}>"
+
+
+def _xml_compatible(html: str) -> str:
+    # The HTML serializer's only differences from well-formed XML for our allow-list: void
+    # elements without "/>", a raw "<" allowed in attribute values (older spec versions), and
+    # &nbsp;, which XML does not predefine (XML 1.0 §4.6). Fixing these lets the body go into
+    # Atom type="xhtml" (RFC 4287 §3.1.1.3) as well as escaped into RSS/type="html".
+    return _START_TAG.sub(_polyglot_tag, html).replace("&nbsp;", "&#160;")
+
+
+def _parse_fragment(html: str) -> Any:
+    """Parse an HTML fragment, returning its <body>; ``html`` must hold only XML-legal chars."""
+    # A whole document, not fragment_fromstring(), which raises on a stray "<html>" tag.
+    document: Any = lxml.html.document_fromstring(f"<html><body>{html}")
+    return document.body
+
+
+def render_body(markdown_text: str, *, base_url: str) -> str:
+    """Render the editor's Markdown to a sanitised HTML fragment with absolute URLs.
+
+    The result is also well-formed XML and contains only XML-legal characters.
+    """
+    base = urlsplit(base_url)
+    if base.scheme not in ("http", "https") or not base.netloc:
+        raise ValueError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
+    # Cleaning first keeps XML-illegal characters out of every later stage.
+    text = clean_text(markdown_text).strip()
+    # Checked on the source, before rendering, so oversize input costs no Markdown time.
+    _check_length(text, "body", BODY_MAX_LENGTH)
+    markup = _markdown_to_html(text)
+    _check_html_depth(markup)  # before nh3, whose parser is what deep nesting makes slow
+    html = nh3.clean(
+        markup,
+        tags=_ALLOWED_TAGS,
+        clean_content_tags=_DROP_WITH_CONTENT,
+        attributes=_ALLOWED_ATTRIBUTES,
+        tag_attribute_values=_ALLOWED_ATTRIBUTE_VALUES,
+        url_schemes=_URL_SCHEMES,
+        # Resolving here, with the same WHATWG URL parser that just checked the scheme,
+        # leaves no gap between "what was checked" and "what is written". It handles
+        # "/about", "img.png", "#x", "?q" and "//host/x" (which takes base_url's scheme).
+        url_relative=("rewrite_with_base", base_url),
+        # nh3's default rel="noopener noreferrer" is kept: editors cannot set rel or target
+        # themselves, and no reader should learn which feed a click came from.
+        link_rel="noopener noreferrer",
+    )
+    # Character references such as "&#xfffe;" or "&#1;" decode to characters again, so
+    # filter once more. No NFC here: on markup it could fuse ">" + U+0338 into U+226F.
+    html = _NOT_XML_TEXT.sub("", _xml_compatible(_drop_empty_elements(html))).strip()
+    root = _parse_fragment(html)
+    if not root.text_content().strip() and not root.xpath(".//img[@src]"):
+        raise ContentError("Body is required.")
+    return html
+
+
+# ---------------------------------------------------------------------------------------------
+# Summary
+# ---------------------------------------------------------------------------------------------
+
+
+def _shorten(text: str, max_length: int) -> str:
+    if len(text) <= max_length:
+        return text
+    cut = text[: max(max_length - 1, 0)]  # room for the ellipsis
+    if not text[len(cut)].isspace():  # the cut splits a word: back up to the last space
+        head, space, _ = cut.rpartition(" ")
+        cut = head if space and head else cut
+    return (cut.rstrip(" ,;:-\u2013\u2014") or cut) + "\u2026"
+
+
+def derive_summary(html: str, *, max_length: int = 280) -> str:
+    """Return a plain-text summary of sanitised HTML: its leading paragraph(s).
+
+    As many whole leading paragraphs as fit in ``max_length``; if the first alone is too long,
+    it is cut at a word boundary and ends in "…" (the total stays within ``max_length``).
+    Without <p> elements the whole text is used. Entities are decoded ("A & B").
+    """
+    # Only the XML-illegal characters go here (lxml refuses them); NFC waits for the extracted
+    # text, since on markup it could fuse ">" + U+0338 into one character.
+    html = _NOT_XML_TEXT.sub("", html)
+    if not html.strip():
+        return ""
+    root = _parse_fragment(html)
+    etree.strip_elements(root, "script", "style", with_tail=False)
+    for br in root.iter("br"):  # "line<br>line" must not read as "lineline"
+        br.tail = " " + (br.tail or "")
+    # _one_line() runs clean_text() again: references like "&#xfffe;" decode to forbidden chars.
+    paragraphs = [text for p in root.iter("p") if (text := _one_line(p.text_content()))]
+    if not paragraphs:
+        paragraphs = [_one_line(root.text_content())]
+    summary = paragraphs[0]
+    for paragraph in paragraphs[1:]:
+        if len(summary) + 1 + len(paragraph) > max_length:
+            break
+        summary = f"{summary} {paragraph}"
+    return _shorten(summary, max_length)
+
+
+# ---------------------------------------------------------------------------------------------
+# Slugs
+# ---------------------------------------------------------------------------------------------
+
+# Latin letters that NFKD does not decompose into ASCII, spelled the usual way.
+_LATIN_FOLD = str.maketrans(
+    {"æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ð": "d", "þ": "th", "ł": "l", "\u0131": "i"}
+)
+_NON_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def slugify(name: str, *, max_length: int = 80) -> str:
+    """Make a URL slug matching SLUG_RE: "Économie & Finance" -> "economie-finance".
+
+    Names with nothing ASCII-foldable (e.g. "新闻", "أخبار") get "s-" plus the first 8 hex
+    digits of the SHA-256 of the cleaned, case-folded name: stable for the same name, distinct
+    for different names (collisions are left to the caller's uniqueness check, as for any slug).
+    """
+    text = _one_line(name).casefold()  # casefold() also spells "ß" as "ss"
+    if not text:
+        raise ContentError("A name is required to make a slug.")
+    ascii_text = unicodedata.normalize("NFKD", text.translate(_LATIN_FOLD))
+    slug = _NON_SLUG.sub("-", ascii_text.encode("ascii", "ignore").decode("ascii")).strip("-")
+    if len(slug) > max_length:
+        cut = slug[:max_length]
+        if slug[max_length] != "-" and "-" in cut:  # don't leave half a word at the end
+            cut = cut.rpartition("-")[0]
+        slug = cut.strip("-")
+    if not slug:
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+        slug = f"s-{digest}"[:max_length].strip("-")
+    return slug
