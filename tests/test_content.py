@@ -6,8 +6,6 @@ import pytest
 from lxml import etree
 
 from feedsvc.content.html import (
-    BODY_MAX_LENGTH,
-    SLUG_RE,
     ContentError,
     clean_line,
     clean_text,
@@ -16,6 +14,7 @@ from feedsvc.content.html import (
     render_body,
     slugify,
 )
+from feedsvc.limits import BODY_MAX, SLUG_RE
 
 BASE = "https://news.example.com/2024/05/budget/"
 
@@ -259,9 +258,9 @@ def test_image_only_body_is_accepted() -> None:
 
 
 def test_body_length_limit() -> None:
-    render_body("x" * BODY_MAX_LENGTH, base_url=BASE)
+    render_body("x" * BODY_MAX, base_url=BASE)
     with pytest.raises(ContentError, match=r"^The body is longer than 200,000 characters\.$"):
-        render_body("x" * (BODY_MAX_LENGTH + 1), base_url=BASE)
+        render_body("x" * (BODY_MAX + 1), base_url=BASE)
 
 
 @pytest.mark.parametrize("bad_base", ["", "/relative/", "news.example.com", "ftp://x.example/"])
@@ -378,11 +377,11 @@ def test_brackets_make_links_or_stay_text() -> None:
         pytest.param(
             "\n".join("  " * level + "- x" for level in range(400)),
             QUOTES_OR_LISTS_TOO_DEEP,
-            id="400-indented-lists",  # 5,000 levels of indent would exceed BODY_MAX_LENGTH
+            id="400-indented-lists",  # 5,000 levels of indent would exceed BODY_MAX
         ),
         pytest.param("<dl>" * 50_000, HTML_TOO_DEEP, id="50k-nested-html"),
         pytest.param(
-            ("Word *em* `code` [link](/u) <b>b</b> " * 6_000)[:BODY_MAX_LENGTH],
+            ("Word *em* `code` [link](/u) <b>b</b> " * 6_000)[:BODY_MAX],
             None,
             id="200k-char-line",
         ),

@@ -15,9 +15,9 @@ from lxml import etree
 from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
 
+from feedsvc.limits import BODY_MAX, SLUG_MAX, TITLE_MAX
+
 __all__ = [
-    "BODY_MAX_LENGTH",
-    "SLUG_RE",
     "ContentError",
     "clean_line",
     "clean_text",
@@ -26,12 +26,6 @@ __all__ = [
     "render_body",
     "slugify",
 ]
-
-BODY_MAX_LENGTH = 200_000
-
-# \A...\Z rather than ^...$: "$" also matches before a trailing "\n", so "news\n" would pass
-# a plain re.match() against "^...$".
-SLUG_RE = re.compile(r"\A[a-z0-9]+(?:-[a-z0-9]+)*\Z")
 
 
 class ContentError(ValueError):
@@ -89,7 +83,7 @@ def _check_length(value: str, field: str, max_length: int) -> None:
         raise ContentError(f"The {_mid_sentence(field)} is longer than {max_length:,} characters.")
 
 
-def clean_title(s: str, *, max_length: int = 300) -> str:
+def clean_title(s: str, *, max_length: int = TITLE_MAX) -> str:
     """Return a one-line, plain-text title; markup in it stays literal text, never markup."""
     title = _one_line(s)
     if not title:
@@ -378,7 +372,7 @@ def render_body(markdown_text: str, *, base_url: str) -> str:
     # Cleaning first keeps XML-illegal characters out of every later stage.
     text = clean_text(markdown_text).strip()
     # Checked on the source, before rendering, so oversize input costs no Markdown time.
-    _check_length(text, "body", BODY_MAX_LENGTH)
+    _check_length(text, "body", BODY_MAX)
     markup = _markdown_to_html(text)
     _check_html_depth(markup)  # before nh3, whose parser is what deep nesting makes slow
     html = nh3.clean(
@@ -459,8 +453,8 @@ _LATIN_FOLD = str.maketrans(
 _NON_SLUG = re.compile(r"[^a-z0-9]+")
 
 
-def slugify(name: str, *, max_length: int = 80) -> str:
-    """Make a URL slug matching SLUG_RE: "Économie & Finance" -> "economie-finance".
+def slugify(name: str, *, max_length: int = SLUG_MAX) -> str:
+    """Make a URL slug matching limits.SLUG_RE: "Économie & Finance" -> "economie-finance".
 
     Names with nothing ASCII-foldable (e.g. "新闻", "أخبار") get "s-" plus the first 8 hex
     digits of the SHA-256 of the cleaned, case-folded name: stable for the same name, distinct
