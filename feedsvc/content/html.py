@@ -15,95 +15,14 @@ from lxml import etree
 from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
 
-from feedsvc.limits import BODY_MAX, SLUG_MAX, TITLE_MAX
+from feedsvc.content.text import NOT_XML_TEXT, ContentError, check_length, clean_text, one_line
+from feedsvc.limits import BODY_MAX, SLUG_MAX
 
 __all__ = [
-    "ContentError",
-    "clean_line",
-    "clean_text",
-    "clean_title",
     "derive_summary",
     "render_body",
     "slugify",
 ]
-
-
-class ContentError(ValueError):
-    """Input the user has to fix; ``str(error)`` is a full sentence fit to show them."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Plain text
-# ---------------------------------------------------------------------------------------------
-
-# XML 1.0 §2.2 Char excludes NUL, C0 controls other than TAB/LF/CR, the surrogates and
-# U+FFFE/U+FFFF. §2.2 also "discourages" DEL, the C1 controls and all noncharacters
-# (U+FDD0-U+FDEF and U+xFFFE/U+xFFFF in every plane); feed validators flag those, so they go
-# too. CR is kept here only so that clean_text() can turn it into LF.
-_PLANE_NONCHARACTERS = "".join(rf"\U{plane:04x}fffe\U{plane:04x}ffff" for plane in range(1, 17))
-_NOT_XML_TEXT = re.compile(
-    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
-    + _PLANE_NONCHARACTERS
-    + "]"
-)
-
-# Whitespace runs to collapse in one-line fields. No-break spaces (U+00A0, U+2007, U+202F) are
-# left alone inside the text: editors type them on purpose ("10\u00a0km", French "Prix\u202f:").
-_WHITESPACE_RUN = re.compile(r"[^\S\u00a0\u2007\u202f]+")
-
-
-def clean_text(s: str) -> str:
-    """Return ``s`` with XML-illegal and discouraged characters removed, LF newlines, NFC.
-
-    Never raises for any ``str``, including lone surrogates from JSON such as ``"\\ud800"``.
-    """
-    s = _NOT_XML_TEXT.sub("", s)
-    # XML 1.0 §2.11 end-of-line handling: CRLF and lone CR both become LF.
-    s = s.replace("\r\n", "\n").replace("\r", "\n")
-    # NFC, as W3C Character Model (Charmod-Norm) recommends for content exchanged on the web;
-    # it also makes "e" + U+0301 and "é" compare and count the same.
-    return unicodedata.normalize("NFC", s)
-
-
-def _one_line(s: str) -> str:
-    return _WHITESPACE_RUN.sub(" ", clean_text(s)).strip()
-
-
-def _as_subject(field: str) -> str:
-    return field[:1].upper() + field[1:]
-
-
-def _mid_sentence(field: str) -> str:
-    # "Section name" -> "section name", but keep acronyms such as "URL" as they are.
-    return field if field[1:2].isupper() else field[:1].lower() + field[1:]
-
-
-def _check_length(value: str, field: str, max_length: int) -> None:
-    if len(value) > max_length:
-        raise ContentError(f"The {_mid_sentence(field)} is longer than {max_length:,} characters.")
-
-
-def clean_title(s: str, *, max_length: int = TITLE_MAX) -> str:
-    """Return a one-line, plain-text title; markup in it stays literal text, never markup."""
-    title = _one_line(s)
-    if not title:
-        raise ContentError("Title is required.")
-    _check_length(title, "title", max_length)
-    return title
-
-
-def clean_line(
-    s: str, *, field: str, max_length: int, required: bool = False, multiline: bool = False
-) -> str:
-    """Clean a short plain-text field (author, section name, ...); ``""`` when optional and blank.
-
-    ``multiline=True`` (for descriptions) keeps line breaks: clean_text() plus strip only.
-    """
-    value = clean_text(s).strip() if multiline else _one_line(s)
-    if not value and required:
-        raise ContentError(f"{_as_subject(field)} is required.")
-    _check_length(value, field, max_length)
-    return value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -372,7 +291,7 @@ def render_body(markdown_text: str, *, base_url: str) -> str:
     # Cleaning first keeps XML-illegal characters out of every later stage.
     text = clean_text(markdown_text).strip()
     # Checked on the source, before rendering, so oversize input costs no Markdown time.
-    _check_length(text, "body", BODY_MAX)
+    check_length(text, "body", BODY_MAX)
     markup = _markdown_to_html(text)
     _check_html_depth(markup)  # before nh3, whose parser is what deep nesting makes slow
     html = nh3.clean(
@@ -392,7 +311,7 @@ def render_body(markdown_text: str, *, base_url: str) -> str:
     )
     # Character references such as "&#xfffe;" or "&#1;" decode to characters again, so
     # filter once more. No NFC here: on markup it could fuse ">" + U+0338 into U+226F.
-    html = _NOT_XML_TEXT.sub("", _xml_compatible(_drop_empty_elements(html))).strip()
+    html = NOT_XML_TEXT.sub("", _xml_compatible(_drop_empty_elements(html))).strip()
     root = _parse_fragment(html)
     if not root.text_content().strip() and not root.xpath(".//img[@src]"):
         raise ContentError("Body is required.")
@@ -423,17 +342,17 @@ def derive_summary(html: str, *, max_length: int = 280) -> str:
     """
     # Only the XML-illegal characters go here (lxml refuses them); NFC waits for the extracted
     # text, since on markup it could fuse ">" + U+0338 into one character.
-    html = _NOT_XML_TEXT.sub("", html)
+    html = NOT_XML_TEXT.sub("", html)
     if not html.strip():
         return ""
     root = _parse_fragment(html)
     etree.strip_elements(root, "script", "style", with_tail=False)
     for br in root.iter("br"):  # "line<br>line" must not read as "lineline"
         br.tail = " " + (br.tail or "")
-    # _one_line() runs clean_text() again: references like "&#xfffe;" decode to forbidden chars.
-    paragraphs = [text for p in root.iter("p") if (text := _one_line(p.text_content()))]
+    # one_line() runs clean_text() again: references like "&#xfffe;" decode to forbidden chars.
+    paragraphs = [text for p in root.iter("p") if (text := one_line(p.text_content()))]
     if not paragraphs:
-        paragraphs = [_one_line(root.text_content())]
+        paragraphs = [one_line(root.text_content())]
     summary = paragraphs[0]
     for paragraph in paragraphs[1:]:
         if len(summary) + 1 + len(paragraph) > max_length:
@@ -460,7 +379,7 @@ def slugify(name: str, *, max_length: int = SLUG_MAX) -> str:
     digits of the SHA-256 of the cleaned, case-folded name: stable for the same name, distinct
     for different names (collisions are left to the caller's uniqueness check, as for any slug).
     """
-    text = _one_line(name).casefold()  # casefold() also spells "ß" as "ss"
+    text = one_line(name).casefold()  # casefold() also spells "ß" as "ss"
     if not text:
         raise ContentError("A name is required to make a slug.")
     ascii_text = unicodedata.normalize("NFKD", text.translate(_LATIN_FOLD))
