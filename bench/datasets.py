@@ -178,7 +178,7 @@ def _body_pool(seed: int) -> list[tuple[str, str, str]]:
 
 
 def _section_rows(corpus: Corpus, created: str) -> Iterator[tuple[Any, ...]]:
-    from feedsvc.content.html import slugify
+    from feedsvc.content.slugs import slugify
 
     seen: set[str] = set()
     for i in range(1, SECTIONS + 1):

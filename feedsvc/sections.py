@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from feedsvc.content.html import slugify
+from feedsvc.content.slugs import slugify
 from feedsvc.content.text import ContentError, clean_line, clean_text
 from feedsvc.errors import NotFound, ValidationError
 from feedsvc.limits import SLUG_RE
