@@ -166,7 +166,8 @@ def _sqlite_datetime(value: datetime) -> str:
 
 def _body_pool(seed: int) -> list[tuple[str, str, str]]:
     """(markdown, html, summary) rendered through feedsvc's own content pipeline."""
-    from feedsvc.content.html import derive_summary, render_body
+    from feedsvc.content.html import render_body
+    from feedsvc.content.summary import derive_summary
 
     corpus = Corpus(seed)
     pool = []

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from feedsvc.content.html import derive_summary, render_body
+from feedsvc.content.html import render_body
 from feedsvc.content.slugs import slugify
+from feedsvc.content.summary import derive_summary
 from feedsvc.content.text import ContentError, clean_line, clean_text, clean_title
 from feedsvc.limits import BODY_MAX, SLUG_RE
 

@@ -9,18 +9,11 @@ from urllib.parse import urlsplit
 
 import lxml.html
 import nh3
-from lxml import etree
 from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
 
-from feedsvc.content.text import NOT_XML_TEXT, ContentError, check_length, clean_text, one_line
+from feedsvc.content.text import NOT_XML_TEXT, ContentError, check_length, clean_text
 from feedsvc.limits import BODY_MAX
-
-__all__ = [
-    "derive_summary",
-    "render_body",
-]
-
 
 # ---------------------------------------------------------------------------------------------
 # Body: Markdown -> sanitised HTML
@@ -270,7 +263,7 @@ def _xml_compatible(html: str) -> str:
     return _START_TAG.sub(_polyglot_tag, html).replace("&nbsp;", "&#160;")
 
 
-def _parse_fragment(html: str) -> Any:
+def parse_fragment(html: str) -> Any:
     """Parse an HTML fragment, returning its <body>; ``html`` must hold only XML-legal chars."""
     # A whole document, not fragment_fromstring(), which raises on a stray "<html>" tag.
     document: Any = lxml.html.document_fromstring(f"<html><body>{html}")
@@ -309,50 +302,7 @@ def render_body(markdown_text: str, *, base_url: str) -> str:
     # Character references such as "&#xfffe;" or "&#1;" decode to characters again, so
     # filter once more. No NFC here: on markup it could fuse ">" + U+0338 into U+226F.
     html = NOT_XML_TEXT.sub("", _xml_compatible(_drop_empty_elements(html))).strip()
-    root = _parse_fragment(html)
+    root = parse_fragment(html)
     if not root.text_content().strip() and not root.xpath(".//img[@src]"):
         raise ContentError("Body is required.")
     return html
-
-
-# ---------------------------------------------------------------------------------------------
-# Summary
-# ---------------------------------------------------------------------------------------------
-
-
-def _shorten(text: str, max_length: int) -> str:
-    if len(text) <= max_length:
-        return text
-    cut = text[: max(max_length - 1, 0)]  # room for the ellipsis
-    if not text[len(cut)].isspace():  # the cut splits a word: back up to the last space
-        head, space, _ = cut.rpartition(" ")
-        cut = head if space and head else cut
-    return (cut.rstrip(" ,;:-\u2013\u2014") or cut) + "\u2026"
-
-
-def derive_summary(html: str, *, max_length: int = 280) -> str:
-    """Return a plain-text summary of sanitised HTML: its leading paragraph(s).
-
-    As many whole leading paragraphs as fit in ``max_length``; if the first alone is too long,
-    it is cut at a word boundary and ends in "…" (the total stays within ``max_length``).
-    Without <p> elements the whole text is used. Entities are decoded ("A & B").
-    """
-    # Only the XML-illegal characters go here (lxml refuses them); NFC waits for the extracted
-    # text, since on markup it could fuse ">" + U+0338 into one character.
-    html = NOT_XML_TEXT.sub("", html)
-    if not html.strip():
-        return ""
-    root = _parse_fragment(html)
-    etree.strip_elements(root, "script", "style", with_tail=False)
-    for br in root.iter("br"):  # "line<br>line" must not read as "lineline"
-        br.tail = " " + (br.tail or "")
-    # one_line() runs clean_text() again: references like "&#xfffe;" decode to forbidden chars.
-    paragraphs = [text for p in root.iter("p") if (text := one_line(p.text_content()))]
-    if not paragraphs:
-        paragraphs = [one_line(root.text_content())]
-    summary = paragraphs[0]
-    for paragraph in paragraphs[1:]:
-        if len(summary) + 1 + len(paragraph) > max_length:
-            break
-        summary = f"{summary} {paragraph}"
-    return _shorten(summary, max_length)
