@@ -1,4 +1,4 @@
-"""Editor input to feed-safe content: XML-legal text, sanitised HTML, summaries and slugs."""
+"""Article bodies: the editor's Markdown to sanitised, absolute-linked, XML-compatible HTML."""
 
 from __future__ import annotations
 
@@ -9,15 +9,10 @@ from urllib.parse import urlsplit
 
 import lxml.html
 import nh3
-from markdown_it import MarkdownIt
-from markdown_it.rules_inline import StateInline
 
+from feedsvc.content.markdown import NESTING_ERROR, markdown_to_html
 from feedsvc.content.text import NOT_XML_TEXT, ContentError, check_length, clean_text
 from feedsvc.limits import BODY_MAX
-
-# ---------------------------------------------------------------------------------------------
-# Body: Markdown -> sanitised HTML
-# ---------------------------------------------------------------------------------------------
 
 # No h1: the page template and feed readers render the article title as the top heading.
 _ALLOWED_TAGS = {
@@ -34,7 +29,7 @@ _ALLOWED_ATTRIBUTES = {
     "th": {"colspan", "rowspan"},
     "td": {"colspan", "rowspan"},
 }
-# Table column alignment (_markdown_to_html turns the table rule's style= into align=);
+# Table column alignment (markdown_to_html turns the table rule's style= into align=);
 # any other value of align is dropped.
 _ALIGN = {"align": {"left", "center", "right"}}
 _ALLOWED_ATTRIBUTE_VALUES = {"th": _ALIGN, "td": _ALIGN}
@@ -46,107 +41,9 @@ _DROP_WITH_CONTENT = {
 }  # fmt: skip
 _URL_SCHEMES = {"http", "https", "mailto"}
 
-# Nesting limits. Past maxNesting markdown-it silently drops the rest of a quote or list, so
-# deeper input is refused with a message instead (each list level is two markdown-it levels,
-# <ul> and <li>; the 10 spare levels are headroom, the check below fires first).
-_MAX_BLOCK_DEPTH = 50
-_MARKDOWN_MAX_NESTING = 2 * _MAX_BLOCK_DEPTH + 10
-# Brackets nested inside a link or image text. The link and image rules rescan the rest of the
-# paragraph at each level, so this bounds the work per "[" (the limit markdown-it itself applies
-# is maxNesting, about 110 here). Deeper brackets stay literal text, as past any such limit.
-_MAX_INLINE_DEPTH = 8
 # Raw HTML elements left open at once. html5ever (inside nh3) spends time proportional to the
 # depth on every block tag, so 40,000 unclosed "<div>" took 7 s; a real article needs a few.
 _MAX_HTML_DEPTH = 100
-_NESTING_ERROR = "The body nests {what} more than {limit} levels deep."
-
-
-class _Markdown(MarkdownIt):
-    """CommonMark plus tables and strikethrough; raw HTML passes through for nh3 to sanitise.
-
-    No typographer, so the editor's typography (curly quotes, dashes, ellipses) and straight
-    quotes come through as typed; no linkify. No definition lists or abbreviations (raw <dl>
-    and <abbr> still work) and no footnotes, whose ids would clash once several articles
-    share one feed document.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(
-            "commonmark",
-            {"html": True, "typographer": False, "linkify": False},
-        )
-        self.options["maxNesting"] = _MARKDOWN_MAX_NESTING
-        self.enable(["table", "strikethrough"])
-        self.inline.ruler.before("text", "feedsvc_depth_cap", _inline_depth_cap)
-        self.inline.ruler.before("text", "feedsvc_link_cannot_start", _link_cannot_start)
-
-    def validateLink(self, url: str) -> bool:
-        # nh3 alone decides which URLs stay (see render_body): "[x](javascript:...)" becomes a
-        # link whose href nh3 removes, rather than literal text showing the script.
-        return True
-
-
-def _inline_depth_cap(state: StateInline, silent: bool) -> bool:
-    """Past _MAX_INLINE_DEPTH, do what markdown-it does past maxNesting: the rest is text."""
-    if state.level < _MAX_INLINE_DEPTH:
-        return False
-    if silent:  # scanning a link label: give up on it, so the outer "[" stays text
-        state.pos = state.posMax
-    else:
-        state.append_pending(state.src[state.pos])
-        state.pos += 1
-    return True
-
-
-def _link_cannot_start(state: StateInline, silent: bool) -> bool:
-    """Take "[" or "![" as text at once where no link or image can start there.
-
-    That is where no "]" follows, or no ")" follows (which an inline link needs) while the body
-    defines no references (which "[label]" alone could use). The link and image rules would
-    scan ahead for every such "[": seconds for a paste of 100,000 "[" or 20,000 "[a](".
-    """
-    src, pos = state.src, state.pos
-    length = 2 if src.startswith("![", pos) else 1 if src[pos] == "[" else 0
-    if not length:
-        return False
-    last = state.html_terminator_last  # last index in the source; one cached rfind per parse
-    if last("]") > pos and (last(")") > pos or "references" in state.env):
-        return False
-    if not silent:
-        state.append_pending(src[pos : pos + length])
-    state.pos += length
-    return True
-
-
-_QUOTE_OR_LIST_OPEN = {"blockquote_open", "bullet_list_open", "ordered_list_open"}
-_QUOTE_OR_LIST_CLOSE = {"blockquote_close", "bullet_list_close", "ordered_list_close"}
-
-
-def _markdown_to_html(text: str) -> str:
-    # A new parser per call (about 0.1 ms): nothing is shared between gunicorn's threads.
-    md = _Markdown()
-    env: dict[str, Any] = {}
-    tokens = md.parse(text, env)
-    depth = 0
-    for token in tokens:  # block tokens only; their inline children need no change
-        if token.type in _QUOTE_OR_LIST_OPEN:
-            depth += 1
-            if depth > _MAX_BLOCK_DEPTH:
-                raise ContentError(
-                    _NESTING_ERROR.format(what="quotes or lists", limit=_MAX_BLOCK_DEPTH)
-                )
-        elif token.type in _QUOTE_OR_LIST_CLOSE:
-            depth -= 1
-        elif token.tag == "h1":  # "# Heading" is kept as h2, not unwrapped by nh3
-            token.tag = "h2"
-        elif token.type in ("th_open", "td_open"):
-            # style= is stripped by nh3; align= is allowed (see _ALLOWED_ATTRIBUTE_VALUES).
-            style = str(token.attrs.pop("style", ""))
-            if style.startswith("text-align:"):
-                token.attrs["align"] = style.removeprefix("text-align:")
-    html: str = md.renderer.render(tokens, md.options, env)
-    return html
-
 
 # Tags as they may appear in raw HTML, as far as nesting is concerned. "[^<>]" keeps the scan
 # linear on runs of "<" without ">".
@@ -175,7 +72,7 @@ def _check_html_depth(html: str) -> None:
             open_elements.append(name)
             if len(open_elements) > _MAX_HTML_DEPTH:
                 raise ContentError(
-                    _NESTING_ERROR.format(what="HTML elements", limit=_MAX_HTML_DEPTH)
+                    NESTING_ERROR.format(what="HTML elements", limit=_MAX_HTML_DEPTH)
                 )
         elif name in open_elements:  # a stray end tag closes nothing
             while open_elements.pop() != name:
@@ -282,7 +179,7 @@ def render_body(markdown_text: str, *, base_url: str) -> str:
     text = clean_text(markdown_text).strip()
     # Checked on the source, before rendering, so oversize input costs no Markdown time.
     check_length(text, "body", BODY_MAX)
-    markup = _markdown_to_html(text)
+    markup = markdown_to_html(text)
     _check_html_depth(markup)  # before nh3, whose parser is what deep nesting makes slow
     html = nh3.clean(
         markup,
