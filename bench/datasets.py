@@ -166,7 +166,8 @@ def _sqlite_datetime(value: datetime) -> str:
 
 def _body_pool(seed: int) -> list[tuple[str, str, str]]:
     """(markdown, html, summary) rendered through feedsvc's own content pipeline."""
-    from feedsvc.content import derive_summary, render_body
+    from feedsvc.content.html import render_body
+    from feedsvc.content.summary import derive_summary
 
     corpus = Corpus(seed)
     pool = []
@@ -178,7 +179,7 @@ def _body_pool(seed: int) -> list[tuple[str, str, str]]:
 
 
 def _section_rows(corpus: Corpus, created: str) -> Iterator[tuple[Any, ...]]:
-    from feedsvc.content import slugify
+    from feedsvc.content.slugs import slugify
 
     seen: set[str] = set()
     for i in range(1, SECTIONS + 1):

@@ -10,8 +10,9 @@ from typing import Any, TypeVar
 from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import Session, joinedload
 
-from feedsvc.content import ContentError, clean_line, clean_text, clean_title, derive_summary
-from feedsvc.content import render_body as render_markdown
+from feedsvc.content.html import render_body as render_markdown
+from feedsvc.content.summary import derive_summary
+from feedsvc.content.text import ContentError, clean_line, clean_text, clean_title
 from feedsvc.errors import NotFound, ValidationError
 from feedsvc.sections import bump_revision
 from feedsvc.storage.models import MAX_ID, STATUS_DRAFT, STATUS_PUBLISHED, Article, Section, utcnow

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from feedsvc.content import SLUG_RE, ContentError, clean_line, clean_text, slugify
+from feedsvc.content.slugs import slugify
+from feedsvc.content.text import ContentError, clean_line, clean_text
 from feedsvc.errors import NotFound, ValidationError
+from feedsvc.limits import SLUG_RE
 from feedsvc.storage.models import MAX_ID, Section, utcnow
 
 MAX_ITEMS_PER_FEED = 500

@@ -18,7 +18,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.sql.dml import Update
 
-from feedsvc.content import ContentError, clean_line, clean_text
+from feedsvc.content.text import ContentError, clean_line, clean_text
 from feedsvc.errors import NotFound, ValidationError
 from feedsvc.storage.models import ApiToken, User, utcnow
 

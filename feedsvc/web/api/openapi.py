@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from feedsvc import articles, sections
-from feedsvc.content import BODY_MAX_LENGTH
+from feedsvc.limits import BODY_MAX
 from feedsvc.storage.models import MAX_ID
 from feedsvc.web.api import views as api
 
@@ -237,7 +237,7 @@ def _article_properties(statuses: list[str]) -> dict[str, Any]:
         },
         "body": {
             "type": "string",
-            "maxLength": BODY_MAX_LENGTH,
+            "maxLength": BODY_MAX,
             "description": "Markdown; blank lines separate paragraphs.",
         },
         "summary": {

@@ -29,7 +29,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from feedsvc import articles, sections, tokens, urls
-from feedsvc.content import clean_text
+from feedsvc.content.text import clean_text
 from feedsvc.errors import NotFound, ValidationError
 from feedsvc.storage.db import database, get_session, transaction
 from feedsvc.storage.models import MAX_ID, Article, Section, utcnow

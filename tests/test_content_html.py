@@ -1,21 +1,14 @@
-"""Tests for feedsvc.content: what an editor or a feed reader would notice."""
+"""Tests for feedsvc.content.html (and markdown.py through it): what a reader would notice."""
 
 from __future__ import annotations
 
 import pytest
 from lxml import etree
 
-from feedsvc.content import (
-    BODY_MAX_LENGTH,
-    SLUG_RE,
-    ContentError,
-    clean_line,
-    clean_text,
-    clean_title,
-    derive_summary,
-    render_body,
-    slugify,
-)
+from feedsvc.content.html import render_body
+from feedsvc.content.text import ContentError
+from feedsvc.limits import BODY_MAX
+from tests.content_samples import FORBIDDEN, NASTY
 
 BASE = "https://news.example.com/2024/05/budget/"
 
@@ -28,43 +21,6 @@ ARTICLE = (
     'Officials said "it\'s fine" & moved on.'
 )
 
-# Characters XML 1.0 forbids or discourages, which must never reach a feed.
-FORBIDDEN = [chr(c) for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)]
-FORBIDDEN += [chr(c) for c in range(0x7F, 0xA0)]
-FORBIDDEN += ["\ud800", "\udbff", "\udc00", "\udfff", "\ufdd0", "\ufdef", "\ufffe", "\uffff"]
-FORBIDDEN += ["\U0001fffe", "\U0001ffff", "\U0010fffe", "\U0010ffff"]
-
-NASTY = [
-    "",
-    " ",
-    "\x00",
-    "\ud800",
-    "a\ud800b\udc00c",
-    "\ud83d\ude00",  # a surrogate *pair* as two code points, as from some UTF-16 clients
-    "\r\n\r\n",
-    "\x02wzxhzdk:0\x03",  # python-Markdown's raw-HTML placeholder (the engine used before)
-    "<",
-    "&",
-    "&nbsp;",
-    "&#0;",
-    "&#xfffe;",
-    "&#xd800;",
-    "&#1;",
-    "&#x1fffe;",
-    "&#x85;",
-    "<![CDATA[x]]>",
-    "<?xml version='1.0'?>",
-    "<!-- c -->",
-    "]]>",
-    "<p",
-    '<a href="',
-    "e\u0301",
-    "\u202e reversed",
-    "🙂 emoji",
-    "".join(FORBIDDEN),
-    *FORBIDDEN,
-]
-
 
 def parses_as_xml(fragment: str) -> bool:
     root = etree.fromstring(f"<root>{fragment}</root>".encode(), etree.XMLParser(recover=False))
@@ -74,76 +30,6 @@ def parses_as_xml(fragment: str) -> bool:
 def urls_in(fragment: str) -> list[str]:
     root = etree.fromstring(f"<root>{fragment}</root>".encode())
     return [str(url) for url in root.xpath("//@href | //@src")]
-
-
-# ----------------------------------------------------------------------------- clean_text
-
-
-@pytest.mark.parametrize("char", FORBIDDEN)
-def test_clean_text_removes_each_forbidden_character(char: str) -> None:
-    assert clean_text(f"a{char}b") == "ab"
-
-
-def test_clean_text_keeps_tab_newline_and_normalises_line_ends_and_nfc() -> None:
-    assert clean_text("a\tb\r\nc\rd\ne") == "a\tb\nc\nd\ne"
-    assert clean_text("Cafe\u0301") == "Café"
-    assert clean_text("“quoted” – ‘x’ …\u00a0€ 新闻") == "“quoted” – ‘x’ …\u00a0€ 新闻"
-
-
-@pytest.mark.parametrize("text", NASTY)
-def test_clean_text_never_raises_and_is_xml_text(text: str) -> None:
-    cleaned = clean_text(text)
-    cleaned.encode("utf-8")  # strict: would raise on a surrogate
-    root = etree.Element("root")
-    root.text = cleaned  # lxml rejects XML-illegal characters here
-    assert not set(cleaned) & set(FORBIDDEN)
-
-
-# ------------------------------------------------------------------------ titles and lines
-
-
-def test_title_markup_stays_literal_text() -> None:
-    assert clean_title("A & B < C") == "A & B < C"
-    assert clean_title("<b>Bold</b> &amp; <script>x</script>") == (
-        "<b>Bold</b> &amp; <script>x</script>"
-    )
-
-
-def test_title_collapses_whitespace_and_keeps_typography() -> None:
-    assert clean_title("  Budget\t“day”\r\n –  live \n") == "Budget “day” – live"
-    assert clean_title("10\u00a0km run") == "10\u00a0km run"  # deliberate no-break space
-
-
-@pytest.mark.parametrize("blank", ["", "   ", "\n\t", "\x00\ufffe", "\ud800"])
-def test_title_is_required(blank: str) -> None:
-    with pytest.raises(ContentError, match=r"^Title is required\.$"):
-        clean_title(blank)
-
-
-def test_title_length_limit() -> None:
-    assert clean_title("x" * 300) == "x" * 300
-    with pytest.raises(ContentError, match=r"^The title is longer than 300 characters\.$"):
-        clean_title("x" * 301)
-    with pytest.raises(ContentError, match="longer than 20 characters"):
-        clean_title("x" * 21, max_length=20)
-
-
-def test_clean_line_names_the_field() -> None:
-    assert clean_line("  Jane\n Doe ", field="Author", max_length=50) == "Jane Doe"
-    assert clean_line(" \x00 ", field="Author", max_length=50) == ""
-    with pytest.raises(ContentError, match=r"^Section name is required\.$"):
-        clean_line(" ", field="Section name", max_length=50, required=True)
-    with pytest.raises(ContentError, match=r"^The section name is longer than 5 characters\.$"):
-        clean_line("abcdef", field="Section name", max_length=5)
-    with pytest.raises(ContentError, match=r"^The URL is longer than 5 characters\.$"):
-        clean_line("abcdef", field="URL", max_length=5)
-
-
-def test_multiline_description_keeps_line_breaks() -> None:
-    text = "\r\n First line.\r\nSecond\tline.\x0b\n\n"
-    assert clean_line(text, field="Description", max_length=500, multiline=True) == (
-        "First line.\nSecond\tline."
-    )
 
 
 # ------------------------------------------------------------------------------ render_body
@@ -259,9 +145,9 @@ def test_image_only_body_is_accepted() -> None:
 
 
 def test_body_length_limit() -> None:
-    render_body("x" * BODY_MAX_LENGTH, base_url=BASE)
+    render_body("x" * BODY_MAX, base_url=BASE)
     with pytest.raises(ContentError, match=r"^The body is longer than 200,000 characters\.$"):
-        render_body("x" * (BODY_MAX_LENGTH + 1), base_url=BASE)
+        render_body("x" * (BODY_MAX + 1), base_url=BASE)
 
 
 @pytest.mark.parametrize("bad_base", ["", "/relative/", "news.example.com", "ftp://x.example/"])
@@ -378,11 +264,11 @@ def test_brackets_make_links_or_stay_text() -> None:
         pytest.param(
             "\n".join("  " * level + "- x" for level in range(400)),
             QUOTES_OR_LISTS_TOO_DEEP,
-            id="400-indented-lists",  # 5,000 levels of indent would exceed BODY_MAX_LENGTH
+            id="400-indented-lists",  # 5,000 levels of indent would exceed BODY_MAX
         ),
         pytest.param("<dl>" * 50_000, HTML_TOO_DEEP, id="50k-nested-html"),
         pytest.param(
-            ("Word *em* `code` [link](/u) <b>b</b> " * 6_000)[:BODY_MAX_LENGTH],
+            ("Word *em* `code` [link](/u) <b>b</b> " * 6_000)[:BODY_MAX],
             None,
             id="200k-char-line",
         ),
@@ -394,92 +280,3 @@ def test_pathological_input_renders_or_is_refused(text: str, refused: str | None
             render_body(text, base_url=BASE)
     else:
         assert parses_as_xml(render_body(text, base_url=BASE))
-
-
-# --------------------------------------------------------------------------- derive_summary
-
-
-def test_summary_is_plain_text_of_leading_paragraph() -> None:
-    html = render_body("A & B <i>said</i>\n“hello”.\n\nSecond para.", base_url=BASE)
-    assert derive_summary(html, max_length=20) == "A & B said “hello”."
-    assert derive_summary(html) == "A & B said “hello”. Second para."
-
-
-def test_long_summary_is_cut_at_a_word_boundary() -> None:
-    html = render_body(" ".join(["budget"] * 100), base_url=BASE)
-    summary = derive_summary(html)
-    assert len(summary) <= 280
-    assert summary.endswith("budget…")
-    assert set(summary[:-1].split()) == {"budget"}
-
-
-def test_summary_of_one_huge_word_is_still_bounded_and_non_empty() -> None:
-    summary = derive_summary("<p>" + "x" * 1000 + "</p>", max_length=50)
-    assert summary == "x" * 49 + "…"
-
-
-def test_summary_without_paragraphs_uses_all_text() -> None:
-    assert derive_summary("<ul><li>one</li><li>two &amp; three</li></ul>") == "onetwo & three"
-    assert derive_summary("line<br>line") == "line line"
-    assert derive_summary("") == ""
-    assert derive_summary("<script>x</script>Visible") == "Visible"
-    assert derive_summary("<html><body><p>Stray tags</p></body></html>") == "Stray tags"
-    assert derive_summary("<html>") == ""
-
-
-@pytest.mark.parametrize("nasty", NASTY)
-def test_summary_never_raises(nasty: str) -> None:
-    # "word" first: in CommonMark a line starting "<p " opens a raw HTML block, and the
-    # unfinished tag "<p word" is then dropped whole by the sanitiser.
-    summary = derive_summary(render_body(f"word {nasty}", base_url=BASE))
-    assert "word" in summary
-    assert not set(summary) & set(FORBIDDEN)
-
-
-# -------------------------------------------------------------------------------- slugify
-
-
-@pytest.mark.parametrize(
-    ("name", "slug"),
-    [
-        ("World News", "world-news"),
-        ("Économie & Finance", "economie-finance"),
-        ("  --Sport--  ", "sport"),
-        ("Straße", "strasse"),
-        ("Ærø Øst", "aero-ost"),
-        ("C++ / C#", "c-c"),
-        ("Covid-19 Live!", "covid-19-live"),
-        ("新闻 2024", "2024"),
-    ],
-)
-def test_slugify(name: str, slug: str) -> None:
-    assert slugify(name) == slug
-    assert SLUG_RE.match(slug)
-
-
-@pytest.mark.parametrize("name", ["新闻", "أخبار", "Новости", "!!!", "—", "\ud800新"])
-def test_slug_fallback_for_names_without_ascii(name: str) -> None:
-    slug = slugify(name)
-    assert SLUG_RE.match(slug)
-    assert slug.startswith("s-") and len(slug) == 10
-    assert slugify(f"  {name} ") == slug  # stable
-
-
-def test_slug_fallback_differs_per_name() -> None:
-    assert slugify("新闻") != slugify("体育")
-
-
-def test_slug_is_cut_between_words() -> None:
-    slug = slugify("word " * 30, max_length=22)
-    assert slug == "word-word-word-word"
-    assert slugify("x" * 100) == "x" * 80
-
-
-def test_slugify_blank_name_is_an_error() -> None:
-    with pytest.raises(ContentError):
-        slugify(" \x00 ")
-
-
-@pytest.mark.parametrize("bad", ["", "News", "a--b", "-a", "a-", "a b", "news\n", "é", "a_b"])
-def test_slug_re_rejects_bad_slugs(bad: str) -> None:
-    assert SLUG_RE.match(bad) is None
