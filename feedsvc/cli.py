@@ -244,6 +244,10 @@ def render_nginx_conf_command(output: Path | None, **options: str | None) -> Non
             "No export folder: pass --export-dir or set FEEDSVC_EXPORT_DIR "
             "(nginx serves the feeds from it)."
         )
+    if not Path(options["export_dir"]).is_absolute():  # as EXPORT_DIR: nginx's `root` is too
+        raise click.UsageError(
+            f"--export-dir must be an absolute path, not {options['export_dir']!r}."
+        )
     try:
         text = nginxconf.render(nginxconf.production_values(**options))
     except nginxconf.RenderError as exc:
@@ -251,7 +255,10 @@ def render_nginx_conf_command(output: Path | None, **options: str | None) -> Non
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.write_text(text)
+        try:
+            output.write_text(text)
+        except OSError as exc:
+            _fail(f"Cannot write {output}: {exc.strerror}.")
         click.echo(f"Wrote {output}; check it with: nginx -t -c {output}", err=True)
 
 

@@ -94,6 +94,7 @@ def test_options_win_and_the_upstream_follows_gunicorns_bind(
         (["--user", ""], "no value for __USER__ (--user)"),
         (["--listen", "80; include /etc/passwd"], "__LISTEN__ cannot be '80; include"),
         (["--export-dir", "/srv/my feeds"], "__EXPORT_DIR__ cannot be '/srv/my feeds'"),
+        (["--export-dir", "export"], "--export-dir must be an absolute path, not 'export'"),
     ],
 )
 def test_a_missing_or_unusable_value_is_a_usage_error(
@@ -138,3 +139,10 @@ def test_the_rendered_file_passes_nginx_t(cli_app: Flask, tmp_path: Path) -> Non
     assert not nginxconf.TOKEN_RE.search(text)
     checked = nginx_tools.check(conf)
     assert checked.returncode == 0, checked.stderr
+
+
+def test_an_unwritable_output_is_a_sentence_not_a_traceback(cli_app: Flask, tmp_path: Path) -> None:
+    result = _render(cli_app, "--output", str(tmp_path / "no-such-folder" / "nginx.conf"))
+    assert result.exit_code == 1
+    assert "Error: Cannot write" in result.output and "No such file or directory" in result.output
+    assert isinstance(result.exception, SystemExit)
