@@ -33,9 +33,11 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+# mypy: feedsvc, devtools and bench (pyproject's [tool.mypy] packages), --strict.
+LINTED := feedsvc devtools bench tests wsgi.py gunicorn.conf.py
 lint: $(STAMP)
-	$(BIN)/ruff check feedsvc tests wsgi.py gunicorn.conf.py
-	$(BIN)/ruff format --check feedsvc tests wsgi.py gunicorn.conf.py
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
 
 clean:

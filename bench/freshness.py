@@ -15,13 +15,9 @@ proxy_cache mode. That is the deployment path's freshness.
 from __future__ import annotations
 
 import http.client
-import http.cookiejar
 import random
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -30,64 +26,15 @@ from typing import Any
 
 from lxml import html as lxml_html
 
-from bench import procs, serving
+from bench import serving
 from bench.context import Context, Skip, median, percentile
 from bench.corpus import Corpus
 from bench.datasets import BENCH_USER, DESKS, ServingDB, article_body
+from devtools import nginx, procs
+from devtools.browser import Browser
 
 DEFAULT_TICK = 5.0
 POLL_EVERY = 0.010
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-class Editor:
-    """An editor's browser: cookies, the CSRF token from the form, no redirect following."""
-
-    def __init__(self, port: int) -> None:
-        self.base = f"http://127.0.0.1:{port}"
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), _NoRedirect()
-        )
-
-    def _open(self, path: str, data: bytes | None = None) -> tuple[int, bytes]:
-        try:
-            with self.opener.open(self.base + path, data=data, timeout=30) as r:
-                return r.status, r.read()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read()
-
-    def form(self, path: str) -> tuple[dict[str, str], dict[str, str]]:
-        """(current values by field name, field name by label text) of the page's POST form."""
-        status, body = self._open(path)
-        if status != 200:
-            raise RuntimeError(f"GET {path}: {status}")
-        doc: Any = lxml_html.fromstring(body)
-        form = next(
-            f
-            for f in doc.forms
-            if (f.method or "").upper() == "POST" and not (f.action or "").endswith("/logout")
-        )
-        labels = {}
-        for label in form.iter("label"):
-            fields = form.xpath(".//*[@id=$i]", i=label.get("for"))
-            if fields:
-                labels[label.text_content().strip()] = fields[0].get("name")
-        return dict(form.form_values()), labels
-
-    def submit(self, path: str, by_label: dict[str, str]) -> int:
-        values, labels = self.form(path)
-        for label, value in by_label.items():
-            values[labels[label]] = value
-        return self._open(path, urllib.parse.urlencode(values).encode())[0]
-
-    def login(self) -> None:
-        status = self.submit("/admin/login", {"Username": BENCH_USER[0], "Password": BENCH_USER[1]})
-        if status != 302:
-            raise RuntimeError(f"login answered {status}")
 
 
 @dataclass
@@ -159,11 +106,11 @@ def front(ctx: Context, name: str, base: Path, app_port: int, export: Path | Non
     root = base / "empty-export" if cache else export
     assert root is not None
     root.mkdir(parents=True, exist_ok=True)
-    values = serving.nginx_values(
+    values = nginx.local_values(
         base / name, port, __EXPORT_DIR__=str(root), __UPSTREAM__=f"127.0.0.1:{app_port}"
     )
     conf = serving.deploy_conf(values, cache_variant=cache)
-    with procs.nginx(conf, base / name, port, check_path="/healthz"):
+    with nginx.running(conf, base / name, port, check_path="/healthz"):
         yield port
 
 
@@ -172,29 +119,18 @@ def measure(ctx: Context, tick: float, posts: int, seed: int) -> dict[str, Any]:
     base = db.path.parent
     port = procs.free_port()
     export = base / "export"
-    env = procs.service_env(
-        db.url,
-        port,
-        FEEDSVC_TICK_SECONDS=f"{tick:g}",
-        FEEDSVC_EXPORT_DIR=str(export),
+    env = serving.feedsvc_env(
+        db.url, port, FEEDSVC_TICK_SECONDS=f"{tick:g}", FEEDSVC_EXPORT_DIR=str(export)
     )
     fronts: dict[str, int] = {}
     notes: list[str] = []
     with ExitStack() as stack:
-        scheduler = procs.Proc(
-            [procs.PYTHON, "-m", "flask", "--app", "feedsvc", "run-scheduler"],
-            base / "scheduler.log",
-            env,
-            stop_signal=2,
-        )
-        stack.callback(scheduler.stop)
-        stack.enter_context(
-            procs.gunicorn("wsgi:app", env, base / "gunicorn.log", port, check_path="/healthz")
-        )
-        if procs.nginx_binary() is not None and serving.DEPLOY_CONF.exists():
-            # The scheduler writes the export as it renders, if it does so at all (yet).
-            time.sleep(min(3 * tick, 6))
-            exported = (export / "sections" / "desk-1" / "rss.xml").exists()
+        stack.enter_context(procs.scheduler(env, base / "scheduler.log"))
+        web = procs.gunicorn(env, base / "gunicorn.log")
+        stack.enter_context(procs.serving(web, port, "/healthz"))
+        if nginx.binary() is not None:
+            # The scheduler writes the export as it renders (its first pass at start).
+            exported = _exported(export / "sections" / "desk-1" / "rss.xml", 3 * tick + 10)
             if exported:
                 fronts["deploy_static"] = stack.enter_context(
                     front(ctx, "deploy_static", base, port, export)
@@ -210,8 +146,8 @@ def measure(ctx: Context, tick: float, posts: int, seed: int) -> dict[str, Any]:
                 )
             except Skip as exc:
                 notes.append(str(exc))
-        editor = Editor(port)
-        editor.login()
+        editor = Browser(f"http://127.0.0.1:{port}")
+        editor.submit("/admin/login", {"Username": BENCH_USER[0], "Password": BENCH_USER[1]})
         sections = _desk_ids(editor)
         corpus = Corpus(seed)
         rng = random.Random(seed)
@@ -227,7 +163,8 @@ def measure(ctx: Context, tick: float, posts: int, seed: int) -> dict[str, Any]:
                 break
             desk = i % DESKS + 1
             title = f"Freshness probe {i} {corpus.title(4)}"
-            status = editor.submit(
+            # Timed from the POST's answer: the redirect it names is not followed.
+            status, _location, _body = editor.post(
                 "/admin/articles/new",
                 {
                     "Title": title,
@@ -259,9 +196,17 @@ def measure(ctx: Context, tick: float, posts: int, seed: int) -> dict[str, Any]:
     }
 
 
-def _desk_ids(editor: Editor) -> dict[str, str]:
+def _exported(path: Path, timeout: float) -> bool:
+    """Whether path appears within timeout seconds."""
+    try:
+        return procs.wait_for(f"{path} in the export", path.exists, timeout=timeout)
+    except TimeoutError:
+        return False
+
+
+def _desk_ids(editor: Browser) -> dict[str, str]:
     """Section option values by their label, from the article form's select."""
-    _status, body = editor._open("/admin/articles/new")
+    _status, body = editor.get("/admin/articles/new")
     doc: Any = lxml_html.fromstring(body)
     options: list[Any] = doc.xpath("//select//option")
     return {o.text_content().strip(): str(o.get("value")) for o in options}

@@ -17,9 +17,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import procs, serving, wrk
+from bench import serving, wrk
 from bench.context import Context, Skip, median
 from bench.datasets import GROWTH_ITEMS, SITE_URL, growth_slug
+from devtools import nginx
 
 
 def render_times(ctx: Context) -> dict[str, Any]:
@@ -99,7 +100,7 @@ def serving_by_size(ctx: Context) -> dict[str, Any]:
             out["sizes"][str(n)] = {"bytes": len(body), "servers": {}}
         conn.close()
         ports = {"feedsvc_app": servers.start("feedsvc_app")}
-        if procs.nginx_binary() is not None:
+        if nginx.binary() is not None:
             ports["nginx_static"] = servers.start("nginx_static")
         for port in ports.values():
             for path in paths.values():

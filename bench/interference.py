@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any
 
-from bench.procs import all_pids, stat_fields
+from devtools.procs import all_pids, stat_fields
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 

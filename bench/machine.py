@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.procs import nginx_version
 from bench.wrk import wrk_version
+from devtools.nginx import version as nginx_version
 
 
 def _cpu_model() -> str:

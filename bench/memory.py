@@ -15,9 +15,10 @@ import threading
 import time
 from typing import Any
 
-from bench import procs
+from bench import serving
 from bench.context import Context
 from bench.datasets import make_app, scale_db, scale_label
+from devtools import procs
 
 LIMIT_MB = 150
 CLIENTS = 8
@@ -53,7 +54,7 @@ def _fetch_all(port: int, paths: list[str], errors: list[str]) -> int:
 
 def _workers(proc: procs.Proc) -> dict[int, dict[str, int]]:
     out = {}
-    for pid in proc.children():
+    for pid in procs.children(proc.pid):
         out[pid] = {"rss_bytes": procs.rss(pid), "peak_rss_bytes": procs.peak_rss(pid)}
     return out
 
@@ -69,9 +70,9 @@ def run(ctx: Context) -> dict[str, Any]:
     database(app).dispose()
     paths = _paths(str(path))
     port = procs.free_port()
-    env = procs.service_env(f"sqlite:///{path}", port, FEEDSVC_ACCESS_LOG="")
+    env = serving.feedsvc_env(f"sqlite:///{path}", port, FEEDSVC_ACCESS_LOG="")
     base = ctx.workdir / "memory"
-    with procs.gunicorn("wsgi:app", env, base / "gunicorn.log", port, check_path="/healthz") as g:
+    with procs.serving(procs.gunicorn(env, base / "gunicorn.log"), port, "/healthz") as g:
         before = _workers(g)
         errors: list[str] = []
         counts: list[int] = []

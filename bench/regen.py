@@ -26,7 +26,6 @@ from typing import Any
 
 from sqlalchemy import event, text
 
-from bench import procs
 from bench.context import Context, Skip, median, percentile
 from bench.datasets import (
     CHANGED_SECTION_ID,
@@ -36,6 +35,7 @@ from bench.datasets import (
     scale_db,
     scale_label,
 )
+from devtools.procs import PYTHON, ROOT
 
 IDLE_TICKS = 30
 CHANGED_TICKS = 15
@@ -47,8 +47,8 @@ def child(ctx: Context, *args: str, timeout: float = 1800) -> dict[str, Any]:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as err:
         done = subprocess.run(
-            [procs.PYTHON, "-m", "bench.tasks", *args],
-            cwd=procs.ROOT,
+            [PYTHON, "-m", "bench.tasks", *args],
+            cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=err,
             timeout=timeout,

@@ -15,8 +15,6 @@ from __future__ import annotations
 import gzip
 import html
 import os
-import pwd
-import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -25,12 +23,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import procs, wrk
+from bench import wrk
 from bench.context import Context, Skip, median
-from bench.datasets import MAIN_PATH, MAIN_SLUG, ServingDB
+from bench.datasets import MAIN_PATH, MAIN_SLUG, SECRET_KEY, SITE_URL, ServingDB
+from devtools import nginx, procs
+from feedsvc import nginxconf
 
 BENCH_DIR = Path(__file__).resolve().parent
-DEPLOY_CONF = procs.ROOT / "deploy" / "nginx.conf"
 VARIANTS = ("200", "gzip", "304")
 EXPECTED_STATUS = {"200": 200, "gzip": 200, "304": 304}
 
@@ -114,7 +113,7 @@ def load_fixture(ctx: Context) -> Fixture:
 
 def feedsvc_env(db_url: str, port: int, **extra: str) -> dict[str, str]:
     """feedsvc's own defaults (gunicorn.conf.py: 2 gthread workers × 4 threads, access log on)."""
-    return procs.service_env(db_url, port, **extra)
+    return procs.service_env(db_url, port=port, site_url=SITE_URL, secret_key=SECRET_KEY, **extra)
 
 
 @contextmanager
@@ -124,23 +123,15 @@ def feedsvc_stack(
     """What `make run` starts: gunicorn (feedsvc's settings) and the scheduler."""
     env = feedsvc_env(fx.db.url, port, **extra)
     logs = fx.workdir / name
-    scheduler = procs.Proc(
-        [procs.PYTHON, "-m", "flask", "--app", "feedsvc", "run-scheduler"],
-        logs / "scheduler.log",
-        env,
-        stop_signal=2,
-    )
-    try:
-        with procs.gunicorn(
-            "wsgi:app", env, logs / "gunicorn.log", port, check_path=MAIN_PATH
-        ) as g:
-            yield g
-    finally:
-        scheduler.stop()
+    with (
+        procs.scheduler(env, logs / "scheduler.log"),
+        procs.serving(procs.gunicorn(env, logs / "gunicorn.log"), port, MAIN_PATH) as g,
+    ):
+        yield g
 
 
 def peer_env(fx: Fixture, port: int, feed_file: Path) -> dict[str, str]:
-    return procs.service_env(
+    return feedsvc_env(
         fx.db.url,
         port,
         BENCH_FEED=str(feed_file),
@@ -158,45 +149,12 @@ PEER_APPS = {
 }
 
 
-def nginx_values(base: Path, port: int, **tokens: str) -> dict[str, str]:
-    for d in ("logs", "temp"):
-        (base / d).mkdir(parents=True, exist_ok=True)
-    return {
-        # As root the workers would otherwise run as nobody, who cannot read the work directory.
-        "__USER__": pwd.getpwuid(os.geteuid()).pw_name,
-        "__PID_FILE__": str(base / "nginx.pid"),
-        "__LOG_DIR__": str(base / "logs"),
-        "__TEMP_DIR__": str(base / "temp"),
-        "__LISTEN__": f"127.0.0.1:{port}",
-        **tokens,
-    }
-
-
-def fill(template: str, values: dict[str, str]) -> str:
-    for token, value in values.items():
-        template = template.replace(token, value)
-    left = set(re.findall(r"__[A-Z_]+__", template))
-    if left:
-        raise RuntimeError(f"nginx template tokens left unfilled: {sorted(left)}")
-    return template
-
-
 def deploy_conf(values: dict[str, str], *, cache_variant: bool) -> str:
-    """deploy/nginx.conf with its tokens filled; the proxy_cache lines uncommented if asked."""
-    if not DEPLOY_CONF.exists():
-        raise Skip("deploy/nginx.conf does not exist yet")
-    text = DEPLOY_CONF.read_text()
-    if cache_variant:
-        # The file's own instructions: uncomment proxy_cache_path and the marked block.
-        text = re.sub(
-            r"^(\s*)# (proxy_\w+ .*|\s+inactive=.*)$",
-            r"\1\2",
-            text,
-            flags=re.MULTILINE,
-        )
-        if not re.search(r"^\s*proxy_cache feeds;", text, re.MULTILINE):
-            raise Skip("could not enable deploy/nginx.conf's proxy_cache variant")
-    return fill(text, values)
+    """deploy/nginx.conf rendered as render-nginx-conf does; its proxy_cache variant if asked."""
+    try:
+        return nginx.render(values, proxy_cache=cache_variant)
+    except ValueError as exc:  # nginxconf.RenderError included
+        raise Skip(str(exc)) from None
 
 
 def write_static_copy(fx: Fixture, root: Path) -> None:
@@ -253,41 +211,41 @@ class Servers:
 
     def start(self, name: str) -> int:
         spec, fx = SPEC_BY_NAME[name], self.fx
-        if spec.needs_nginx and procs.nginx_binary() is None:
+        if spec.needs_nginx and nginx.binary() is None:
             raise Skip("nginx is not installed")
         if name == "feedsvc_app":
             port = self.app_port()
         elif name in PEER_APPS:
             port = procs.free_port()
             self.ctx.log(f"  starting {name} on :{port}")
-            self.stack.enter_context(
-                procs.gunicorn(
-                    PEER_APPS[name],
-                    peer_env(fx, port, self.feed_file),
-                    fx.workdir / name / "gunicorn.log",
-                    port,
-                    check_path=MAIN_PATH,
-                )
+            peer = procs.gunicorn(
+                peer_env(fx, port, self.feed_file),
+                fx.workdir / name / "gunicorn.log",
+                PEER_APPS[name],
             )
+            self.stack.enter_context(procs.serving(peer, port, MAIN_PATH))
         elif name == "nginx_static":
             port = procs.free_port()
             base = fx.workdir / name
-            values = nginx_values(base, port, __ROOT__=str(fx.workdir / "static"))
-            conf = fill((BENCH_DIR / "nginx" / "static.conf").read_text(), values)
+            values = nginx.local_values(base, port, __ROOT__=str(fx.workdir / "static"))
+            conf = nginxconf.render(values, (BENCH_DIR / "nginx" / "static.conf").read_text())
             self.ctx.log(f"  starting {name} on :{port}")
-            self.stack.enter_context(procs.nginx(conf, base, port, check_path=MAIN_PATH))
+            self.stack.enter_context(nginx.running(conf, base, port, check_path=MAIN_PATH))
         elif name in ("feedsvc_deploy_static", "feedsvc_deploy_cache"):
             cache = name.endswith("cache")
             root = fx.workdir / "empty-export" if cache else export_dir(fx)
             root.mkdir(parents=True, exist_ok=True)
             port = procs.free_port()
             base = fx.workdir / name
-            values = nginx_values(base, port, __EXPORT_DIR__=str(root), __UPSTREAM__="")
-            conf = deploy_conf(
-                values | {"__UPSTREAM__": f"127.0.0.1:{self.app_port()}"}, cache_variant=cache
+            values = nginx.local_values(
+                base,
+                port,
+                __EXPORT_DIR__=str(root),
+                __UPSTREAM__=f"127.0.0.1:{self.app_port()}",
             )
+            conf = deploy_conf(values, cache_variant=cache)
             self.ctx.log(f"  starting {name} on :{port} (deploy/nginx.conf)")
-            self.stack.enter_context(procs.nginx(conf, base, port, check_path=MAIN_PATH))
+            self.stack.enter_context(nginx.running(conf, base, port, check_path=MAIN_PATH))
         else:
             raise ValueError(name)
         self.ports[name] = port

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.datasets import SITE_URL, make_app
-from bench.procs import peak_rss
+from devtools.procs import peak_rss
 
 
 def _peak_rss() -> int:

@@ -12,8 +12,8 @@ import subprocess
 from typing import Any
 
 from bench.context import Context
-from bench.procs import nginx_binary
 from bench.wrk import wrk_binary
+from devtools.nginx import binary as nginx_binary
 
 PACKAGES = {"wrk": "wrk", "nginx": "nginx"}
 

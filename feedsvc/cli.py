@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from feedsvc import nginxconf
 from feedsvc.errors import ValidationError
 from feedsvc.storage import migrate
 from feedsvc.storage.db import database, transaction
@@ -207,6 +211,57 @@ def list_tokens_command() -> None:
         click.echo("  ".join([*cells, row[-1]]))
 
 
+def _nginx_token_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """One option per deploy/nginx.conf token (feedsvc/nginxconf.py's table)."""
+    for token in reversed(nginxconf.TOKENS):
+        default = f" (default: {token.production})" if token.production else ""
+        command = click.option(
+            f"--{token.option}", metavar="VALUE", help=f"{token.name}: {token.meaning}{default}."
+        )(command)
+    return command
+
+
+@click.command("render-nginx-conf")
+@_nginx_token_options
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the configuration to this file instead of printing it.",
+)
+@with_appcontext
+def render_nginx_conf_command(output: Path | None, **options: str | None) -> None:
+    """Print deploy/nginx.conf with its tokens filled in (--output: write it to a file).
+
+    Production values are the defaults; --export-dir defaults to the EXPORT_DIR setting and
+    --upstream to FEEDSVC_BIND, else 127.0.0.1:$PORT (where gunicorn.conf.py binds).
+    """
+    if not options.get("export_dir"):
+        options["export_dir"] = current_app.config["EXPORT_DIR"] or None
+    if not options.get("upstream"):
+        options["upstream"] = nginxconf.default_upstream(os.environ)
+    if not options["export_dir"]:
+        raise click.UsageError(
+            "No export folder: pass --export-dir or set FEEDSVC_EXPORT_DIR "
+            "(nginx serves the feeds from it)."
+        )
+    if not Path(options["export_dir"]).is_absolute():  # as EXPORT_DIR: nginx's `root` is too
+        raise click.UsageError(
+            f"--export-dir must be an absolute path, not {options['export_dir']!r}."
+        )
+    try:
+        text = nginxconf.render(nginxconf.production_values(**options))
+    except nginxconf.RenderError as exc:
+        raise click.UsageError(str(exc)) from None
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        try:
+            output.write_text(text)
+        except OSError as exc:
+            _fail(f"Cannot write {output}: {exc.strerror}.")
+        click.echo(f"Wrote {output}; check it with: nginx -t -c {output}", err=True)
+
+
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%SZ") if moment is not None else "never"
 
@@ -229,5 +284,6 @@ def init_app(app: Flask) -> None:
         create_token_command,
         revoke_token_command,
         list_tokens_command,
+        render_nginx_conf_command,
     ):
         app.cli.add_command(command)

@@ -5,16 +5,11 @@ from __future__ import annotations
 import gzip
 import http.client
 import os
-import pwd
 import re
 import shutil
-import signal
-import socket
 import stat
-import subprocess
 import threading
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,12 +22,14 @@ from flask import Flask
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from feedsvc import settings
+from devtools import nginx as nginx_tools
+from devtools.procs import free_port, scheduler, service_env, wait_for
+from feedsvc import nginxconf, settings
 from feedsvc.publishing import export
 from feedsvc.publishing.export import remove_document, sweep_temp_files, sync_all, write_document
 from feedsvc.publishing.passes import run_pass
 from feedsvc.sections import SectionInput, update_section
-from feedsvc.settings import PROJECT_ROOT, SettingsError
+from feedsvc.settings import SettingsError
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import FeedDocument, Section
 from tests.conftest import make_app
@@ -40,7 +37,6 @@ from tests.helpers import new_article, new_section
 
 WHEN = datetime(2024, 5, 1, 12, 30, 15, tzinfo=UTC)
 BODY = b"<?xml version='1.0' encoding='UTF-8'?>\n<rss>caf\xc3\xa9</rss>\n"
-NGINX_CONF = PROJECT_ROOT / "deploy" / "nginx.conf"
 TIMEOUT = 10.0
 
 
@@ -288,10 +284,8 @@ def test_sync_all_never_replaces_a_newer_export(export_app: Flask) -> None:
 # --- real nginx -----------------------------------------------------------------------------
 
 
-def _nginx_binary() -> str:
-    found = shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
-    )
+def require_nginx() -> str:
+    found = nginx_tools.binary()
     if found:
         return found
     reason = "nginx is not installed (apt-get install nginx); deploy/nginx.conf is untested"
@@ -311,31 +305,13 @@ def test_missing_nginx_skips_locally_but_fails_in_ci(
     else:
         monkeypatch.setenv("CI", ci)
     expected = pytest.skip.Exception if outcome == "skip" else pytest.fail.Exception
-    with pytest.raises(expected, match="nginx is not installed"):
-        _nginx_binary()
-
-
-def token_table() -> dict[str, str]:
-    """The header's `__TOKEN__  production-value  meaning` table."""
-    rows = re.findall(r"^#\s+(__[A-Z_]+__)\s+(\S+)\s", NGINX_CONF.read_text(), re.MULTILINE)
-    return dict(rows)
-
-
-def render_nginx_conf(values: dict[str, str], *, cache_variant: bool = False) -> str:
-    """deploy/nginx.conf with every token replaced: the one file production also renders."""
-    text = NGINX_CONF.read_text()
-    assert set(re.findall(r"__[A-Z_]+__", text)) == set(token_table()) == set(values)
-    if cache_variant:  # uncomment the optional proxy_cache directives
-        text = re.sub(
-            r"^(\s*)# (proxy_\w+ .*|\s+inactive=.*)$",
-            r"\1\2",
-            text,
-            flags=re.MULTILINE,
-        )
-    for token, value in values.items():
-        text = text.replace(token, value)
-    assert not re.search(r"__[A-Z_]+__", text)
-    return text
+    # Both caught, then compared: a skip where a failure belongs must fail this test, not
+    # skip it.
+    with pytest.raises(
+        (pytest.skip.Exception, pytest.fail.Exception), match="nginx is not installed"
+    ) as got:
+        require_nginx()
+    assert got.type is expected
 
 
 @dataclass
@@ -344,9 +320,17 @@ class Nginx:
     seen: list[dict[str, str]]  # the headers each proxied request reached the app with
 
     def request(
-        self, method: str, path: str, headers: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str] | None = None,
+        *,
+        source: str = "127.0.0.1",
     ) -> tuple[http.client.HTTPResponse, bytes]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=TIMEOUT)
+        """One request on a fresh connection from the source address (any of 127.0.0.0/8)."""
+        conn = http.client.HTTPConnection(
+            "127.0.0.1", self.port, timeout=TIMEOUT, source_address=(source, 0)
+        )
         try:
             conn.request(method, path, headers={"Accept-Encoding": "identity", **(headers or {})})
             response = conn.getresponse()
@@ -355,49 +339,16 @@ class Nginx:
             conn.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _wait(what: str, check: Callable[[], bool], timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
-
-
-def _listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return False
-    return True
-
-
 def _nginx_values(base: Path, export_dir: Path, upstream_port: int, port: int) -> dict[str, str]:
-    for d in ("logs", "temp"):
-        (base / d).mkdir(parents=True, exist_ok=True)
-    return {
-        # Ignored (with a warning) unless nginx runs as root; as root, workers must be able to
-        # read pytest's 0700 tmp directories.
-        "__USER__": pwd.getpwuid(os.geteuid()).pw_name,
-        "__PID_FILE__": str(base / "nginx.pid"),
-        "__LOG_DIR__": str(base / "logs"),
-        "__TEMP_DIR__": str(base / "temp"),
-        "__LISTEN__": f"127.0.0.1:{port}",
-        "__EXPORT_DIR__": str(export_dir),
-        "__UPSTREAM__": f"127.0.0.1:{upstream_port}",
-    }
+    return nginx_tools.local_values(
+        base, port, __EXPORT_DIR__=str(export_dir), __UPSTREAM__=f"127.0.0.1:{upstream_port}"
+    )
 
 
 @contextmanager
 def running_nginx(app: Flask, base: Path) -> Iterator[Nginx]:
     """The app on a real WSGI server thread, deploy/nginx.conf in front of it, both stopped."""
-    binary = _nginx_binary()
+    require_nginx()
     seen: list[dict[str, str]] = []
 
     def recording(environ: dict[str, Any], start_response: Any) -> Any:
@@ -409,31 +360,12 @@ def running_nginx(app: Flask, base: Path) -> Iterator[Nginx]:
     upstream = make_server("127.0.0.1", 0, recording, threaded=True)
     thread = threading.Thread(target=upstream.serve_forever, kwargs={"poll_interval": 0.1})
     thread.start()
-    port = _free_port()
-    conf = base / "nginx.conf"
+    port = free_port()
     values = _nginx_values(base, _root(app), upstream.server_port, port)
-    conf.write_text(render_nginx_conf(values))
-    log = (base / "nginx.out").open("wb")
-    args = [binary, "-p", str(base), "-c", str(conf), "-e", str(base / "logs/error.log")]
-    proc = subprocess.Popen([*args, "-g", "daemon off;"], stdout=log, stderr=subprocess.STDOUT)
     try:
-
-        def up() -> bool:
-            if proc.poll() is not None:
-                raise AssertionError(f"nginx exited: {(base / 'nginx.out').read_text()}")
-            return _listening(port)
-
-        _wait("nginx to listen", up)
-        yield Nginx(port, seen)
+        with nginx_tools.running(nginx_tools.render(values), base, port, timeout=TIMEOUT):
+            yield Nginx(port, seen)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGQUIT)  # graceful: finish requests, then exit
-            try:
-                proc.wait(timeout=TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=TIMEOUT)
-        log.close()
         upstream.shutdown()
         upstream.server_close()
         thread.join(timeout=TIMEOUT)
@@ -447,6 +379,7 @@ TYPES = {
 }
 
 
+@pytest.mark.slow
 def test_nginx_serves_the_export_with_validators_gzip_and_304(
     export_app: Flask, tmp_path: Path
 ) -> None:
@@ -536,9 +469,10 @@ def test_nginx_serves_the_export_with_validators_gzip_and_304(
             r, b = nginx.request("GET", "/" + path, {"If-None-Match": etag})
             return r.status == 200 and b == new.body
 
-        _wait("nginx to serve the new version", updated)
+        wait_for("nginx to serve the new version", updated, timeout=TIMEOUT)
 
 
+@pytest.mark.slow
 def test_nginx_serves_a_replaced_file_within_a_second_and_a_new_one_at_once(
     export_app: Flask, tmp_path: Path
 ) -> None:
@@ -555,12 +489,21 @@ def test_nginx_serves_a_replaced_file_within_a_second_and_a_new_one_at_once(
                 nginx.request("GET", "/" + path, {"Accept-Encoding": "gzip"})
             body = f"<rss>version {version}</rss>".encode()
             write_document(root, path, body, gzip.compress(body), WHEN + timedelta(seconds=version))
-            time.sleep(1.1)
-            for _ in range(20):  # a second later, whichever worker answers: the new version
-                response, served = nginx.request("GET", "/" + path)
-                assert (response.status, served) == (200, body), version
-                response, packed = nginx.request("GET", "/" + path, {"Accept-Encoding": "gzip"})
-                assert gzip.decompress(packed) == body, version
+
+            def everywhere(body: bytes = body) -> bool:
+                """20 requests in a row, whichever worker answers: the new version."""
+                for _ in range(20):
+                    response, served = nginx.request("GET", "/" + path)
+                    if (response.status, served) != (200, body):
+                        return False
+                    _, packed = nginx.request("GET", "/" + path, {"Accept-Encoding": "gzip"})
+                    if gzip.decompress(packed) != body:
+                        return False
+                return True
+
+            # Each worker re-checks a name once a second (open_file_cache_valid 1s); the
+            # timeout only bounds the wait on a busy machine.
+            wait_for(f"version {version} from every worker", everywhere, timeout=TIMEOUT)
 
         # Asked for before it exists (the app answers 404), then exported: nginx serves the
         # file on the next request rather than remembering that it was missing.
@@ -580,6 +523,7 @@ def _section_id(app: Flask, slug: str) -> int:
         return section_id
 
 
+@pytest.mark.slow
 def test_nginx_proxies_everything_else_with_forwarding_headers(
     export_app: Flask, tmp_path: Path
 ) -> None:
@@ -597,46 +541,50 @@ def test_nginx_proxies_everything_else_with_forwarding_headers(
         assert first["HTTP_X_FORWARDED_FOR"] == "127.0.0.1"
         assert first["HTTP_X_FORWARDED_PROTO"] == "http"
         assert [s["path"] for s in nginx.seen] == ["/healthz", "/admin/login", "/"]
-        response, _ = nginx.request("GET", "/metrics")  # from 127.0.0.1: let through
+        # Cache-Control is added `always`, so it says nothing about who got through: the status.
+        response, body = nginx.request("GET", "/metrics")  # from 127.0.0.1: let through
+        assert response.status == 200 and b"feedsvc_" in body
         assert response.headers.get_all("Cache-Control") == ["no-store"]
+        assert nginx.seen[-1]["path"] == "/metrics"
+        proxied = len(nginx.seen)
+        response, _ = nginx.request("GET", "/metrics", source="127.0.0.2")  # not localhost
+        assert response.status == 403
+        assert response.headers.get_all("Cache-Control") == ["no-store"]
+        assert len(nginx.seen) == proxied  # refused by nginx: the app never saw it
         # Upstream keepalive needs HTTP/1.1 without "Connection: close" (nginx's default). The
         # test server closes after each response anyway; gunicorn's gthread workers do not.
         assert first["SERVER_PROTOCOL"] == "HTTP/1.1"
         assert first["HTTP_CONNECTION"] == "None"
 
 
+@pytest.mark.slow
 def test_nginx_accepts_the_commented_proxy_cache_variant(tmp_path: Path) -> None:
-    binary = _nginx_binary()
-    values = _nginx_values(tmp_path, tmp_path / "export", 9, _free_port())
+    require_nginx()
+    values = _nginx_values(tmp_path, tmp_path / "export", 9, free_port())
     conf = tmp_path / "nginx.conf"
-    text = render_nginx_conf(values, cache_variant=True)
+    text = nginx_tools.render(values, proxy_cache=True)
     assert "proxy_cache feeds;" in text and "proxy_cache_lock on;" in text
     # Every directive of the variant, not only the proxy_cache* ones: without this line the
     # cache keeps each copy for the app's max-age (a whole tick) instead of one second.
     assert re.search(r"^\s*proxy_ignore_headers Cache-Control Expires;", text, re.MULTILINE)
     assert not re.search(r"^\s*# proxy_", text, re.MULTILINE)
+    assert not nginxconf.TOKEN_RE.search(text)
     conf.write_text(text)
-    result = subprocess.run(
-        [binary, "-t", "-p", str(tmp_path), "-c", str(conf), "-e", str(tmp_path / "logs/e.log")],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    result = nginx_tools.check(conf)
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 def test_scheduler_process_fills_an_empty_export_and_keeps_it_current(
     export_app: Flask, tmp_path: Path
 ) -> None:
-    from tests.procs import scheduler, wait_for
-
     root = _root(export_app)
     section = new_section(export_app, "World News")
     run_pass(export_app)
     shutil.rmtree(root)
     root.mkdir()
-    url = export_app.config["DATABASE_URL"]
-    with scheduler(url, tmp_path / "sched.log", FEEDSVC_EXPORT_DIR=str(root)) as proc:
+    env = service_env(export_app.config["DATABASE_URL"], FEEDSVC_EXPORT_DIR=str(root))
+    with scheduler(env, tmp_path / "sched.log") as proc:
         wait_for("the export at start", lambda: (root / "sections/world-news/atom.xml").is_file())
         new_article(export_app, section, "Fresh off the press")
         wait_for(

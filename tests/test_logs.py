@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from tests.procs import free_port, gunicorn, scheduler, wait_for
+from devtools.procs import QUICK, free_port, gunicorn, scheduler, service_env, wait_for
 
 
 def _json_lines(output: str) -> list[dict[str, object]]:
@@ -25,9 +25,10 @@ def _json_lines(output: str) -> list[dict[str, object]]:
 
 def test_web_and_scheduler_log_one_json_object_per_line(app: Flask, tmp_path: Path) -> None:
     url, port = app.config["DATABASE_URL"], free_port()
+    json_logs = {**QUICK, "FEEDSVC_LOG_FORMAT": "json"}
     with (
-        gunicorn(url, port, tmp_path / "web.log", FEEDSVC_LOG_FORMAT="json") as web,
-        scheduler(url, tmp_path / "sched.log", FEEDSVC_LOG_FORMAT="json") as sched,
+        gunicorn(service_env(url, port=port, **json_logs), tmp_path / "web.log") as web,
+        scheduler(service_env(url, **json_logs), tmp_path / "sched.log") as sched,
     ):
         base = f"http://127.0.0.1:{port}"
         wait_for("the web server", lambda: urllib.request.urlopen(base + "/healthz").status == 200)

@@ -82,12 +82,13 @@ def test_watch_and_tick_never_run_two_passes_at_once(app: Flask) -> None:
 def test_scheduler_process_publishes_an_edit_long_before_the_next_tick(
     app: Flask, tmp_path: Path
 ) -> None:
-    from tests.procs import scheduler, wait_for
+    from devtools.procs import scheduler, service_env, wait_for
 
     section = new_section(app)
     url = app.config["DATABASE_URL"]
     env = {"FEEDSVC_TICK_SECONDS": "60", "FEEDSVC_LEASE_SECONDS": "120"}
-    with scheduler(url, tmp_path / "sched.log", FEEDSVC_WATCH_SECONDS="0.1", **env) as proc:
+    env |= {"FEEDSVC_WATCH_SECONDS": "0.1"}
+    with scheduler(service_env(url, **env), tmp_path / "sched.log") as proc:
 
         def rendered(title: str) -> bool:
             with transaction(app, write=False) as s:

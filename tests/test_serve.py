@@ -4,28 +4,18 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from devtools.procs import alive, children, free_port, listening, service_env, wait_for
 from feedsvc.settings import PROJECT_ROOT
-from tests.procs import free_port, wait_for
 
-
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _children(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
-    return [int(p) for p in out.stdout.split()]
+pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize(
@@ -39,16 +29,15 @@ def test_serve_runs_both_and_a_stop_leaves_nothing_running(
     tmp_path: Path, stop: Callable[[int], None]
 ) -> None:
     port = free_port()
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "FEEDSVC_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}",
-        "FEEDSVC_SECRET_KEY": "a-test-secret-key-of-enough-length",
-        "FEEDSVC_ADMIN_PASSWORD": "first-admin-password",
-        "FEEDSVC_TICK_SECONDS": "0.5",
-        "FEEDSVC_LEASE_SECONDS": "3",
-    }
-    env.pop("FEEDSVC_SITE_URL", None)
+    # No FEEDSVC_SITE_URL and no FEEDSVC_BIND: both follow PORT, as under `make run`.
+    env = service_env(
+        f"sqlite:///{tmp_path / 'serve.sqlite3'}",
+        site_url=None,
+        PORT=str(port),
+        FEEDSVC_ADMIN_PASSWORD="first-admin-password",
+        FEEDSVC_TICK_SECONDS="0.5",
+        FEEDSVC_LEASE_SECONDS="3",
+    )
     log = (tmp_path / "serve.log").open("wb")
     # A process group of its own, as a terminal gives `make run`: Ctrl-C reaches all of it.
     proc = subprocess.Popen(
@@ -67,8 +56,8 @@ def test_serve_runs_both_and_a_stop_leaves_nothing_running(
                 return r.status == 200 and b'"status":"ok"' in r.read()
 
         wait_for("web and scheduler up", healthy, timeout=40)
-        children = _children(proc.pid)
-        assert len(children) == 2  # gunicorn's master and the scheduler
+        started = children(proc.pid)
+        assert len(started) == 2  # gunicorn's master and the scheduler
         stop(proc.pid)
         assert proc.wait(timeout=20) == 0
     finally:
@@ -76,13 +65,11 @@ def test_serve_runs_both_and_a_stop_leaves_nothing_running(
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and (
-        _listening(port) or any(Path(f"/proc/{c}").exists() for c in children)
-    ):
-        time.sleep(0.1)
-    assert not _listening(port)
-    assert not any(Path(f"/proc/{c}").exists() for c in children)
+    wait_for(
+        "the port closed and every child gone",
+        lambda: not listening(port) and not any(alive(c) for c in started),
+        timeout=10,
+    )
     output = (tmp_path / "serve.log").read_text()
     assert f"http://127.0.0.1:{port}/" in output  # SITE_URL follows PORT
     assert "Traceback" not in output
