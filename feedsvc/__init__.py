@@ -53,7 +53,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _register_errors(app)
 
     from feedsvc.web import admin, auth, public
-    from feedsvc.web.api import views as api
+    from feedsvc.web.api import articles as api
 
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)

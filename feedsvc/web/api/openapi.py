@@ -12,7 +12,7 @@ from typing import Any
 from feedsvc import articles, sections
 from feedsvc.content import BODY_MAX_LENGTH
 from feedsvc.storage.models import MAX_ID
-from feedsvc.web.api import views as api
+from feedsvc.web.api import articles as api
 
 _DATE_TIME = {"type": "string", "format": "date-time"}
 _NULLABLE_DATE_TIME = {"type": ["string", "null"], "format": "date-time"}
