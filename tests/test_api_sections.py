@@ -8,8 +8,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from feedsvc.errors import Conflict, NotFound, SlugInUse, ValidationError
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import Section
+from feedsvc.web.api.errors import refused, status_of
 from tests.apiclient import API, Api, add_section, body, conforms, count, error, new_token
 from tests.conftest import SITE_URL
 
@@ -56,6 +58,24 @@ def test_section_slug_in_use_is_409(api: Api, app: Flask) -> None:
     moved = error(api.patch("/sections/2", {"slug": "world-news"}), 409)
     assert "already used" in moved["fields"]["slug"]
     assert count(app, Section) == 2
+
+
+def test_a_slug_clash_beside_other_bad_fields_is_422_with_all_of_them(api: Api, app: Flask) -> None:
+    add_section(api, "World News")
+    found = error(
+        api.post("/sections", {"name": "Other", "slug": "world-news", "items_per_feed": 0}), 422
+    )
+    assert set(found["fields"]) == {"slug", "items_per_feed"}
+    assert "already used" in found["fields"]["slug"]
+    assert count(app, Section) == 1
+
+
+def test_the_status_follows_the_error_type_never_its_wording() -> None:
+    same_words = {"slug": "The slug “news” is already used by another section."}
+    assert refused(ValidationError(same_words)).status == 422
+    assert refused(SlugInUse({"slug": "Taken."})).status == 409
+    assert refused(Conflict({"name": "Clashes."})).status == 409
+    assert [status_of(exc) for exc in (NotFound("x"), KeyError("x"))] == [404, 500]
 
 
 @pytest.mark.parametrize(
