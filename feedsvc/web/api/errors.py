@@ -1,4 +1,4 @@
-"""Error answers: ApiError, its codes, the handlers, typed service errors → statuses, 404/405."""
+"""Error answers: ApiError, the handlers, typed service errors → statuses, the 404/405 fallback."""
 
 from __future__ import annotations
 

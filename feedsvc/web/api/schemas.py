@@ -1,5 +1,4 @@
-"""The JSON Schemas of the OpenAPI description: answers as encoding.py writes them, and request
-bodies built from contract.py's fields."""
+"""The description's JSON Schemas: the answers' shapes, and request bodies from contract.py."""
 
 from __future__ import annotations
 
