@@ -11,7 +11,7 @@ from feedsvc.web.api.contract import PREFIX
 from feedsvc.web.api.encoding import json_response, site
 
 # Plain int (not int(min=, max=)): Werkzeug answers a converter's refusal with its own 404
-# before our fallback could; out-of-range ids are refused in the views instead.
+# before our fallback could; the routes refuse out-of-range ids (limits.valid_id) as 404s.
 _ID = "int"
 
 
