@@ -53,14 +53,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _register_errors(app)
 
     from feedsvc.web import admin, auth, public
-    from feedsvc.web.api import views as api
+    from feedsvc.web.api.blueprint import bp as api_bp
 
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
-    app.register_blueprint(api.bp)
+    app.register_blueprint(api_bp)
     # Bearer tokens only, never the session cookie: nothing for a cross-site form to ride on.
-    csrf.exempt(api.bp)
+    csrf.exempt(api_bp)
     cli.init_app(app)
     # Feed polls are answered ahead of Flask, from the same stored documents.
     app.wsgi_app = FastPath(  # type: ignore[method-assign]

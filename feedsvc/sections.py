@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from feedsvc.content.slugs import slugify
 from feedsvc.content.text import ContentError, clean_line, clean_text
-from feedsvc.errors import NotFound, ValidationError
+from feedsvc.errors import NotFound, SlugInUse, ValidationError
 from feedsvc.limits import SLUG_RE
 from feedsvc.storage.models import MAX_ID, Section, utcnow
 
@@ -55,6 +55,8 @@ def _validated(session: Session, data: SectionInput, section_id: int | None) -> 
         if clash is not None and clash != section_id:
             where = "slug" if raw_slug else "name"
             errors[where] = f"The slug “{slug}” is already used by another section."
+            if len(errors) == 1:
+                raise SlugInUse(errors)
     if errors:
         raise ValidationError(errors)
     return SectionInput(name, slug, description, data.items_per_feed)

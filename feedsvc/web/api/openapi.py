@@ -1,261 +1,32 @@
-"""The OpenAPI 3.1 description of /api/v1, served at /api/v1/openapi.json.
+"""The OpenAPI 3.1 description of /api/v1 (paths, answers, security), served at openapi.json.
 
-Limits and enumerations come from the modules that enforce them, so the description cannot
-drift from the behaviour on those points; tests check that every /api/v1 route is described
-and that real responses validate against these schemas.
+Fields, limits and enumerations come from contract.py and feedsvc.limits, which the parsing
+and the services enforce, so the description cannot drift from the behaviour on those points;
+tests check that every /api/v1 route is described, that real responses validate against these
+schemas, and that every documented limit is the one enforced.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from feedsvc import articles, sections
-from feedsvc.limits import BODY_MAX
-from feedsvc.storage.models import MAX_ID
-from feedsvc.web.api import views as api
-
-_DATE_TIME = {"type": "string", "format": "date-time"}
-_NULLABLE_DATE_TIME = {"type": ["string", "null"], "format": "date-time"}
-
-
-def _ref(kind: str, name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/{kind}/{name}"}
+from feedsvc import limits
+from feedsvc.web.api.contract import DEFAULT_LIMIT, JSON, MAX_LIMIT, MERGE_PATCH, PREFIX
+from feedsvc.web.api.schemas import ref, schemas
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"application/json": {"schema": schema}}
+    return {JSON: {"schema": schema}}
 
 
 def _error_response(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
     response: dict[str, Any] = {
         "description": description,
-        "content": _json(_ref("schemas", "Error")),
+        "content": _json(ref("schemas", "Error")),
     }
     if headers:
         response["headers"] = headers
     return response
-
-
-def _schemas() -> dict[str, Any]:
-    statuses = list(articles.STATUSES)
-    return {
-        "Error": {
-            "type": "object",
-            "description": "Every error answer. `fields` maps a request field to a sentence.",
-            "required": ["error", "message", "fields"],
-            "additionalProperties": False,
-            "properties": {
-                "error": {
-                    "type": "string",
-                    "description": "Machine-readable code.",
-                    "enum": sorted({*api.ERROR_CODES.values(), "invalid_token"}),
-                },
-                "message": {"type": "string", "description": "A full sentence for people."},
-                "fields": {
-                    "type": "object",
-                    "additionalProperties": {"type": "string"},
-                    "description": "Per-field sentences (400 wrong types, 409, 422).",
-                },
-            },
-        },
-        "SectionRef": {
-            "type": "object",
-            "required": ["id", "slug", "name"],
-            "additionalProperties": False,
-            "properties": {
-                "id": {"type": "integer"},
-                "slug": {"type": "string"},
-                "name": {"type": "string"},
-            },
-        },
-        "Section": {
-            "type": "object",
-            "required": [
-                "id",
-                "guid",
-                "name",
-                "slug",
-                "description",
-                "items_per_feed",
-                "url",
-                "feeds",
-                "created_at",
-                "updated_at",
-            ],
-            "additionalProperties": False,
-            "properties": {
-                "id": {"type": "integer", "minimum": 1},
-                "guid": {"type": "string", "description": "Permanent feed id (urn:uuid:…)."},
-                "name": {"type": "string"},
-                "slug": {"type": "string", "pattern": "^[a-z0-9]+(?:-[a-z0-9]+)*$"},
-                "description": {"type": "string"},
-                "items_per_feed": {
-                    "type": "integer",
-                    "minimum": 1,
-                    "maximum": sections.MAX_ITEMS_PER_FEED,
-                },
-                "url": {"type": "string", "format": "uri", "description": "Section page."},
-                "feeds": {
-                    "type": "object",
-                    "required": ["rss", "atom", "json"],
-                    "additionalProperties": False,
-                    "properties": {
-                        fmt: {"type": "string", "format": "uri"} for fmt in ("rss", "atom", "json")
-                    },
-                },
-                "created_at": _DATE_TIME,
-                "updated_at": _DATE_TIME,
-            },
-        },
-        "SectionList": {
-            "type": "object",
-            "required": ["sections"],
-            "additionalProperties": False,
-            "properties": {"sections": {"type": "array", "items": _ref("schemas", "Section")}},
-        },
-        "SectionCreate": {
-            "type": "object",
-            "required": ["name"],
-            "additionalProperties": False,
-            "properties": {
-                "name": {"type": "string", "maxLength": 120},
-                "slug": {
-                    "type": ["string", "null"],
-                    "maxLength": 80,
-                    "description": "Empty or absent: derived from the name. Unique (409).",
-                },
-                "description": {"type": ["string", "null"], "maxLength": 2000},
-                "items_per_feed": {
-                    "type": "integer",
-                    "minimum": 1,
-                    "maximum": sections.MAX_ITEMS_PER_FEED,
-                    "default": 50,
-                },
-            },
-        },
-        "SectionPatch": {
-            "type": "object",
-            "description": "Any subset of the writable fields; the others keep their values.",
-            "additionalProperties": False,
-            "properties": {
-                "name": {"type": "string", "maxLength": 120},
-                "slug": {"type": ["string", "null"], "maxLength": 80},
-                "description": {"type": ["string", "null"], "maxLength": 2000},
-                "items_per_feed": {
-                    "type": "integer",
-                    "minimum": 1,
-                    "maximum": sections.MAX_ITEMS_PER_FEED,
-                },
-            },
-        },
-        "Article": {
-            "type": "object",
-            "required": [
-                "id",
-                "guid",
-                "url",
-                "section",
-                "title",
-                "body",
-                "body_html",
-                "summary",
-                "summary_source",
-                "author",
-                "status",
-                "publish_at",
-                "created_at",
-                "updated_at",
-            ],
-            "additionalProperties": False,
-            "properties": {
-                "id": {"type": "integer", "minimum": 1},
-                "guid": {
-                    "type": "string",
-                    "description": "Permanent item id (urn:uuid:…), never changed.",
-                },
-                "url": {
-                    "type": "string",
-                    "format": "uri",
-                    "description": "The article's permanent page (404 until it is public).",
-                },
-                "section": _ref("schemas", "SectionRef"),
-                "title": {"type": "string"},
-                "body": {"type": "string", "description": "The Markdown source."},
-                "body_html": {"type": "string", "description": "Sanitised HTML, absolute URLs."},
-                "summary": {"type": "string", "description": "Plain text, as the feeds carry it."},
-                "summary_source": {
-                    "type": "string",
-                    "description": "The summary as given; empty when derived from the body.",
-                },
-                "author": {"type": "string"},
-                "status": {"type": "string", "enum": statuses},
-                "publish_at": {
-                    **_NULLABLE_DATE_TIME,
-                    "description": "UTC. A future time schedules a published article.",
-                },
-                "created_at": _DATE_TIME,
-                "updated_at": _DATE_TIME,
-            },
-        },
-        "ArticleList": {
-            "type": "object",
-            "required": ["articles", "next"],
-            "additionalProperties": False,
-            "properties": {
-                "articles": {"type": "array", "items": _ref("schemas", "Article")},
-                "next": {
-                    "type": ["string", "null"],
-                    "format": "uri",
-                    "description": "The next (older) page, or null on the last one.",
-                },
-            },
-        },
-        "ArticleCreate": {
-            "type": "object",
-            "required": ["title", "section", "body"],
-            "additionalProperties": False,
-            "properties": _article_properties(statuses),
-        },
-        "ArticlePatch": {
-            "type": "object",
-            "description": (
-                "Any subset of the writable fields (JSON Merge Patch, RFC 7396); the others "
-                "keep their values and the guid never changes."
-            ),
-            "additionalProperties": False,
-            "properties": _article_properties(statuses),
-        },
-    }
-
-
-def _article_properties(statuses: list[str]) -> dict[str, Any]:
-    return {
-        "title": {"type": "string", "maxLength": 300},
-        "section": {
-            "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string"}],
-            "description": "The section's id or its slug.",
-        },
-        "body": {
-            "type": "string",
-            "maxLength": BODY_MAX,
-            "description": "Markdown; blank lines separate paragraphs.",
-        },
-        "summary": {
-            "type": ["string", "null"],
-            "maxLength": articles.MAX_SUMMARY,
-            "description": "Plain text. Empty or null: taken from the body.",
-        },
-        "author": {"type": ["string", "null"], "maxLength": 120},
-        "publish_at": {
-            **_NULLABLE_DATE_TIME,
-            "description": (
-                "RFC 3339 with an offset (a time without one is refused with 422), between "
-                "1970 and 2100. Absent or null: keep the stored time; a published article "
-                "without one gets the current time."
-            ),
-        },
-        "status": {"type": "string", "enum": statuses, "default": articles.STATUSES[0]},
-    }
 
 
 def _responses() -> dict[str, Any]:
@@ -293,7 +64,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         415: "UnsupportedMediaType",
         422: "Unprocessable",
     }
-    return {str(code): _ref("responses", names[code]) for code in codes}
+    return {str(code): ref("responses", names[code]) for code in codes}
 
 
 def _ok(
@@ -301,7 +72,7 @@ def _ok(
 ) -> dict[str, Any]:
     response: dict[str, Any] = {
         "description": description,
-        "content": _json(_ref("schemas", schema)),
+        "content": _json(ref("schemas", schema)),
     }
     if location:
         response["headers"] = {
@@ -314,15 +85,15 @@ def _ok(
 
 
 def _body(schema: str, *, patch: bool = False) -> dict[str, Any]:
-    content = _json(_ref("schemas", schema))
+    content = _json(ref("schemas", schema))
     if patch:
-        content["application/merge-patch+json"] = {"schema": _ref("schemas", schema)}
+        content[MERGE_PATCH] = {"schema": ref("schemas", schema)}
     return {"required": True, "content": content}
 
 
 def _paths() -> dict[str, Any]:
-    section_id = _ref("parameters", "SectionId")
-    article_id = _ref("parameters", "ArticleId")
+    section_id = ref("parameters", "SectionId")
+    article_id = ref("parameters", "ArticleId")
     write = (400, 401, 413, 415, 422)
     return {
         "/sections": {
@@ -369,7 +140,7 @@ def _paths() -> dict[str, Any]:
                     {
                         "name": "status",
                         "in": "query",
-                        "schema": {"type": "string", "enum": list(articles.STATUSES)},
+                        "schema": {"type": "string", "enum": list(limits.STATUSES)},
                     },
                     {
                         "name": "limit",
@@ -377,15 +148,15 @@ def _paths() -> dict[str, Any]:
                         "schema": {
                             "type": "integer",
                             "minimum": 1,
-                            "maximum": api.MAX_LIMIT,
-                            "default": api.DEFAULT_LIMIT,
+                            "maximum": MAX_LIMIT,
+                            "default": DEFAULT_LIMIT,
                         },
                     },
                     {
                         "name": "before_id",
                         "in": "query",
                         "description": "Only articles with a smaller id: the cursor `next` uses.",
-                        "schema": {"type": "integer", "minimum": 1},
+                        "schema": {"type": "integer", "minimum": limits.ID_MIN},
                     },
                 ],
                 "responses": {
@@ -397,7 +168,7 @@ def _paths() -> dict[str, Any]:
                                 "schema": {"type": "string"},
                             }
                         },
-                        "content": _json(_ref("schemas", "ArticleList")),
+                        "content": _json(ref("schemas", "ArticleList")),
                     },
                     **_errors(400, 401, 404),
                 },
@@ -439,7 +210,7 @@ def _paths() -> dict[str, Any]:
                 "responses": {
                     "200": {
                         "description": "OpenAPI 3.1 document.",
-                        "content": {"application/json": {"schema": {"type": "object"}}},
+                        "content": _json({"type": "object"}),
                     }
                 },
             }
@@ -452,7 +223,7 @@ def _id_parameter(name: str) -> dict[str, Any]:
         "name": name,
         "in": "path",
         "required": True,
-        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+        "schema": {"type": "integer", "minimum": limits.ID_MIN, "maximum": limits.ID_MAX},
     }
 
 
@@ -472,7 +243,7 @@ def document(site_url: str) -> dict[str, Any]:
                 "change reaches them within a few seconds."
             ),
         },
-        "servers": [{"url": f"{site_url}{api.PREFIX}"}],
+        "servers": [{"url": f"{site_url}{PREFIX}"}],
         "security": [{"bearer": []}],
         "paths": _paths(),
         "components": {
@@ -487,7 +258,7 @@ def document(site_url: str) -> dict[str, Any]:
                 "SectionId": _id_parameter("section_id"),
                 "ArticleId": _id_parameter("article_id"),
             },
-            "schemas": _schemas(),
+            "schemas": schemas(),
             "responses": _responses(),
         },
     }

@@ -1,0 +1,83 @@
+"""Bearer tokens (RFC 6750) on every API route but the description; the cookie never counts.
+
+The blueprint is exempt from CSRF for that reason: no ambient credential (a cookie) is ever
+honoured, so a cross-site form has nothing to ride on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app, g, request
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wrappers import Response
+
+from feedsvc import tokens
+from feedsvc.storage.db import database, get_session, transaction
+from feedsvc.storage.models import utcnow
+from feedsvc.web.api.contract import INVALID_TOKEN, OPENAPI_PATH
+from feedsvc.web.api.errors import ApiError
+
+REALM = 'Bearer realm="feedsvc"'
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def require_token() -> None:
+    """Before each request: a valid bearer token, or 401 (RFC 6750 §3)."""
+    if request.path == OPENAPI_PATH:
+        return
+    scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() != "bearer" or not credentials:
+        # RFC 6750 §3.1: a request without credentials gets no error code.
+        raise ApiError(
+            401,
+            "This API needs a token: send “Authorization: Bearer <token>” "
+            "(an operator makes one with “flask --app feedsvc create-token USERNAME”).",
+            headers={"WWW-Authenticate": REALM},
+        )
+    # A short read session of its own: a request without a valid token never touches the
+    # request's session (for writes on SQLite, that would take the write lock).
+    with database(current_app).reader() as lookup:
+        token = tokens.find_token(lookup, credentials)
+    if token is None:
+        raise ApiError(
+            401,
+            "The token is not valid: it is mistyped, unknown or revoked.",
+            headers={
+                "WWW-Authenticate": f'{REALM}, error="{INVALID_TOKEN}", '
+                'error_description="The token is unknown or revoked."'
+            },
+            code=INVALID_TOKEN,
+        )
+    g.api_token_id = token.id
+    g.api_user_id = token.user_id
+    now = utcnow()
+    if tokens.needs_touch(token, now):
+        _touch(token.id, now)
+
+
+def _touch(token_id: int, now: datetime) -> None:
+    """Record last use (at most once a minute; best effort: a failure never fails the call)."""
+    statement = tokens.touch_statement(token_id, now)
+    session = get_session()
+    try:
+        if request.method in _SAFE:
+            # The request's session reads only; a short write transaction of its own.
+            with transaction(current_app) as s:
+                s.execute(statement)
+        else:
+            # The request's session is the writer (SQLite: it may hold the write lock already,
+            # from loading a cookie's user), so write here and commit before the view runs.
+            session.execute(statement)
+            session.commit()
+    except SQLAlchemyError:
+        session.rollback()
+        current_app.logger.warning("could not record API token %s use", token_id, exc_info=True)
+
+
+def no_store(response: Response) -> Response:
+    """After each request: answers depend on the token, so no shared cache may keep them."""
+    if request.path != OPENAPI_PATH:
+        response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,249 @@
+"""The description's JSON Schemas: the answers' shapes, and request bodies from contract.py."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from feedsvc import limits
+from feedsvc.web.api.contract import (
+    ARTICLE_FIELDS,
+    ERROR_CODES,
+    INVALID_TOKEN,
+    SECTION_FIELDS,
+    Field,
+    Kind,
+)
+
+_DATE_TIME = {"type": "string", "format": "date-time"}
+
+_ARTICLE_NOTES = {
+    "section": "The section's id or its slug.",
+    "body": "Markdown; blank lines separate paragraphs.",
+    "summary": "Plain text. Empty or null: taken from the body.",
+    "publish_at": (
+        "RFC 3339 with an offset (a time without one is refused with 422), between "
+        "1970 and 2100. Absent or null: keep the stored time; a published article "
+        "without one gets the current time."
+    ),
+}
+_ARTICLE_DEFAULTS = {"status": limits.STATUS_PUBLISHED}
+
+
+def ref(kind: str, name: str) -> dict[str, str]:
+    """A reference to a component of the description."""
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def field_schema(field: Field) -> dict[str, Any]:
+    """A writable field's JSON Schema: its JSON type and the limits the service enforces."""
+    if field.kind is Kind.REFERENCE:
+        return {"oneOf": [{"type": "integer", "minimum": field.minimum}, {"type": "string"}]}
+    json_type = "integer" if field.kind is Kind.INTEGER else "string"
+    schema: dict[str, Any] = {"type": [json_type, "null"] if field.nullable else json_type}
+    if field.kind is Kind.DATE_TIME:
+        schema["format"] = "date-time"
+    if field.max_length is not None:
+        schema["maxLength"] = field.max_length
+    if field.minimum is not None:
+        schema["minimum"] = field.minimum
+    if field.maximum is not None:
+        schema["maximum"] = field.maximum
+    if field.enum is not None:
+        schema["enum"] = list(field.enum)
+    return schema
+
+
+def _properties(
+    fields: tuple[Field, ...],
+    notes: Mapping[str, str] | None = None,
+    defaults: Mapping[str, object] | None = None,
+) -> dict[str, Any]:
+    properties: dict[str, Any] = {}
+    for field in fields:
+        schema = field_schema(field)
+        if notes and field.name in notes:
+            schema["description"] = notes[field.name]
+        if defaults and field.name in defaults:
+            schema["default"] = defaults[field.name]
+        properties[field.name] = schema
+    return properties
+
+
+def schemas() -> dict[str, Any]:
+    """The components' schemas: the answers' shapes, and request bodies from contract.py."""
+    statuses = list(limits.STATUSES)
+    return {
+        "Error": {
+            "type": "object",
+            "description": "Every error answer. `fields` maps a request field to a sentence.",
+            "required": ["error", "message", "fields"],
+            "additionalProperties": False,
+            "properties": {
+                "error": {
+                    "type": "string",
+                    "description": "Machine-readable code.",
+                    "enum": sorted({*ERROR_CODES.values(), INVALID_TOKEN}),
+                },
+                "message": {"type": "string", "description": "A full sentence for people."},
+                "fields": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string"},
+                    "description": "Per-field sentences (400 wrong types, 409, 422).",
+                },
+            },
+        },
+        "SectionRef": {
+            "type": "object",
+            "required": ["id", "slug", "name"],
+            "additionalProperties": False,
+            "properties": {
+                "id": {"type": "integer"},
+                "slug": {"type": "string"},
+                "name": {"type": "string"},
+            },
+        },
+        "Section": {
+            "type": "object",
+            "required": [
+                "id",
+                "guid",
+                "name",
+                "slug",
+                "description",
+                "items_per_feed",
+                "url",
+                "feeds",
+                "created_at",
+                "updated_at",
+            ],
+            "additionalProperties": False,
+            "properties": {
+                "id": {"type": "integer", "minimum": limits.ID_MIN},
+                "guid": {"type": "string", "description": "Permanent feed id (urn:uuid:…)."},
+                "name": {"type": "string"},
+                "slug": {"type": "string", "pattern": f"^{limits.SLUG_PATTERN}$"},
+                "description": {"type": "string"},
+                "items_per_feed": {
+                    "type": "integer",
+                    "minimum": limits.ITEMS_PER_FEED_MIN,
+                    "maximum": limits.ITEMS_PER_FEED_MAX,
+                },
+                "url": {"type": "string", "format": "uri", "description": "Section page."},
+                "feeds": {
+                    "type": "object",
+                    "required": ["rss", "atom", "json"],
+                    "additionalProperties": False,
+                    "properties": {
+                        fmt: {"type": "string", "format": "uri"} for fmt in ("rss", "atom", "json")
+                    },
+                },
+                "created_at": _DATE_TIME,
+                "updated_at": _DATE_TIME,
+            },
+        },
+        "SectionList": {
+            "type": "object",
+            "required": ["sections"],
+            "additionalProperties": False,
+            "properties": {"sections": {"type": "array", "items": ref("schemas", "Section")}},
+        },
+        "SectionCreate": {
+            "type": "object",
+            "required": ["name"],
+            "additionalProperties": False,
+            "properties": _properties(
+                SECTION_FIELDS,
+                notes={"slug": "Empty or absent: derived from the name. Unique (409)."},
+                defaults={"items_per_feed": limits.ITEMS_PER_FEED_DEFAULT},
+            ),
+        },
+        "SectionPatch": {
+            "type": "object",
+            "description": "Any subset of the writable fields; the others keep their values.",
+            "additionalProperties": False,
+            "properties": _properties(SECTION_FIELDS),
+        },
+        "Article": {
+            "type": "object",
+            "required": [
+                "id",
+                "guid",
+                "url",
+                "section",
+                "title",
+                "body",
+                "body_html",
+                "summary",
+                "summary_source",
+                "author",
+                "status",
+                "publish_at",
+                "created_at",
+                "updated_at",
+            ],
+            "additionalProperties": False,
+            "properties": {
+                "id": {"type": "integer", "minimum": limits.ID_MIN},
+                "guid": {
+                    "type": "string",
+                    "description": "Permanent item id (urn:uuid:…), never changed.",
+                },
+                "url": {
+                    "type": "string",
+                    "format": "uri",
+                    "description": "The article's permanent page (404 until it is public).",
+                },
+                "section": ref("schemas", "SectionRef"),
+                "title": {"type": "string"},
+                "body": {"type": "string", "description": "The Markdown source."},
+                "body_html": {"type": "string", "description": "Sanitised HTML, absolute URLs."},
+                "summary": {"type": "string", "description": "Plain text, as the feeds carry it."},
+                "summary_source": {
+                    "type": "string",
+                    "description": "The summary as given; empty when derived from the body.",
+                },
+                "author": {"type": "string"},
+                "status": {"type": "string", "enum": statuses},
+                "publish_at": {
+                    "type": ["string", "null"],
+                    "format": "date-time",
+                    "description": "UTC. A future time schedules a published article.",
+                },
+                "created_at": _DATE_TIME,
+                "updated_at": _DATE_TIME,
+            },
+        },
+        "ArticleList": {
+            "type": "object",
+            "required": ["articles", "next"],
+            "additionalProperties": False,
+            "properties": {
+                "articles": {"type": "array", "items": ref("schemas", "Article")},
+                "next": {
+                    "type": ["string", "null"],
+                    "format": "uri",
+                    "description": "The next (older) page, or null on the last one.",
+                },
+            },
+        },
+        "ArticleCreate": {
+            "type": "object",
+            "required": ["title", "section", "body"],
+            "additionalProperties": False,
+            "properties": _properties(
+                ARTICLE_FIELDS, notes=_ARTICLE_NOTES, defaults=_ARTICLE_DEFAULTS
+            ),
+        },
+        "ArticlePatch": {
+            "type": "object",
+            "description": (
+                "Any subset of the writable fields (JSON Merge Patch, RFC 7396); the others "
+                "keep their values and the guid never changes."
+            ),
+            "additionalProperties": False,
+            "properties": _properties(
+                ARTICLE_FIELDS, notes=_ARTICLE_NOTES, defaults=_ARTICLE_DEFAULTS
+            ),
+        },
+    }
