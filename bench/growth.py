@@ -83,7 +83,7 @@ def serving_by_size(ctx: Context) -> dict[str, Any]:
         # The static copies of the other sizes, beside the 50-item one.
         import sqlite3
 
-        from feedsvc.storage.models import gunzip
+        from feedsvc.storage.codec import gunzip
 
         conn = sqlite3.connect(fx.db.path)
         for n, path in paths.items():
