@@ -25,7 +25,7 @@ from bench.datasets import GROWTH_ITEMS, SITE_URL, growth_slug
 def render_times(ctx: Context) -> dict[str, Any]:
     from feedsvc import feeds
     from feedsvc.articles import feed_rows
-    from feedsvc.publishing.passes import _items
+    from feedsvc.publishing.snapshot import _items
     from feedsvc.storage.db import transaction
     from feedsvc.storage.models import Section, utcnow
 

@@ -9,7 +9,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from feedsvc.publishing.passes import run_pass, sections_due
+from feedsvc.publishing.changes import sections_due
+from feedsvc.publishing.passes import run_pass
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import FeedDocument, utcnow
 from tests.helpers import new_article, new_section
@@ -87,21 +88,21 @@ def test_last_modified_only_moves_forward_with_content(app: Flask) -> None:
 def test_a_large_pass_is_stored_in_batches_and_a_failed_batch_is_retried(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from feedsvc.publishing import passes as publishing
+    from feedsvc.publishing import passes, store
 
-    monkeypatch.setattr(publishing, "BATCH_SECTIONS", 2)
+    monkeypatch.setattr(passes, "BATCH_SECTIONS", 2)
     ids = [new_section(app, f"Section {n}") for n in range(5)]
     for section_id in ids:
         new_article(app, section_id, "Story")
-    real = publishing.store_documents
+    real = store.store_documents
 
-    def failing(session: Any, docs: Any, **kw: Any) -> tuple[list[publishing.Stored], list[str]]:
+    def failing(session: Any, docs: Any, **kw: Any) -> tuple[list[store.Stored], list[str]]:
         owners = kw.get("owners") or {}
         if any(owners.get(doc.path, (None,))[0] == ids[2] for doc in docs):
             raise RuntimeError("disk full")
         return real(session, docs, **kw)
 
-    monkeypatch.setattr(publishing, "store_documents", failing)
+    monkeypatch.setattr(store, "store_documents", failing)
     result = run_pass(app)
     # Batches of two: [0, 1] stored, [2, 3] rolled back together, [4] stored with the site.
     assert sorted(result.sections_rendered) == [ids[0], ids[1], ids[4]]
@@ -109,7 +110,7 @@ def test_a_large_pass_is_stored_in_batches_and_a_failed_batch_is_retried(
     assert result.site_rendered
     stored = {p.split("/")[1] for p in _documents(app) if p.startswith("sections/")}
     assert stored == {"section-0", "section-1", "section-4"}
-    monkeypatch.setattr(publishing, "store_documents", real)
+    monkeypatch.setattr(store, "store_documents", real)
     retry = run_pass(app)  # the rolled-back sections are still due, and nothing else is
     assert sorted(retry.sections_rendered) == [ids[2], ids[3]] and not retry.failures
     assert len([p for p in _documents(app) if p.startswith("sections/")]) == 15
