@@ -25,7 +25,7 @@ from bench.datasets import GROWTH_ITEMS, SITE_URL, growth_slug
 def render_times(ctx: Context) -> dict[str, Any]:
     from feedsvc import feeds
     from feedsvc.articles import feed_rows
-    from feedsvc.publishing.snapshot import _items
+    from feedsvc.publishing.snapshot import feed_items
     from feedsvc.storage.db import transaction
     from feedsvc.storage.models import Section, utcnow
 
@@ -38,7 +38,7 @@ def render_times(ctx: Context) -> dict[str, Any]:
             section = s.query(Section).filter_by(slug=slug).one()
             articles = feed_rows(s, utcnow(), section.items_per_feed, section.id)
             # The scheduler's own snapshot of rows into plain items.
-            items = _items(app.config["SITE_URL"], articles, {section.id: section.name})
+            items = feed_items(app.config["SITE_URL"], articles, {section.id: section.name})
         assert len(items) == n, (slug, len(items))
         per_format: dict[str, float] = {}
         sizes: dict[str, int] = {}

@@ -114,3 +114,33 @@ def test_a_large_pass_is_stored_in_batches_and_a_failed_batch_is_retried(
     retry = run_pass(app)  # the rolled-back sections are still due, and nothing else is
     assert sorted(retry.sections_rendered) == [ids[2], ids[3]] and not retry.failures
     assert len([p for p in _documents(app) if p.startswith("sections/")]) == 15
+
+
+def test_feed_rows_are_plain_values_newest_first(app: Flask) -> None:
+    from feedsvc.articles import FeedRow, feed_rows
+    from feedsvc.storage.models import Article
+
+    world, sport = new_section(app, "World"), new_section(app, "Sport")
+    earlier = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
+    new_article(app, world, "Older", body="*Old* news.", when=earlier)
+    new_article(app, sport, "Newer", when=earlier + timedelta(hours=1))
+    new_article(app, world, "Scheduled", when=utcnow() + timedelta(days=1))
+    with transaction(app, write=False) as s:
+        site = feed_rows(s, utcnow(), 10)
+        section = feed_rows(s, utcnow(), 10, world)
+        stored = s.scalars(select(Article).order_by(Article.id)).all()
+    assert [r.title for r in site] == ["Newer", "Older"]  # the scheduled one is not due
+    assert [r.title for r in section] == ["Older"]
+    older = stored[0]
+    assert section[0] == FeedRow(
+        id=older.id,
+        guid=older.guid,
+        title="Older",
+        body_html=older.body_html,
+        summary=older.summary,
+        publish_at=earlier,
+        updated_at=older.updated_at,
+        author="",
+        section_id=world,
+    )
+    assert "<em>Old</em>" in section[0].body_html and section[0].publish_at.tzinfo is not None

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Row, func, select
+from sqlalchemy import func, select
 
 from feedsvc import feeds, urls
-from feedsvc.articles import feed_rows
+from feedsvc.articles import FeedRow, feed_rows
 from feedsvc.feeds.opml import OPML_CONTENT_TYPE, OpmlEntry, render_opml
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import Section
@@ -44,12 +44,23 @@ class SectionDocs:
         return sum(len(d.body) for d in self.docs)
 
 
-def _items(
-    site_url: str, articles: Sequence[Row[Any]], names: dict[int, str]
+@dataclass(frozen=True, slots=True)
+class FeedHead:
+    """What a feed says about itself beyond the site's settings, the same in every format."""
+
+    id: str  # permanent feed id
+    title: str
+    description: str
+    home_url: str
+    fallback_updated: datetime  # the feed's date while it has no items: fixed, never now()
+
+
+def feed_items(
+    site_url: str, articles: Sequence[FeedRow], names: dict[int, str]
 ) -> list[feeds.FeedItem]:
+    """The articles as the renderer's items: absolute URLs, section names as categories."""
     items = []
     for a in articles:
-        assert a.publish_at is not None
         items.append(
             feeds.FeedItem(
                 id=a.guid,
@@ -68,23 +79,24 @@ def _items(
 
 
 def _render_formats(
-    config: dict[str, Any],
+    config: Mapping[str, Any],
     paths: dict[str, str],
     items: Sequence[feeds.FeedItem],
-    *,
-    fallback_updated: datetime,
-    **meta: Any,
+    head: FeedHead,
 ) -> list[Rendered]:
     """The items as RSS, Atom and JSON Feed; feed updated = the newest item's, never now()."""
-    updated = max((i.updated for i in items), default=fallback_updated)
+    updated = max((i.updated for i in items), default=head.fallback_updated)
     metas = {
         fmt: feeds.FeedMeta(
+            id=head.id,
+            title=head.title,
+            description=head.description,
+            home_url=head.home_url,
             self_url=urls.absolute(config["SITE_URL"], path),
             language=config["SITE_LANGUAGE"],
             updated=updated,
             author=config["SITE_NAME"],
             ttl_minutes=max(1, round(float(config["TICK_SECONDS"]) / 60)),
-            **meta,
         )
         for fmt, path in paths.items()
     }
@@ -118,18 +130,16 @@ def prepare_section(app: Flask, section_id: int, as_of: datetime) -> SectionDocs
         # Revision first: anything that lands after this read bumps it again.
         revision = section.revision
         articles = feed_rows(s, as_of, section.items_per_feed, section_id)
-        items = _items(config["SITE_URL"], articles, {section.id: section.name})
+        items = feed_items(config["SITE_URL"], articles, {section.id: section.name})
         paths = {fmt: urls.section_doc_path(section.slug, fmt) for fmt in feeds.FORMATS}
-        docs = _render_formats(
-            config,
-            paths,
-            items,
+        head = FeedHead(
             id=section.guid,
             title=f"{config['SITE_NAME']}: {section.name}",
             description=section.description or f"{section.name} from {config['SITE_NAME']}.",
             home_url=urls.section_page_url(config["SITE_URL"], section.slug),
             fallback_updated=section.created_at,
         )
+        docs = _render_formats(config, paths, items, head)
     return SectionDocs(section_id, revision, as_of, docs)
 
 
@@ -144,7 +154,7 @@ def prepare_site(app: Flask, as_of: datetime, *, opml: bool = True) -> list[Rend
         names: dict[int, str] = dict(
             s.execute(select(Section.id, Section.name).where(Section.id.in_(wanted))).all()
         )
-        items = _items(site_url, articles, names)
+        items = feed_items(site_url, articles, names)
         # An empty site feed is dated by its oldest section (fixed), never by now().
         first_created = None if items else s.scalar(select(func.min(Section.created_at)))
         # Plain columns, not ORM objects: a thousand sections cost a millisecond, not twenty.
@@ -158,10 +168,7 @@ def prepare_site(app: Flask, as_of: datetime, *, opml: bool = True) -> list[Rend
             else []
         )
     paths = {fmt: urls.site_doc_path(fmt) for fmt in feeds.FORMATS}
-    docs = _render_formats(
-        config,
-        paths,
-        items,
+    head = FeedHead(
         # Derived from the site's address: stable for as long as the site keeps its URL.
         id=uuid.uuid5(uuid.NAMESPACE_URL, site_url + "/").urn,
         title=config["SITE_NAME"],
@@ -169,6 +176,7 @@ def prepare_site(app: Flask, as_of: datetime, *, opml: bool = True) -> list[Rend
         home_url=site_url + "/",
         fallback_updated=first_created or EPOCH,
     )
+    docs = _render_formats(config, paths, items, head)
     if opml:
         entries = [
             OpmlEntry(
