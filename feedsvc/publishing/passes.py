@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from feedsvc.publishing import renderpool
 from feedsvc.publishing.changes import Due, pass_due
+from feedsvc.publishing.renderpool import Failed
 from feedsvc.publishing.snapshot import Rendered, SectionDocs, prepare_section, prepare_site
 from feedsvc.publishing.store import write_documents
 from feedsvc.storage.db import transaction
@@ -103,24 +104,24 @@ class Pass:
         # storing stays here, in order, batched.
         outcomes = renderpool.prepare_all(self.app, due, self.now, prepare_section)
         try:
-            for section_id, outcome in outcomes:
+            for outcome in outcomes:
                 if keep_leading is not None and not keep_leading():
                     # What this pass rendered but did not store is the new leader's to redo.
                     log.warning("lost the scheduler lease mid-pass; the new leader carries on")
                     return False
-                if isinstance(outcome, Exception):  # one section's failure must not stop the others
+                if isinstance(outcome, Failed):  # one section's failure must not stop the others
                     log.error(
                         "rendering section %s failed; its last good feeds stay served",
-                        section_id,
-                        exc_info=outcome,
+                        outcome.section_id,
+                        exc_info=outcome.error,
                     )
-                    self.result.failures[f"section:{section_id}"] = (
-                        f"{type(outcome).__name__}: {outcome}"
+                    self.result.failures[f"section:{outcome.section_id}"] = (
+                        f"{type(outcome.error).__name__}: {outcome.error}"
                     )
                     continue
-                if outcome is None:  # deleted since the pass began
+                if outcome.value is None:  # deleted since the pass began
                     continue
-                self.pending.append(outcome)
+                self.pending.append(outcome.value)
                 if (
                     len(self.pending) >= BATCH_SECTIONS
                     or sum(p.size for p in self.pending) >= BATCH_BYTES
