@@ -144,3 +144,43 @@ def test_feed_rows_are_plain_values_newest_first(app: Flask) -> None:
         section_id=world,
     )
     assert "<em>Old</em>" in section[0].body_html and section[0].publish_at.tzinfo is not None
+
+
+def test_the_run_record_rides_in_the_last_write_else_stands_alone_and_is_written_once(
+    app: Flask,
+) -> None:
+    from sqlalchemy.orm import Session
+
+    from feedsvc.publishing.passes import PassResult
+
+    section = new_section(app, "World")
+    run_pass(app)
+    path = "sections/world/atom.xml"
+    by_path = select(FeedDocument.etag).where(FeedDocument.path == path)
+    seen: list[tuple[list[int], int, str | None, str | None]] = []
+
+    def record(s: Session, outcome: PassResult) -> None:
+        # What the record's own transaction sees, and what everyone else sees meanwhile.
+        with transaction(app, write=False) as other:
+            theirs = other.scalar(by_path)
+        seen.append(
+            (outcome.sections_rendered, outcome.documents_changed, s.scalar(by_path), theirs)
+        )
+
+    new_article(app, section, "Breaking")
+    before = _documents(app)[path][0]
+    result = run_pass(app, record=record)
+    after = _documents(app)[path][0]
+    # Recorded once, inside the write that stored the documents, before it committed.
+    assert seen == [([section], 6, after, before)] and after != before
+    assert result.sections_rendered == [section] and result.documents_changed == 6
+
+    seen.clear()
+    assert run_pass(app, record=record).sections_rendered == []  # nothing to write
+    assert seen == [([], 0, after, after)]  # recorded once, in a transaction of its own
+
+    seen.clear()
+    new_article(app, section, "Later")
+    lost = run_pass(app, keep_leading=lambda: False, record=record)
+    assert lost.sections_rendered == [] and not lost.site_rendered
+    assert seen == [([], 0, after, after)]  # nothing stored, still recorded once
