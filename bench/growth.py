@@ -26,7 +26,7 @@ from devtools import nginx
 def render_times(ctx: Context) -> dict[str, Any]:
     from feedsvc import feeds
     from feedsvc.articles import feed_rows
-    from feedsvc.publishing.passes import _items
+    from feedsvc.publishing.snapshot import feed_items
     from feedsvc.storage.db import transaction
     from feedsvc.storage.models import Section, utcnow
 
@@ -39,7 +39,7 @@ def render_times(ctx: Context) -> dict[str, Any]:
             section = s.query(Section).filter_by(slug=slug).one()
             articles = feed_rows(s, utcnow(), section.items_per_feed, section.id)
             # The scheduler's own snapshot of rows into plain items.
-            items = _items(app.config["SITE_URL"], articles, {section.id: section.name})
+            items = feed_items(app.config["SITE_URL"], articles, {section.id: section.name})
         assert len(items) == n, (slug, len(items))
         per_format: dict[str, float] = {}
         sizes: dict[str, int] = {}
@@ -84,7 +84,7 @@ def serving_by_size(ctx: Context) -> dict[str, Any]:
         # The static copies of the other sizes, beside the 50-item one.
         import sqlite3
 
-        from feedsvc.storage.models import gunzip
+        from feedsvc.storage.codec import gunzip
 
         conn = sqlite3.connect(fx.db.path)
         for n, path in paths.items():

@@ -100,7 +100,7 @@ def load_fixture(ctx: Context) -> Fixture:
         conn.close()
     from datetime import UTC, datetime
 
-    from feedsvc.storage.models import gunzip
+    from feedsvc.storage.codec import gunzip
 
     body = gunzip(body_gzip)  # documents are stored as gzip only
 

@@ -246,7 +246,8 @@ def profile_rebuild(db: Path, out: Path, sections: int) -> dict[str, Any]:
     from pyinstrument import Profiler
     from sqlalchemy import delete, select
 
-    from feedsvc.publishing.passes import prepare_section, prepare_site, write_documents
+    from feedsvc.publishing.snapshot import prepare_section, prepare_site
+    from feedsvc.publishing.store import write_documents
     from feedsvc.storage.db import transaction
     from feedsvc.storage.models import FeedDocument, Section, utcnow
 

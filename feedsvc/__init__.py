@@ -26,8 +26,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     loaded = settings.load(instance, test_config)
     app.config.update(loaded)
-    # What a render process needs to build the same app (publishing.py, spawn start method).
+    # What a render process needs to build the same app (publishing/renderpool.py, spawn
+    # start method): this factory and these settings, without importing the package root.
     app.extensions["feedsvc.settings"] = {**loaded, "INSTANCE_PATH": str(instance)}
+    app.extensions["feedsvc.factory"] = create_app
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

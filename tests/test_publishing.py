@@ -9,7 +9,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from feedsvc.publishing.passes import run_pass, sections_due
+from feedsvc.publishing.changes import sections_due
+from feedsvc.publishing.passes import run_pass
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import FeedDocument, utcnow
 from tests.helpers import new_article, new_section
@@ -87,21 +88,21 @@ def test_last_modified_only_moves_forward_with_content(app: Flask) -> None:
 def test_a_large_pass_is_stored_in_batches_and_a_failed_batch_is_retried(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from feedsvc.publishing import passes as publishing
+    from feedsvc.publishing import passes, store
 
-    monkeypatch.setattr(publishing, "BATCH_SECTIONS", 2)
+    monkeypatch.setattr(passes, "BATCH_SECTIONS", 2)
     ids = [new_section(app, f"Section {n}") for n in range(5)]
     for section_id in ids:
         new_article(app, section_id, "Story")
-    real = publishing.store_documents
+    real = store.store_documents
 
-    def failing(session: Any, docs: Any, **kw: Any) -> tuple[list[publishing.Stored], list[str]]:
+    def failing(session: Any, docs: Any, **kw: Any) -> tuple[list[store.Stored], list[str]]:
         owners = kw.get("owners") or {}
         if any(owners.get(doc.path, (None,))[0] == ids[2] for doc in docs):
             raise RuntimeError("disk full")
         return real(session, docs, **kw)
 
-    monkeypatch.setattr(publishing, "store_documents", failing)
+    monkeypatch.setattr(store, "store_documents", failing)
     result = run_pass(app)
     # Batches of two: [0, 1] stored, [2, 3] rolled back together, [4] stored with the site.
     assert sorted(result.sections_rendered) == [ids[0], ids[1], ids[4]]
@@ -109,7 +110,77 @@ def test_a_large_pass_is_stored_in_batches_and_a_failed_batch_is_retried(
     assert result.site_rendered
     stored = {p.split("/")[1] for p in _documents(app) if p.startswith("sections/")}
     assert stored == {"section-0", "section-1", "section-4"}
-    monkeypatch.setattr(publishing, "store_documents", real)
+    monkeypatch.setattr(store, "store_documents", real)
     retry = run_pass(app)  # the rolled-back sections are still due, and nothing else is
     assert sorted(retry.sections_rendered) == [ids[2], ids[3]] and not retry.failures
     assert len([p for p in _documents(app) if p.startswith("sections/")]) == 15
+
+
+def test_feed_rows_are_plain_values_newest_first(app: Flask) -> None:
+    from feedsvc.articles import FeedRow, feed_rows
+    from feedsvc.storage.models import Article
+
+    world, sport = new_section(app, "World"), new_section(app, "Sport")
+    earlier = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
+    new_article(app, world, "Older", body="*Old* news.", when=earlier)
+    new_article(app, sport, "Newer", when=earlier + timedelta(hours=1))
+    new_article(app, world, "Scheduled", when=utcnow() + timedelta(days=1))
+    with transaction(app, write=False) as s:
+        site = feed_rows(s, utcnow(), 10)
+        section = feed_rows(s, utcnow(), 10, world)
+        stored = s.scalars(select(Article).order_by(Article.id)).all()
+    assert [r.title for r in site] == ["Newer", "Older"]  # the scheduled one is not due
+    assert [r.title for r in section] == ["Older"]
+    older = stored[0]
+    assert section[0] == FeedRow(
+        id=older.id,
+        guid=older.guid,
+        title="Older",
+        body_html=older.body_html,
+        summary=older.summary,
+        publish_at=earlier,
+        updated_at=older.updated_at,
+        author="",
+        section_id=world,
+    )
+    assert "<em>Old</em>" in section[0].body_html and section[0].publish_at.tzinfo is not None
+
+
+def test_the_run_record_rides_in_the_last_write_else_stands_alone_and_is_written_once(
+    app: Flask,
+) -> None:
+    from sqlalchemy.orm import Session
+
+    from feedsvc.publishing.passes import PassResult
+
+    section = new_section(app, "World")
+    run_pass(app)
+    path = "sections/world/atom.xml"
+    by_path = select(FeedDocument.etag).where(FeedDocument.path == path)
+    seen: list[tuple[list[int], int, str | None, str | None]] = []
+
+    def record(s: Session, outcome: PassResult) -> None:
+        # What the record's own transaction sees, and what everyone else sees meanwhile.
+        with transaction(app, write=False) as other:
+            theirs = other.scalar(by_path)
+        seen.append(
+            (outcome.sections_rendered, outcome.documents_changed, s.scalar(by_path), theirs)
+        )
+
+    new_article(app, section, "Breaking")
+    before = _documents(app)[path][0]
+    result = run_pass(app, record=record)
+    after = _documents(app)[path][0]
+    # Recorded once, inside the write that stored the documents, before it committed.
+    assert seen == [([section], 6, after, before)] and after != before
+    assert result.sections_rendered == [section] and result.documents_changed == 6
+
+    seen.clear()
+    assert run_pass(app, record=record).sections_rendered == []  # nothing to write
+    assert seen == [([], 0, after, after)]  # recorded once, in a transaction of its own
+
+    seen.clear()
+    new_article(app, section, "Later")
+    lost = run_pass(app, keep_leading=lambda: False, record=record)
+    assert lost.sections_rendered == [] and not lost.site_rendered
+    assert seen == [([], 0, after, after)]  # nothing stored, still recorded once

@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from feedsvc.articles import feed_rows, published_everywhere, published_in_section
-from feedsvc.publishing.passes import sections_due
+from feedsvc.publishing.changes import sections_due
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import Article, Section, utcnow
 

@@ -134,7 +134,7 @@ def test_every_pass_is_recorded_once_with_what_it_did(app: Flask) -> None:
 def test_a_failed_last_write_is_recorded_as_a_failure(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from feedsvc.publishing import passes as publishing
+    from feedsvc.publishing import store
 
     section = new_section(app)
     publisher = Publisher(app)
@@ -142,10 +142,10 @@ def test_a_failed_last_write_is_recorded_as_a_failure(
     before = _lease_row(app)
     new_article(app, section, "Breaking")
 
-    def full_disk(*args: object, **kwargs: object) -> tuple[list[publishing.Stored], list[str]]:
+    def full_disk(*args: object, **kwargs: object) -> tuple[list[store.Stored], list[str]]:
         raise OSError("disk full")
 
-    monkeypatch.setattr(publishing, "store_documents", full_disk)
+    monkeypatch.setattr(store, "store_documents", full_disk)
     result = publisher.run()
     assert result is not None and result.failures and result.documents_changed == 0
     after = _lease_row(app)
@@ -169,19 +169,19 @@ def test_failed_section_keeps_last_good_feed_and_others_render(
             ArticleInput(title="Biz", section_id=other.id, body="Text."),
             base_url="http://feeds.example.org/",
         )
-    from feedsvc.publishing import passes as publishing
+    from feedsvc.publishing import passes, snapshot
 
-    real = publishing.prepare_section
+    real = snapshot.prepare_section
 
-    def flaky(app_: Flask, section_id: int, as_of: datetime) -> publishing.SectionDocs | None:
+    def flaky(app_: Flask, section_id: int, as_of: datetime) -> snapshot.SectionDocs | None:
         if section_id == 1:
             raise RuntimeError("disk on fire")
         return real(app_, section_id, as_of)
 
-    monkeypatch.setattr(publishing, "prepare_section", flaky)
+    monkeypatch.setattr(passes, "prepare_section", flaky)
     with transaction(app) as s:
         bump_revision(s, 1)
-    result = publishing.run_pass(app)
+    result = passes.run_pass(app)
     assert "section:1" in result.failures and 2 in result.sections_rendered
     with transaction(app, write=False) as s:
         assert s.get_one(FeedDocument, "sections/world-news/atom.xml").body == good

@@ -6,11 +6,12 @@ import logging
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from flask import Flask
 
@@ -24,7 +25,28 @@ MIN_SECTIONS = 200
 AHEAD_PER_PROCESS = 4
 
 T = TypeVar("T")
-Outcome = tuple[int, Any]  # (section id, SectionDocs | None | the exception it raised)
+# create_app, as the app stores it in its extensions: the processes build their own app with
+# it, from the same settings, without this module importing the package root.
+AppFactory = Callable[[Mapping[str, Any]], Flask]
+
+
+@dataclass(frozen=True)
+class Done(Generic[T]):
+    """A section's work finished: what it returned."""
+
+    section_id: int
+    value: T
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A section's work raised: the exception, for the caller to report."""
+
+    section_id: int
+    error: Exception
+
+
+Outcome = Done[T] | Failed
 
 _worker_app: Flask | None = None
 
@@ -37,11 +59,9 @@ def processes_for(app: Flask, sections: int) -> int:
     return max(1, min(wanted, sections // (MIN_SECTIONS // 2)))
 
 
-def _start(settings: dict[str, Any]) -> None:
+def _start(factory: AppFactory, settings: Mapping[str, Any]) -> None:
     global _worker_app
-    from feedsvc import create_app
-
-    _worker_app = create_app(settings)
+    _worker_app = factory(settings)
 
 
 def _run(work: Callable[[Flask, int, datetime], T], section_id: int, as_of: datetime) -> T:
@@ -53,28 +73,29 @@ def prepare_all(
     app: Flask,
     section_ids: Sequence[int],
     as_of: datetime,
-    work: Callable[[Flask, int, datetime], Any],
-) -> Generator[Outcome, None, None]:
-    """Yield (section id, work's result or the exception it raised), in section_ids order.
+    work: Callable[[Flask, int, datetime], T],
+) -> Generator[Outcome[T], None, None]:
+    """Yield each section's outcome (work's result, or the exception it raised) in order.
 
     ``work`` must be a module-level function (it is pickled by name). With one process it runs
     here; otherwise in "spawn" processes (never fork: the scheduler runs threads), each with
-    its own app built from the same settings. Closing the iterator early cancels what has not
-    started yet.
+    its own app built by the app's factory from the same settings. Closing the iterator early
+    cancels what has not started yet.
     """
     count = processes_for(app, len(section_ids))
     if count <= 1:
         yield from _serial(app, section_ids, as_of, work)
         return
-    settings = app.extensions["feedsvc.settings"]
+    factory: AppFactory = app.extensions["feedsvc.factory"]
+    settings: Mapping[str, Any] = app.extensions["feedsvc.settings"]
     pool = ProcessPoolExecutor(
         count,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start,
-        initargs=(settings,),
+        initargs=(factory, settings),
     )
     try:
-        pending: deque[tuple[int, Future[Any]]] = deque()
+        pending: deque[tuple[int, Future[T]]] = deque()
         ids = iter(section_ids)
         for section_id in ids:
             pending.append((section_id, pool.submit(_run, work, section_id, as_of)))
@@ -82,8 +103,9 @@ def prepare_all(
                 break
         while pending:
             section_id, future = pending.popleft()
+            outcome: Outcome[T]
             try:
-                outcome: Any = future.result()
+                outcome = Done(section_id, future.result())
             except BrokenProcessPool:
                 # A process died or could not start: render the rest here rather than fail them.
                 log.warning("render processes stopped; rendering the rest in the scheduler")
@@ -92,8 +114,8 @@ def prepare_all(
                 yield from _serial(app, rest, as_of, work)
                 return
             except Exception as exc:  # the section's own failure, raised in its process
-                outcome = exc
-            yield section_id, outcome
+                outcome = Failed(section_id, exc)
+            yield outcome
             following = next(ids, None)
             if following is not None:
                 pending.append((following, pool.submit(_run, work, following, as_of)))
@@ -105,11 +127,12 @@ def _serial(
     app: Flask,
     section_ids: Sequence[int],
     as_of: datetime,
-    work: Callable[[Flask, int, datetime], Any],
-) -> Iterator[Outcome]:
+    work: Callable[[Flask, int, datetime], T],
+) -> Iterator[Outcome[T]]:
     for section_id in section_ids:
+        outcome: Outcome[T]
         try:
-            outcome: Any = work(app, section_id, as_of)
+            outcome = Done(section_id, work(app, section_id, as_of))
         except Exception as exc:  # reported by the caller, per section
-            outcome = exc
-        yield section_id, outcome
+            outcome = Failed(section_id, exc)
+        yield outcome

@@ -13,7 +13,8 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from feedsvc.publishing import export, lease
-from feedsvc.publishing.passes import PassResult, edits_pending, run_pass
+from feedsvc.publishing.changes import edits_pending
+from feedsvc.publishing.passes import PassResult, run_pass
 from feedsvc.storage import db
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import utcnow

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from isal import isal_zlib
 from sqlalchemy import (
     DateTime,
     Float,
@@ -20,6 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from feedsvc.storage.codec import gunzip
 
 # Ids are INTEGER columns: on PostgreSQL a larger number in a query is an error, not a miss.
 MAX_ID = 2**31 - 1
@@ -158,14 +159,6 @@ class FeedDocument(Base):
     def body(self) -> bytes:
         """The document as readers get it without Content-Encoding."""
         return gunzip(self.body_gzip)
-
-
-def gunzip(packed: bytes) -> bytes:
-    """A stored document's identity bytes from its gzip variant."""
-    # wbits=31: one gzip member (RFC 1952), as publishing.gzip_of writes it. The copy has
-    # exactly the body's size: the decompressor's own object keeps its grown buffer, and a
-    # web worker keeps up to DOCUMENT_CACHE_MB of these.
-    return memoryview(isal_zlib.decompress(packed, wbits=31)).tobytes()
 
 
 class SiteState(Base):

@@ -11,8 +11,9 @@ from email.utils import format_datetime
 from flask import Flask
 from sqlalchemy import select
 
+from feedsvc.storage.codec import gunzip
 from feedsvc.storage.db import database
-from feedsvc.storage.models import FeedDocument, SiteState, gunzip
+from feedsvc.storage.models import FeedDocument, SiteState
 
 Headers = list[tuple[str, str]]
 

@@ -1,0 +1,94 @@
+"""What changed since the last pass: sections edited, scheduled articles come due, the site."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import Table, func, or_, select
+from sqlalchemy.orm import Session
+
+from feedsvc import urls
+from feedsvc.storage.models import STATUS_PUBLISHED, Article, FeedDocument, Section
+
+_SECTIONS = cast(Table, Section.__table__)
+_ARTICLES = cast(Table, Article.__table__)
+_DOCUMENTS = cast(Table, FeedDocument.__table__)
+# Run every tick (and, for the first one, every WATCH_SECONDS) on the Core connection:
+# the ORM session's execution path costs more than these small index reads themselves.
+_EDITED = select(_SECTIONS.c.id).where(_SECTIONS.c.revision != _SECTIONS.c.rendered_revision)
+_OLDEST_RENDER = select(func.min(_SECTIONS.c.rendered_as_of))
+
+
+def edits_pending(session: Session) -> bool:
+    """Whether some section was edited since its last render: sections_due's cheap half."""
+    return session.connection().execute(_EDITED.limit(1)).first() is not None
+
+
+def sections_due(session: Session, now: datetime) -> list[int]:
+    """Sections whose revision moved, or where a scheduled article came due since last render."""
+    connection = session.connection()
+    moved = set(connection.execute(_EDITED).scalars())
+    # Bounding by the oldest render time keeps this an index range scan on (status, publish_at).
+    low = connection.execute(_OLDEST_RENDER).scalar()
+    if low is not None:
+        came_due = connection.execute(
+            select(_ARTICLES.c.section_id)
+            .join(_SECTIONS, _SECTIONS.c.id == _ARTICLES.c.section_id)
+            .where(
+                _ARTICLES.c.status == STATUS_PUBLISHED,
+                _ARTICLES.c.publish_at > low,
+                _ARTICLES.c.publish_at <= now,
+                _ARTICLES.c.publish_at > _SECTIONS.c.rendered_as_of,
+            )
+            .distinct()
+        ).scalars()
+        moved.update(came_due)
+    return sorted(moved)
+
+
+@dataclass(frozen=True)
+class Due:
+    """What one pass renders: these sections, and whether the site's feeds and its OPML list."""
+
+    sections: list[int]
+    site: bool
+    opml: bool
+
+
+def pass_due(session: Session, now: datetime, *, full: bool) -> Due:
+    """What a pass must render: the changed sections (all of them when full) and the site."""
+    if full:
+        due = list(session.scalars(select(Section.id).order_by(Section.id)))
+    else:
+        due = sections_due(session, now)
+    # Paths only: loading the documents themselves would read ~400 KB per tick.
+    stored = set(
+        session.connection()
+        .execute(
+            select(_DOCUMENTS.c.path).where(
+                _DOCUMENTS.c.path.in_([urls.site_doc_path("atom"), urls.OPML_PATH])
+            )
+        )
+        .scalars()
+    )
+    site_missing = urls.site_doc_path("atom") not in stored
+    # The OPML list names sections only: redo it when one was created or edited since
+    # its last render, not for every article.
+    opml_due = full or urls.OPML_PATH not in stored
+    if due and not opml_due:
+        opml_due = bool(
+            session.scalar(
+                select(func.count())
+                .select_from(Section)
+                .where(
+                    Section.id.in_(due),
+                    or_(
+                        Section.rendered_as_of.is_(None),
+                        Section.updated_at > Section.rendered_as_of,
+                    ),
+                )
+            )
+        )
+    return Due(sections=due, site=bool(due) or full or site_missing, opml=opml_due)
