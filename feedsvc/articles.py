@@ -13,14 +13,13 @@ from sqlalchemy.orm import Session, joinedload
 from feedsvc.content import ContentError, clean_line, clean_text, clean_title, derive_summary
 from feedsvc.content import render_body as render_markdown
 from feedsvc.errors import NotFound, ValidationError
+from feedsvc.limits import AUTHOR_MAX, STATUS_PUBLISHED, STATUSES, SUMMARY_MAX, TITLE_MAX, valid_id
 from feedsvc.sections import bump_revision
-from feedsvc.storage.models import MAX_ID, STATUS_DRAFT, STATUS_PUBLISHED, Article, Section, utcnow
+from feedsvc.storage.models import Article, Section, utcnow
 
-STATUSES = (STATUS_PUBLISHED, STATUS_DRAFT)
 SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 12, 31, 23, 59, tzinfo=UTC)
-MAX_SUMMARY = 1000
 
 
 @dataclass(frozen=True)
@@ -48,20 +47,20 @@ def _validated(session: Session, data: ArticleInput, base_url: str) -> _Clean:
     errors: dict[str, str] = {}
     title = body_html = summary_source = summary = author = ""
     try:
-        title = clean_title(data.title)
+        title = clean_title(data.title, max_length=TITLE_MAX)
     except ContentError as exc:
         errors["title"] = str(exc)
-    if not 1 <= data.section_id <= MAX_ID or session.get(Section, data.section_id) is None:
+    if not valid_id(data.section_id) or session.get(Section, data.section_id) is None:
         errors["section_id"] = "Choose one of the sections."
     try:
         body_html = render_markdown(data.body, base_url=base_url)
     except ContentError as exc:
         errors["body"] = str(exc)
     summary_source = clean_text(data.summary).strip()
-    if len(summary_source) > MAX_SUMMARY:
-        errors["summary"] = f"The summary must be at most {MAX_SUMMARY} characters."
+    if len(summary_source) > SUMMARY_MAX:
+        errors["summary"] = f"The summary must be at most {SUMMARY_MAX} characters."
     try:
-        author = clean_line(data.author, field="Author", max_length=120)
+        author = clean_line(data.author, field="Author", max_length=AUTHOR_MAX)
     except ContentError as exc:
         errors["author"] = str(exc)
     if data.status not in STATUSES:
@@ -143,7 +142,7 @@ def delete_article(session: Session, article_id: int) -> None:
 
 def get_article(session: Session, article_id: int) -> Article:
     article = None
-    if 1 <= article_id <= MAX_ID:
+    if valid_id(article_id):
         article = session.get(Article, article_id, options=[joinedload(Article.section)])
     if article is None:
         raise NotFound(f"There is no article with id {article_id}.")

@@ -11,9 +11,10 @@ from sqlalchemy import delete, select
 from werkzeug.security import check_password_hash
 
 from feedsvc.errors import ValidationError
+from feedsvc.limits import PASSWORD_MIN
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import User
-from feedsvc.users import MIN_PASSWORD, authenticate, create_user, ensure_admin
+from feedsvc.users import authenticate, create_user, ensure_admin
 from tests.conftest import make_app
 
 PASSWORD = "correct horse battery"
@@ -82,7 +83,7 @@ def test_taken_username_is_refused_whatever_the_case(blank: Flask, again: str) -
 
 
 def test_password_must_have_minimum_length(blank: Flask) -> None:
-    assert MIN_PASSWORD == 8
+    assert PASSWORD_MIN == 8
     assert refused(blank, "ana", "seven77") == {
         "password": "The password must be at least 8 characters."
     }

@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 from feedsvc import feeds, urls
 from feedsvc.articles import feed_rows
 from feedsvc.feeds.opml import OPML_CONTENT_TYPE, OpmlEntry, render_opml
+from feedsvc.limits import STATUS_PUBLISHED
 from feedsvc.publishing import export, renderpool
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import (
-    STATUS_PUBLISHED,
     Article,
     FeedDocument,
     Section,

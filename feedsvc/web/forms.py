@@ -17,7 +17,13 @@ from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from feedsvc.errors import ValidationError
-from feedsvc.storage.models import STATUS_DRAFT, STATUS_PUBLISHED
+from feedsvc.limits import (
+    ITEMS_PER_FEED_DEFAULT,
+    ITEMS_PER_FEED_MAX,
+    ITEMS_PER_FEED_MIN,
+    STATUS_DRAFT,
+    STATUS_PUBLISHED,
+)
 
 
 class LoginForm(FlaskForm):
@@ -42,10 +48,14 @@ class SectionForm(FlaskForm):
     description = TextAreaField("Description")
     items_per_feed = IntegerField(
         "Items per feed",
-        default=50,
+        default=ITEMS_PER_FEED_DEFAULT,
         validators=[
             InputRequired("Say how many articles the feeds carry."),
-            NumberRange(1, 500, "Items per feed must be between 1 and 500."),
+            NumberRange(
+                ITEMS_PER_FEED_MIN,
+                ITEMS_PER_FEED_MAX,
+                f"Items per feed must be between {ITEMS_PER_FEED_MIN} and {ITEMS_PER_FEED_MAX}.",
+            ),
         ],
     )
 

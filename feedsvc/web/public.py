@@ -9,8 +9,9 @@ from sqlalchemy import select, text
 from werkzeug.wrappers import Response
 
 from feedsvc import articles, urls
+from feedsvc.limits import valid_id
 from feedsvc.storage.db import get_session
-from feedsvc.storage.models import MAX_ID, Article, SchedulerLease, Section, utcnow
+from feedsvc.storage.models import Article, SchedulerLease, Section, utcnow
 from feedsvc.web.conditional import respond
 from feedsvc.web.documents import cache
 
@@ -88,7 +89,7 @@ def section_page(slug: str) -> str:
 @bp.route("/articles/<int:article_id>")
 def article_page(article_id: int) -> str:
     session = get_session()
-    article = session.get(Article, article_id) if 1 <= article_id <= MAX_ID else None
+    article = session.get(Article, article_id) if valid_id(article_id) else None
     if article is None or not articles.is_public(article, utcnow()):
         abort(404)
     return render_template("article.html", article=article, section=article.section)

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from feedsvc import articles, sections
+from feedsvc import limits
 from feedsvc.content import BODY_MAX_LENGTH
-from feedsvc.storage.models import MAX_ID
 from feedsvc.web.api import views as api
 
 _DATE_TIME = {"type": "string", "format": "date-time"}
@@ -37,7 +36,7 @@ def _error_response(description: str, headers: dict[str, Any] | None = None) -> 
 
 
 def _schemas() -> dict[str, Any]:
-    statuses = list(articles.STATUSES)
+    statuses = list(limits.STATUSES)
     return {
         "Error": {
             "type": "object",
@@ -92,7 +91,7 @@ def _schemas() -> dict[str, Any]:
                 "items_per_feed": {
                     "type": "integer",
                     "minimum": 1,
-                    "maximum": sections.MAX_ITEMS_PER_FEED,
+                    "maximum": limits.ITEMS_PER_FEED_MAX,
                 },
                 "url": {"type": "string", "format": "uri", "description": "Section page."},
                 "feeds": {
@@ -128,7 +127,7 @@ def _schemas() -> dict[str, Any]:
                 "items_per_feed": {
                     "type": "integer",
                     "minimum": 1,
-                    "maximum": sections.MAX_ITEMS_PER_FEED,
+                    "maximum": limits.ITEMS_PER_FEED_MAX,
                     "default": 50,
                 },
             },
@@ -144,7 +143,7 @@ def _schemas() -> dict[str, Any]:
                 "items_per_feed": {
                     "type": "integer",
                     "minimum": 1,
-                    "maximum": sections.MAX_ITEMS_PER_FEED,
+                    "maximum": limits.ITEMS_PER_FEED_MAX,
                 },
             },
         },
@@ -242,7 +241,7 @@ def _article_properties(statuses: list[str]) -> dict[str, Any]:
         },
         "summary": {
             "type": ["string", "null"],
-            "maxLength": articles.MAX_SUMMARY,
+            "maxLength": limits.SUMMARY_MAX,
             "description": "Plain text. Empty or null: taken from the body.",
         },
         "author": {"type": ["string", "null"], "maxLength": 120},
@@ -254,7 +253,7 @@ def _article_properties(statuses: list[str]) -> dict[str, Any]:
                 "without one gets the current time."
             ),
         },
-        "status": {"type": "string", "enum": statuses, "default": articles.STATUSES[0]},
+        "status": {"type": "string", "enum": statuses, "default": limits.STATUSES[0]},
     }
 
 
@@ -369,7 +368,7 @@ def _paths() -> dict[str, Any]:
                     {
                         "name": "status",
                         "in": "query",
-                        "schema": {"type": "string", "enum": list(articles.STATUSES)},
+                        "schema": {"type": "string", "enum": list(limits.STATUSES)},
                     },
                     {
                         "name": "limit",
@@ -452,7 +451,7 @@ def _id_parameter(name: str) -> dict[str, Any]:
         "name": name,
         "in": "path",
         "required": True,
-        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+        "schema": {"type": "integer", "minimum": 1, "maximum": limits.ID_MAX},
     }
 
 

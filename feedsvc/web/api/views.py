@@ -31,8 +31,9 @@ from werkzeug.wrappers import Response
 from feedsvc import articles, sections, tokens, urls
 from feedsvc.content import clean_text
 from feedsvc.errors import NotFound, ValidationError
+from feedsvc.limits import ID_MAX, ID_MIN, STATUSES, valid_id
 from feedsvc.storage.db import database, get_session, transaction
-from feedsvc.storage.models import MAX_ID, Article, Section, utcnow
+from feedsvc.storage.models import Article, Section, utcnow
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -492,7 +493,7 @@ def openapi_document() -> Response:
 def _section_or_404(session: Session, section_id: int, *, lock: bool = False) -> Section:
     section = (
         session.get(Section, section_id, with_for_update=lock or None)
-        if 1 <= section_id <= MAX_ID
+        if valid_id(section_id)
         else None
     )
     if section is None:
@@ -582,7 +583,7 @@ def patch_section(section_id: int) -> Response:
 
 
 def _article_or_404(session: Session, article_id: int, *, lock: bool = False) -> Article:
-    if not 1 <= article_id <= MAX_ID:
+    if not valid_id(article_id):
         raise ApiError(404, f"There is no article with the id {article_id}.")
     if lock:
         # Read-modify-write: hold the row (PostgreSQL) so two PATCHes cannot interleave.
@@ -598,7 +599,7 @@ def _article_or_404(session: Session, article_id: int, *, lock: bool = False) ->
 def _resolve_section(session: Session, ref: int | str) -> tuple[int, str]:
     """A section id for the service (0 when none matches) and the sentence for that case."""
     if isinstance(ref, int):
-        found = ref if 1 <= ref <= MAX_ID and session.get(Section, ref) is not None else None
+        found = ref if valid_id(ref) and session.get(Section, ref) is not None else None
         return found or 0, f"There is no section with the id {ref}."
     slug = clean_text(ref).strip().lower()
     section_id = session.scalar(select(Section.id).where(Section.slug == slug))
@@ -667,12 +668,12 @@ def list_articles() -> Response:
         wanted["section"] = slug
     if "status" in args:
         status = args["status"]
-        if status not in articles.STATUSES:
+        if status not in STATUSES:
             problems["status"] = "status must be “published” or “draft”."
         query = query.where(Article.status == status)
         wanted["status"] = status
     limit = _query_int("limit", 1, MAX_LIMIT, problems)
-    before = _query_int("before_id", 1, MAX_ID, problems)
+    before = _query_int("before_id", ID_MIN, ID_MAX, problems)
     if problems:
         raise ApiError(400, "Some query parameters are wrong: see “fields”.", problems)
     limit = limit or DEFAULT_LIMIT
