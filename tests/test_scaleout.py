@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from feedsvc.publishing.passes import run_pass
 from feedsvc.storage.db import transaction
-from feedsvc.storage.models import Article, FeedDocument, SchedulerLease
+from feedsvc.storage.models import RENDER_LEASE, Article, FeedDocument, SchedulerLease
 from tests.conftest import EDITOR
 from tests.helpers import new_article, new_section
 from tests.procs import Browser, free_port, gunicorn, scheduler, wait_for
@@ -32,7 +32,7 @@ def _feed_has(app: Flask, title: str, path: str = "sections/world-news/rss.xml")
 
 def _leader(app: Flask) -> str:
     with transaction(app, write=False) as s:
-        row = s.get(SchedulerLease, "render")
+        row = s.get(SchedulerLease, RENDER_LEASE)
         return row.holder if row is not None else ""
 
 

@@ -186,6 +186,11 @@ class SiteState(Base):
     documents_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
+# The lease row of the publishing scheduler: the scheduler takes it, /healthz and /metrics
+# read it (web/ may import this module, never publishing/).
+RENDER_LEASE = "render"
+
+
 class SchedulerLease(Base):
     """One row per job family: who leads, until when, and how the last run went."""
 

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 from feedsvc import articles, urls
 from feedsvc.limits import valid_id
 from feedsvc.storage.db import get_session
-from feedsvc.storage.models import Article, SchedulerLease, Section, utcnow
+from feedsvc.storage.models import RENDER_LEASE, Article, SchedulerLease, Section, utcnow
 from feedsvc.web.conditional import respond
 from feedsvc.web.documents import cache
 
@@ -101,7 +101,7 @@ def healthz() -> tuple[Response, int]:
     try:
         session = get_session()
         session.execute(text("SELECT 1"))
-        lease = session.get(SchedulerLease, "render")
+        lease = session.get(SchedulerLease, RENDER_LEASE)
     except Exception as exc:  # any database failure is "not ready", reported, not raised
         current_app.logger.warning("health check: database unreachable: %s", exc)
         return jsonify(status="unavailable", database="unreachable"), 503
