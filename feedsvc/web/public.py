@@ -17,6 +17,9 @@ from feedsvc.web.documents import cache
 
 bp = Blueprint("public", __name__)
 PAGE_ITEMS = 30
+# The feed file names as a Werkzeug `any` converter: "<any(rss.xml, atom.xml, feed.json):name>".
+# The rule text is also the route label /metrics counts requests under.
+_FEED_NAME = f"<any({', '.join(urls.FEED_FILES.values())}):name>"
 
 
 def _serve(path: str, *, section_slug: str | None = None) -> Response:
@@ -51,17 +54,17 @@ def _serve(path: str, *, section_slug: str | None = None) -> Response:
     return Response(body, status=status, headers=headers)
 
 
-@bp.route("/<any(rss.xml, atom.xml, feed.json):name>")
+@bp.route(f"/{_FEED_NAME}")
 def site_feed(name: str) -> Response:
     return _serve(name)
 
 
-@bp.route("/sections/<slug>/<any(rss.xml, atom.xml, feed.json):name>")
+@bp.route(f"/sections/<slug>/{_FEED_NAME}")
 def section_feed(slug: str, name: str) -> Response:
     return _serve(f"sections/{slug}/{name}", section_slug=slug)
 
 
-@bp.route("/opml.xml")
+@bp.route(f"/{urls.OPML_PATH}")
 def opml() -> Response:
     return _serve(urls.OPML_PATH)
 
@@ -73,6 +76,8 @@ def index() -> str:
         "index.html",
         sections=list(session.scalars(select(Section).order_by(Section.name, Section.id))),
         latest=articles.published_everywhere(session, utcnow(), PAGE_ITEMS),
+        feed_files=urls.FEED_FILES,
+        opml_path=urls.OPML_PATH,
     )
 
 
