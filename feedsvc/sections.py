@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from feedsvc.content import ContentError, clean_line, clean_text, slugify
-from feedsvc.errors import NotFound, ValidationError
+from feedsvc.errors import NotFound, SlugInUse, ValidationError
 from feedsvc.limits import (
     DESCRIPTION_MAX,
     ITEMS_PER_FEED_DEFAULT,
@@ -63,6 +63,8 @@ def _validated(session: Session, data: SectionInput, section_id: int | None) -> 
         if clash is not None and clash != section_id:
             where = "slug" if raw_slug else "name"
             errors[where] = f"The slug “{slug}” is already used by another section."
+            if len(errors) == 1:
+                raise SlugInUse(errors)
     if errors:
         raise ValidationError(errors)
     return SectionInput(name, slug, description, data.items_per_feed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 from flask.testing import FlaskClient
+from lxml import html
 from sqlalchemy import func, select
 
 from feedsvc.storage.db import transaction
@@ -78,7 +79,11 @@ def test_section_slug_is_derived_and_clash_is_a_field_error(
         assert section.items_per_feed == 50
     response = submit(editor, "/admin/sections/new", {"Name": "Other", "Slug": "world-news"})
     assert response.status_code == 200
-    assert "already used" in response.get_data(as_text=True)
+    # The service's SlugInUse, shown on the field the slug came from.
+    page = html.fromstring(response.get_data(as_text=True))
+    assert page.get_element_by_id("slug-error").text_content() == (
+        "The slug “world-news” is already used by another section."
+    )
     assert count(app, Section) == 1
 
 

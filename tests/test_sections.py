@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from feedsvc.errors import ValidationError
+from feedsvc.errors import SlugInUse, ValidationError
 from feedsvc.sections import SectionInput, create_section, update_section
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import Section
@@ -46,6 +46,35 @@ def test_a_derived_slug_clash_is_reported_on_the_name(app: Flask) -> None:
     with pytest.raises(ValidationError) as caught, transaction(app) as s:
         create_section(s, SectionInput(name="World  News!"))
     assert "already used" in caught.value.errors["name"]
+
+
+def test_a_slug_in_use_raises_slug_in_use_on_the_field_it_came_from(app: Flask) -> None:
+    with transaction(app) as s:
+        create_section(s, SectionInput(name="World News"))
+        other = create_section(s, SectionInput(name="Sport"))
+    clashes = [
+        (lambda s: create_section(s, SectionInput(name="Other", slug="world-news")), "slug"),
+        (lambda s: create_section(s, SectionInput(name="World  News!")), "name"),
+        (lambda s: update_section(s, other.id, SectionInput(name="x", slug="world-news")), "slug"),
+    ]
+    for save, field in clashes:
+        with pytest.raises(SlugInUse) as caught, transaction(app) as s:
+            save(s)
+        assert caught.value.errors == {
+            field: "The slug “world-news” is already used by another section."
+        }
+    # Keeping its own slug is no clash.
+    with transaction(app) as s:
+        update_section(s, other.id, SectionInput(name="Sport", slug="sport"))
+
+
+def test_a_slug_in_use_with_other_bad_fields_is_a_plain_validation_error(app: Flask) -> None:
+    with transaction(app) as s:
+        create_section(s, SectionInput(name="World News"))
+    with pytest.raises(ValidationError) as caught, transaction(app) as s:
+        create_section(s, SectionInput(name="Other", slug="world-news", items_per_feed=0))
+    assert not isinstance(caught.value, SlugInUse)
+    assert set(caught.value.errors) == {"slug", "items_per_feed"}
 
 
 def test_editing_a_section_bumps_its_revision_and_keeps_its_feed_id(app: Flask) -> None:
