@@ -69,6 +69,8 @@ def _section_id(value: object) -> int:
 
 
 class ArticleForm(FlaskForm):
+    """One field per articles.ArticleInput field, by the same name, shown in this order."""
+
     title = StringField("Title", validators=[InputRequired("Title is required.")])
     section_id = SelectField(
         "Section",
@@ -80,9 +82,12 @@ class ArticleForm(FlaskForm):
         "Body",
         description="Markdown. Separate paragraphs with a blank line.",
         validators=[InputRequired("Body is required.")],
+        render_kw={"rows": 16},
     )
     summary = TextAreaField(
-        "Summary", description="Optional. Left empty, it is taken from the body."
+        "Summary",
+        description="Optional. Left empty, it is taken from the body.",
+        render_kw={"rows": 3},
     )
     author = StringField("Author", description="Optional.")
     publish_at = DateTimeLocalField(
