@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from urllib.parse import quote, quote_from_bytes
 
@@ -11,8 +12,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from feedsvc import limits
-from feedsvc.articles import ArticleInput, create_article, input_of, update_article
-from feedsvc.errors import ValidationError
+from feedsvc.articles import ArticleInput, create_article, get_article, input_of, update_article
+from feedsvc.errors import NotFound, ValidationError
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import Article, Section
 from tests.feedcheck import check_atom, check_json, check_rss
@@ -181,6 +182,50 @@ def test_a_deleted_articles_id_and_url_are_never_reused(editor: FlaskClient, app
     publish(app)
     assert editor.get("/articles/2").status_code == 404
     assert "Third" in editor.get("/articles/3").get_data(as_text=True)
+
+
+ARTICLE_LIMITS = [
+    ("title", limits.TITLE_MAX, f"The title is longer than {limits.TITLE_MAX} characters."),
+    ("author", limits.AUTHOR_MAX, f"The author is longer than {limits.AUTHOR_MAX} characters."),
+    (
+        "summary",
+        limits.SUMMARY_MAX,
+        f"The summary must be at most {limits.SUMMARY_MAX} characters.",
+    ),
+    ("body", limits.BODY_MAX, f"The body is longer than {limits.BODY_MAX:,} characters."),
+]
+
+
+@pytest.mark.parametrize(
+    ("field", "limit", "message"), ARTICLE_LIMITS, ids=[x[0] for x in ARTICLE_LIMITS]
+)
+def test_article_limits_are_the_ones_in_limits(
+    app: Flask, field: str, limit: int, message: str
+) -> None:
+    """Each limit the service enforces, at the limit and one past it, with its sentence."""
+    section_id = new_section(app)
+
+    def store(length: int) -> Article:
+        base = ArticleInput(title="T", section_id=section_id, body="b")
+        with transaction(app) as s:
+            return create_article(s, replace(base, **{field: "x" * length}), base_url=BASE_URL)
+
+    store(limit)
+    with pytest.raises(ValidationError) as caught:
+        store(limit + 1)
+    assert caught.value.errors == {field: message}
+
+
+def test_out_of_range_article_ids_are_not_found(app: Flask) -> None:
+    with transaction(app) as s:
+        for article_id in [limits.ID_MIN - 1, limits.ID_MAX, limits.ID_MAX + 1]:
+            with pytest.raises(NotFound):
+                get_article(s, article_id)
+    with pytest.raises(ValidationError) as caught, transaction(app) as s:
+        create_article(
+            s, ArticleInput(title="T", section_id=limits.ID_MAX + 1, body="b"), base_url=BASE_URL
+        )
+    assert caught.value.errors == {"section_id": "Choose one of the sections."}
 
 
 def test_an_edit_starts_from_the_stored_article_in_the_editors_terms(app: Flask) -> None:
