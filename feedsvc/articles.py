@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -14,18 +14,23 @@ from feedsvc.content.html import render_body as render_markdown
 from feedsvc.content.summary import derive_summary
 from feedsvc.content.text import ContentError, clean_line, clean_text, clean_title
 from feedsvc.errors import NotFound, ValidationError
+from feedsvc.limits import AUTHOR_MAX, STATUS_PUBLISHED, STATUSES, SUMMARY_MAX, TITLE_MAX, valid_id
 from feedsvc.sections import bump_revision
-from feedsvc.storage.models import MAX_ID, STATUS_DRAFT, STATUS_PUBLISHED, Article, Section, utcnow
+from feedsvc.storage.models import Article, Section, utcnow
 
-STATUSES = (STATUS_PUBLISHED, STATUS_DRAFT)
 SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 12, 31, 23, 59, tzinfo=UTC)
-MAX_SUMMARY = 1000
 
 
 @dataclass(frozen=True)
 class ArticleInput:
+    """An article as editors write it, field by field.
+
+    The admin form has a field of each name, and an edit starts from input_of(article): a new
+    field needs this class, _Clean, the model and the form, and no code in between.
+    """
+
     title: str
     section_id: int
     body: str  # Markdown
@@ -35,34 +40,64 @@ class ArticleInput:
     status: str = STATUS_PUBLISHED
 
 
+# Input fields kept under another column: the editor's own text, beside what is made of it.
+_SOURCE_COLUMNS = {"body": "body_source", "summary": "summary_source"}
+
+
+def input_of(article: Article) -> ArticleInput:
+    """The input that stores `article` as it is, in the editor's own terms.
+
+    That is the Markdown source and the editor's own summary, not their renderings: what an
+    edit starts from.
+    """
+    return ArticleInput(
+        **{
+            f.name: getattr(article, _SOURCE_COLUMNS.get(f.name, f.name))
+            for f in fields(ArticleInput)
+        }
+    )
+
+
 @dataclass(frozen=True)
 class _Clean:
+    """The columns an input sets, validated and cleaned; publish_at aside (it depends on the
+    stored value), each field is the column of the same name."""
+
+    section_id: int
     title: str
+    body_source: str
     body_html: str
     summary_source: str
     summary: str
     author: str
+    status: str
+
+
+def _store(article: Article, clean: _Clean) -> None:
+    """Set the article's columns from clean: the one list of them is _Clean's fields."""
+    for f in fields(_Clean):
+        setattr(article, f.name, getattr(clean, f.name))
 
 
 def _validated(session: Session, data: ArticleInput, base_url: str) -> _Clean:
     """Clean every field or collect one sentence per bad field; nothing is half-stored."""
     errors: dict[str, str] = {}
-    title = body_html = summary_source = summary = author = ""
+    title = body_html = summary_source = author = ""
     try:
-        title = clean_title(data.title)
+        title = clean_title(data.title, max_length=TITLE_MAX)
     except ContentError as exc:
         errors["title"] = str(exc)
-    if not 1 <= data.section_id <= MAX_ID or session.get(Section, data.section_id) is None:
+    if not valid_id(data.section_id) or session.get(Section, data.section_id) is None:
         errors["section_id"] = "Choose one of the sections."
     try:
         body_html = render_markdown(data.body, base_url=base_url)
     except ContentError as exc:
         errors["body"] = str(exc)
     summary_source = clean_text(data.summary).strip()
-    if len(summary_source) > MAX_SUMMARY:
-        errors["summary"] = f"The summary must be at most {MAX_SUMMARY} characters."
+    if len(summary_source) > SUMMARY_MAX:
+        errors["summary"] = f"The summary must be at most {SUMMARY_MAX} characters."
     try:
-        author = clean_line(data.author, field="Author", max_length=120)
+        author = clean_line(data.author, field="Author", max_length=AUTHOR_MAX)
     except ContentError as exc:
         errors["author"] = str(exc)
     if data.status not in STATUSES:
@@ -76,7 +111,16 @@ def _validated(session: Session, data: ArticleInput, base_url: str) -> _Clean:
     if errors:
         raise ValidationError(errors)
     summary = " ".join(summary_source.split()) if summary_source else derive_summary(body_html)
-    return _Clean(title, body_html, summary_source, summary, author)
+    return _Clean(
+        section_id=data.section_id,
+        title=title,
+        body_source=clean_text(data.body),
+        body_html=body_html,
+        summary_source=summary_source,
+        summary=summary,
+        author=author,
+        status=data.status,
+    )
 
 
 def _publish_time(data: ArticleInput, current: datetime | None) -> datetime | None:
@@ -93,18 +137,11 @@ def create_article(session: Session, data: ArticleInput, *, base_url: str) -> Ar
     now = utcnow()
     article = Article(
         guid=uuid.uuid4().urn,
-        section_id=data.section_id,
-        title=clean.title,
-        body_source=clean_text(data.body),
-        body_html=clean.body_html,
-        summary_source=clean.summary_source,
-        summary=clean.summary,
-        author=clean.author,
-        status=data.status,
         publish_at=_publish_time(data, None),
         created_at=now,
         updated_at=now,
     )
+    _store(article, clean)
     session.add(article)
     bump_revision(session, data.section_id)
     session.flush()
@@ -118,14 +155,7 @@ def update_article(
     article = get_article(session, article_id)
     clean = _validated(session, data, base_url)
     old_section = article.section_id
-    article.section_id = data.section_id
-    article.title = clean.title
-    article.body_source = clean_text(data.body)
-    article.body_html = clean.body_html
-    article.summary_source = clean.summary_source
-    article.summary = clean.summary
-    article.author = clean.author
-    article.status = data.status
+    _store(article, clean)
     article.publish_at = _publish_time(data, article.publish_at)
     article.updated_at = utcnow()
     bump_revision(session, data.section_id)
@@ -144,7 +174,7 @@ def delete_article(session: Session, article_id: int) -> None:
 
 def get_article(session: Session, article_id: int) -> Article:
     article = None
-    if 1 <= article_id <= MAX_ID:
+    if valid_id(article_id):
         article = session.get(Article, article_id, options=[joinedload(Article.section)])
     if article is None:
         raise NotFound(f"There is no article with id {article_id}.")

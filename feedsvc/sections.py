@@ -11,10 +11,17 @@ from sqlalchemy.orm import Session
 from feedsvc.content.slugs import slugify
 from feedsvc.content.text import ContentError, clean_line, clean_text
 from feedsvc.errors import NotFound, SlugInUse, ValidationError
-from feedsvc.limits import SLUG_RE
-from feedsvc.storage.models import MAX_ID, Section, utcnow
-
-MAX_ITEMS_PER_FEED = 500
+from feedsvc.limits import (
+    DESCRIPTION_MAX,
+    ITEMS_PER_FEED_DEFAULT,
+    ITEMS_PER_FEED_MAX,
+    ITEMS_PER_FEED_MIN,
+    SECTION_NAME_MAX,
+    SLUG_MAX,
+    SLUG_RE,
+    valid_id,
+)
+from feedsvc.storage.models import Section, utcnow
 
 
 @dataclass(frozen=True)
@@ -22,34 +29,36 @@ class SectionInput:
     name: str
     slug: str = ""  # empty: derived from the name
     description: str = ""
-    items_per_feed: int = 50
+    items_per_feed: int = ITEMS_PER_FEED_DEFAULT
 
 
 def _validated(session: Session, data: SectionInput, section_id: int | None) -> SectionInput:
     errors: dict[str, str] = {}
     name = slug = description = ""
     try:
-        name = clean_line(data.name, field="Name", max_length=120, required=True)
+        name = clean_line(data.name, field="Name", max_length=SECTION_NAME_MAX, required=True)
     except ContentError as exc:
         errors["name"] = str(exc)
     raw_slug = clean_text(data.slug).strip().lower()
     if raw_slug:
-        if len(raw_slug) > 80 or not SLUG_RE.fullmatch(raw_slug):
+        if len(raw_slug) > SLUG_MAX or not SLUG_RE.fullmatch(raw_slug):
             errors["slug"] = (
-                "A slug is lower-case letters, digits and single hyphens, at most 80 characters "
-                "(like world-news)."
+                "A slug is lower-case letters, digits and single hyphens, "
+                f"at most {SLUG_MAX} characters (like world-news)."
             )
         slug = raw_slug
     elif name:
-        slug = slugify(name)
+        slug = slugify(name, max_length=SLUG_MAX)
     try:
         description = clean_text(data.description).strip()
-        if len(description) > 2000:
-            raise ContentError("Description must be at most 2000 characters.")
+        if len(description) > DESCRIPTION_MAX:
+            raise ContentError(f"Description must be at most {DESCRIPTION_MAX} characters.")
     except ContentError as exc:
         errors["description"] = str(exc)
-    if not 1 <= data.items_per_feed <= MAX_ITEMS_PER_FEED:
-        errors["items_per_feed"] = f"Items per feed must be between 1 and {MAX_ITEMS_PER_FEED}."
+    if not ITEMS_PER_FEED_MIN <= data.items_per_feed <= ITEMS_PER_FEED_MAX:
+        errors["items_per_feed"] = (
+            f"Items per feed must be between {ITEMS_PER_FEED_MIN} and {ITEMS_PER_FEED_MAX}."
+        )
     if slug and "slug" not in errors:
         clash = session.scalar(select(Section.id).where(Section.slug == slug))
         if clash is not None and clash != section_id:
@@ -92,7 +101,7 @@ def update_section(session: Session, section_id: int, data: SectionInput) -> Sec
 
 
 def get_section(session: Session, section_id: int) -> Section:
-    section = session.get(Section, section_id) if 1 <= section_id <= MAX_ID else None
+    section = session.get(Section, section_id) if valid_id(section_id) else None
     if section is None:
         raise NotFound(f"There is no section with id {section_id}.")
     return section

@@ -20,6 +20,7 @@ from sqlalchemy.sql.dml import Update
 
 from feedsvc.content.text import ContentError, clean_line, clean_text
 from feedsvc.errors import NotFound, ValidationError
+from feedsvc.limits import TOKEN_NAME_MAX
 from feedsvc.storage.models import ApiToken, User, utcnow
 
 MARKER = "fsv_"
@@ -51,7 +52,7 @@ def create_token(session: Session, username: str, name: str = "") -> tuple[ApiTo
     if user is None:
         errors["username"] = f"There is no user “{wanted}”."
     try:
-        clean_name = clean_line(name, field="Name", max_length=120)
+        clean_name = clean_line(name, field="Name", max_length=TOKEN_NAME_MAX)
     except ContentError as exc:
         errors["name"] = str(exc)
     if errors:

@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from feedsvc.errors import ValidationError
+from feedsvc.limits import PASSWORD_MIN, USERNAME_MAX
 from feedsvc.storage.models import User
 
-USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-MIN_PASSWORD = 8
+USERNAME_RE = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.-]{{0,{USERNAME_MAX - 1}}}")
 # Checked against when the user does not exist, so a wrong name costs as much as a wrong password.
 _DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
 
@@ -23,13 +23,13 @@ def create_user(session: Session, username: str, password: str) -> User:
     errors: dict[str, str] = {}
     if not USERNAME_RE.fullmatch(username):
         errors["username"] = (
-            "A username is 1 to 64 letters, digits, dots, hyphens or underscores, "
+            f"A username is 1 to {USERNAME_MAX} letters, digits, dots, hyphens or underscores, "
             "starting with a letter or digit."
         )
     elif session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
         errors["username"] = f"The username “{username}” is taken."
-    if len(password) < MIN_PASSWORD:
-        errors["password"] = f"The password must be at least {MIN_PASSWORD} characters."
+    if len(password) < PASSWORD_MIN:
+        errors["password"] = f"The password must be at least {PASSWORD_MIN} characters."
     if errors:
         raise ValidationError(errors)
     user = User(username=username, password_hash=generate_password_hash(password, method="scrypt"))

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from flask import Flask
 from flask.testing import FlaskClient
+from lxml import html
 from sqlalchemy import func, select
+from werkzeug.datastructures import MultiDict
 
+from feedsvc import limits
+from feedsvc.articles import ArticleInput
+from feedsvc.sections import SectionInput
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import Article, Section
-from tests.helpers import labelled_fields, submit
+from feedsvc.web.forms import ArticleForm, SectionForm
+from tests.helpers import form_values, labelled_fields, submit
 
 STORY = (
     "The council met on Tuesday. “We will not raise fares,” the mayor said – "
@@ -78,7 +86,11 @@ def test_section_slug_is_derived_and_clash_is_a_field_error(
         assert section.items_per_feed == 50
     response = submit(editor, "/admin/sections/new", {"Name": "Other", "Slug": "world-news"})
     assert response.status_code == 200
-    assert "already used" in response.get_data(as_text=True)
+    # The service's SlugInUse, shown on the field the slug came from.
+    page = html.fromstring(response.get_data(as_text=True))
+    assert page.get_element_by_id("slug-error").text_content() == (
+        "The slug “world-news” is already used by another section."
+    )
     assert count(app, Section) == 1
 
 
@@ -205,3 +217,135 @@ def test_wrong_method_names_the_allowed_ones(editor: FlaskClient) -> None:
     response = editor.get("/admin/logout")
     assert response.status_code == 405
     assert response.headers["Allow"].split(", ").count("POST") == 1
+
+
+def field_errors(response: object) -> dict[str, str]:
+    """The page's field errors, by field name (each field's "<name>-error" paragraph)."""
+    page = html.fromstring(response.get_data(as_text=True))  # type: ignore[attr-defined]
+    return {p.get("id")[: -len("-error")]: p.text_content() for p in page.xpath("//p[@id]")}
+
+
+def test_section_form_limits_are_the_ones_in_limits(editor: FlaskClient, app: Flask) -> None:
+    """Through the form: every limit at its value is stored, one past it is a field error."""
+    at = {
+        "Name": "n" * limits.SECTION_NAME_MAX,
+        "Slug": "s" * limits.SLUG_MAX,
+        "Description": "d" * limits.DESCRIPTION_MAX,
+        "Items per feed": str(limits.ITEMS_PER_FEED_MAX),
+    }
+    add_section(editor, **at)
+    add_section(editor, "Least", **{"Items per feed": str(limits.ITEMS_PER_FEED_MIN)})
+    with transaction(app, write=False) as s:
+        stored = s.scalars(select(Section).order_by(Section.id)).all()
+        assert [x.items_per_feed for x in stored] == [
+            limits.ITEMS_PER_FEED_MAX,
+            limits.ITEMS_PER_FEED_MIN,
+        ]
+    past = {
+        "Name": "n" * (limits.SECTION_NAME_MAX + 1),
+        "Slug": "t" * (limits.SLUG_MAX + 1),
+        "Description": "d" * (limits.DESCRIPTION_MAX + 1),
+    }
+    response = submit(editor, "/admin/sections/new", past)
+    assert field_errors(response) == {
+        "name": f"The name is longer than {limits.SECTION_NAME_MAX} characters.",
+        "slug": "A slug is lower-case letters, digits and single hyphens, "
+        f"at most {limits.SLUG_MAX} characters (like world-news).",
+        "description": f"Description must be at most {limits.DESCRIPTION_MAX} characters.",
+    }
+    items_rule = (
+        f"Items per feed must be between {limits.ITEMS_PER_FEED_MIN} and "
+        f"{limits.ITEMS_PER_FEED_MAX}."
+    )
+    for items in [limits.ITEMS_PER_FEED_MIN - 1, limits.ITEMS_PER_FEED_MAX + 1]:
+        response = submit(
+            editor, "/admin/sections/new", {"Name": "Many", "Items per feed": str(items)}
+        )
+        assert field_errors(response) == {"items_per_feed": items_rule}
+    assert count(app, Section) == 2
+
+
+def test_the_section_form_range_and_default_are_the_ones_in_limits(
+    editor: FlaskClient, app: Flask
+) -> None:
+    values = form_values(editor.get("/admin/sections/new"))
+    assert values["items_per_feed"] == str(limits.ITEMS_PER_FEED_DEFAULT)
+    # The form's own check, before the service's: the same range.
+    low, high = limits.ITEMS_PER_FEED_MIN, limits.ITEMS_PER_FEED_MAX
+    for items, valid in [(low - 1, False), (low, True), (high, True), (high + 1, False)]:
+        formdata = MultiDict({"name": "N", "items_per_feed": str(items)})
+        with app.test_request_context():
+            form = SectionForm(formdata=formdata, meta={"csrf": False})
+            assert form.validate() is valid, items
+
+
+def test_article_form_limits_are_the_ones_in_limits(editor: FlaskClient, app: Flask) -> None:
+    add_section(editor)
+    response = add_article(
+        editor,
+        Title="t" * limits.TITLE_MAX,
+        Author="a" * limits.AUTHOR_MAX,
+        Summary="s" * limits.SUMMARY_MAX,
+    )
+    assert response.status_code == 302
+    response = add_article(
+        editor,
+        Title="t" * (limits.TITLE_MAX + 1),
+        Author="a" * (limits.AUTHOR_MAX + 1),
+        Summary="s" * (limits.SUMMARY_MAX + 1),
+    )
+    assert field_errors(response) == {
+        "title": f"The title is longer than {limits.TITLE_MAX} characters.",
+        "author": f"The author is longer than {limits.AUTHOR_MAX} characters.",
+        "summary": f"The summary must be at most {limits.SUMMARY_MAX} characters.",
+    }
+    assert count(app, Article) == 1
+
+
+def test_the_forms_have_a_field_for_each_input_field(app: Flask) -> None:
+    """admin.py maps form and input by name: a field missing on either side fails here."""
+    with app.test_request_context():
+        article_form = [f.name for f in ArticleForm() if f.name != "csrf_token"]
+        section_form = [f.name for f in SectionForm() if f.name != "csrf_token"]
+    assert article_form == [f.name for f in dataclasses.fields(ArticleInput)]
+    assert section_form == [f.name for f in dataclasses.fields(SectionInput)]
+
+
+def test_the_edit_form_starts_from_what_the_editor_wrote(editor: FlaskClient, app: Flask) -> None:
+    add_section(editor)
+    add_article(
+        editor, Summary="My own\nsummary.", Author="Ana", **{"Publish at": "2026-01-02T03:04"}
+    )
+    # A newline right after <textarea> is not part of its value (HTML, "textarea" element).
+    values = {
+        k: v.removeprefix("\n")
+        for k, v in form_values(editor.get("/admin/articles/1/edit")).items()
+    }
+    assert {
+        k: values[k] for k in ["title", "body", "summary", "author", "publish_at", "status"]
+    } == {
+        "title": "Council keeps fares",
+        "body": STORY,
+        "summary": "My own\nsummary.",
+        "author": "Ana",
+        "publish_at": "2026-01-02T03:04",
+        "status": "published",
+    }
+    with transaction(app, write=False) as s:
+        section_id = s.scalars(select(Section.id)).one()
+    assert values["section_id"] == str(section_id)
+
+
+def test_optional_fields_left_out_of_a_post_take_their_defaults(
+    editor: FlaskClient, app: Flask
+) -> None:
+    add_section(editor)
+    values = form_values(editor.get("/admin/articles/new"))
+    for name in ["summary", "author", "publish_at", "status"]:
+        del values[name]
+    values.update(title="Bare", body="Text.")
+    assert editor.post("/admin/articles/new", data=values).status_code == 302
+    with transaction(app, write=False) as s:
+        article = s.scalars(select(Article)).one()
+        assert (article.summary_source, article.author, article.status) == ("", "", "published")
+        assert article.publish_at is not None

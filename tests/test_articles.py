@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
 from urllib.parse import quote, quote_from_bytes
 
 import pytest
@@ -9,12 +11,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from feedsvc.articles import ArticleInput, create_article, update_article
-from feedsvc.errors import ValidationError
+from feedsvc import limits
+from feedsvc.articles import ArticleInput, create_article, get_article, input_of, update_article
+from feedsvc.errors import NotFound, ValidationError
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import Article, Section
 from tests.feedcheck import check_atom, check_json, check_rss
-from tests.helpers import form_values, new_section, submit
+from tests.helpers import BASE_URL, form_values, new_section, submit
 from tests.test_admin import add_article, add_section
 from tests.test_public import entries, fetch, publish
 
@@ -179,3 +182,71 @@ def test_a_deleted_articles_id_and_url_are_never_reused(editor: FlaskClient, app
     publish(app)
     assert editor.get("/articles/2").status_code == 404
     assert "Third" in editor.get("/articles/3").get_data(as_text=True)
+
+
+ARTICLE_LIMITS = [
+    ("title", limits.TITLE_MAX, f"The title is longer than {limits.TITLE_MAX} characters."),
+    ("author", limits.AUTHOR_MAX, f"The author is longer than {limits.AUTHOR_MAX} characters."),
+    (
+        "summary",
+        limits.SUMMARY_MAX,
+        f"The summary must be at most {limits.SUMMARY_MAX} characters.",
+    ),
+    ("body", limits.BODY_MAX, f"The body is longer than {limits.BODY_MAX:,} characters."),
+]
+
+
+@pytest.mark.parametrize(
+    ("field", "limit", "message"), ARTICLE_LIMITS, ids=[x[0] for x in ARTICLE_LIMITS]
+)
+def test_article_limits_are_the_ones_in_limits(
+    app: Flask, field: str, limit: int, message: str
+) -> None:
+    """Each limit the service enforces, at the limit and one past it, with its sentence."""
+    section_id = new_section(app)
+
+    def store(length: int) -> Article:
+        base = ArticleInput(title="T", section_id=section_id, body="b")
+        with transaction(app) as s:
+            return create_article(s, replace(base, **{field: "x" * length}), base_url=BASE_URL)
+
+    store(limit)
+    with pytest.raises(ValidationError) as caught:
+        store(limit + 1)
+    assert caught.value.errors == {field: message}
+
+
+def test_out_of_range_article_ids_are_not_found(app: Flask) -> None:
+    with transaction(app) as s:
+        for article_id in [limits.ID_MIN - 1, limits.ID_MAX, limits.ID_MAX + 1]:
+            with pytest.raises(NotFound):
+                get_article(s, article_id)
+    with pytest.raises(ValidationError) as caught, transaction(app) as s:
+        create_article(
+            s, ArticleInput(title="T", section_id=limits.ID_MAX + 1, body="b"), base_url=BASE_URL
+        )
+    assert caught.value.errors == {"section_id": "Choose one of the sections."}
+
+
+def test_an_edit_starts_from_the_stored_article_in_the_editors_terms(app: Flask) -> None:
+    """input_of(article) is the input that stores it as it is: saving it changes nothing."""
+    section_id = new_section(app)
+    given = ArticleInput(
+        title="Rates rise",
+        section_id=section_id,
+        body="First *paragraph*.\n\nSecond.",
+        summary="Own  summary,\non two lines.",  # stored as written; the feeds get one line
+        author="A. Writer",
+        publish_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        status=limits.STATUS_DRAFT,
+    )
+    with transaction(app) as s:
+        article = create_article(s, given, base_url=BASE_URL)
+        assert input_of(article) == given
+        columns = {c.key: getattr(article, c.key) for c in Article.__table__.columns}
+    with transaction(app) as s:
+        again = update_article(s, columns["id"], input_of(article), base_url=BASE_URL)
+        after = {c.key: getattr(again, c.key) for c in Article.__table__.columns}
+    assert {k: v for k, v in after.items() if k != "updated_at"} == {
+        k: v for k, v in columns.items() if k != "updated_at"
+    }

@@ -27,6 +27,25 @@ def cached_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     database(app).dispose()
 
 
+# The URL contract, spelled out here on purpose: the code builds it from urls.FEED_FILES,
+# urls.OPML_PATH and limits.SLUG_PATTERN, and must keep serving exactly these.
+SITE_URLS = ["/rss.xml", "/atom.xml", "/feed.json", "/opml.xml"]
+SECTION_FILES = ["rss.xml", "atom.xml", "feed.json"]
+
+
+def test_every_feed_url_of_the_contract_maps_to_its_document() -> None:
+    for url in SITE_URLS:
+        assert document_path(url) == (url[1:], url)
+    for name in SECTION_FILES:
+        for slug in ["a", "world-news", "2026-elections"]:
+            assert document_path(f"/sections/{slug}/{name}") == (
+                f"sections/{slug}/{name}",
+                f"/sections/<slug>/{name}",
+            )
+    for url in ["/index.xml", "/rss.json", "/sections/a/opml.xml", "/sections/a-/rss.xml"]:
+        assert document_path(url) is None
+
+
 def test_feed_urls_map_to_documents_and_nothing_else_does() -> None:
     assert document_path("/atom.xml") == ("atom.xml", "/atom.xml")
     assert document_path("/sections/world-news/feed.json") == (

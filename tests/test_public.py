@@ -147,6 +147,26 @@ def test_unknown_section_is_404(client: FlaskClient, app: Flask) -> None:
     assert client.get("/sections/nope/index.xml").status_code == 404
 
 
+def test_flask_routes_every_feed_url_and_labels_them_as_before(
+    editor: FlaskClient, app: Flask
+) -> None:
+    # Nothing rendered yet, so the fast path passes every request on to these routes.
+    add_section(editor, "Sport")
+    for url in ["/rss.xml", "/atom.xml", "/feed.json", "/opml.xml"]:
+        assert editor.get(url).status_code == 503, url
+    for name in FEEDS:
+        assert editor.get(f"/sections/sport/{name}").status_code == 503, name
+    assert editor.get("/index.xml").status_code == 404
+    assert editor.get("/sections/sport/opml.xml").status_code == 404
+    # The rule text is the route label of /metrics: dashboards depend on it.
+    rules = {r.endpoint: r.rule for r in app.url_map.iter_rules()}
+    assert rules["public.site_feed"] == "/<any(rss.xml, atom.xml, feed.json):name>"
+    assert (
+        rules["public.section_feed"] == "/sections/<slug>/<any(rss.xml, atom.xml, feed.json):name>"
+    )
+    assert rules["public.opml"] == "/opml.xml"
+
+
 def test_new_section_not_rendered_yet_says_retry(editor: FlaskClient) -> None:
     add_section(editor, "Sport")
     response = editor.get("/sections/sport/atom.xml")

@@ -17,7 +17,7 @@ from devtools.browser import Browser
 from devtools.procs import QUICK, Proc, free_port, gunicorn, scheduler, service_env, wait_for
 from feedsvc.publishing.passes import run_pass
 from feedsvc.storage.db import transaction
-from feedsvc.storage.models import Article, FeedDocument, SchedulerLease
+from feedsvc.storage.models import RENDER_LEASE, Article, FeedDocument, SchedulerLease
 from tests.conftest import EDITOR
 from tests.helpers import new_article, new_section
 
@@ -41,14 +41,14 @@ def _feed_has(app: Flask, title: str, path: str = "sections/world-news/rss.xml")
 
 def _leader(app: Flask) -> str:
     with transaction(app, write=False) as s:
-        row = s.get(SchedulerLease, "render")
+        row = s.get(SchedulerLease, RENDER_LEASE)
         return row.holder if row is not None else ""
 
 
 def _passes(app: Flask) -> int:
     """Publishing passes the leaders have run so far (one per tick, changed or not)."""
     with transaction(app, write=False) as s:
-        row = s.get(SchedulerLease, "render")
+        row = s.get(SchedulerLease, RENDER_LEASE)
         return row.passes_total if row is not None else 0
 
 

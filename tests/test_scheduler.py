@@ -16,13 +16,12 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from feedsvc.articles import ArticleInput, create_article
-from feedsvc.publishing import lease
 from feedsvc.publishing.passes import PassResult
 from feedsvc.publishing.scheduler import Publisher, run_scheduler
 from feedsvc.sections import SectionInput, bump_revision, create_section
 from feedsvc.settings import PROJECT_ROOT
 from feedsvc.storage.db import transaction
-from feedsvc.storage.models import FeedDocument, SchedulerLease, utcnow
+from feedsvc.storage.models import RENDER_LEASE, FeedDocument, SchedulerLease, utcnow
 from tests.helpers import new_article, new_section
 
 
@@ -40,7 +39,7 @@ def test_standby_takes_over_when_the_lease_expires(app: Flask) -> None:
     first, second = Publisher(app), Publisher(app)
     first.run()
     with transaction(app) as s:
-        row = s.get_one(SchedulerLease, lease.LEASE_NAME)
+        row = s.get_one(SchedulerLease, RENDER_LEASE)
         row.expires_at = utcnow() - timedelta(seconds=1)  # the leader died silently
     assert second.run() is not None and second.leading
     assert first.run() is None  # the old leader, back, is now a standby
@@ -106,7 +105,7 @@ def test_scheduler_process_publishes_an_edit_long_before_the_next_tick(
 
 def _lease_row(app: Flask) -> SchedulerLease:
     with transaction(app, write=False) as s:
-        row = s.get_one(SchedulerLease, lease.LEASE_NAME)
+        row = s.get_one(SchedulerLease, RENDER_LEASE)
         s.expunge(row)
         return row
 
@@ -220,7 +219,7 @@ def test_run_scheduler_process_publishes_and_stops_cleanly(app: Flask, tmp_path:
         output = _finish(proc)
     assert proc.returncode == 0, output
     with transaction(app, write=False) as s:
-        row = s.get_one(SchedulerLease, lease.LEASE_NAME)
+        row = s.get_one(SchedulerLease, RENDER_LEASE)
         assert row.expires_at is not None and row.expires_at <= utcnow()  # released
 
 
@@ -313,7 +312,7 @@ def test_a_second_signal_during_the_lease_release_is_ignored(
         for signum, handler in saved.items():
             signal.signal(signum, handler)
     with transaction(app, write=False) as s:
-        row = s.get_one(SchedulerLease, lease.LEASE_NAME)
+        row = s.get_one(SchedulerLease, RENDER_LEASE)
         assert row.expires_at is not None and row.expires_at <= utcnow()  # released
     assert pressed.is_set()
 

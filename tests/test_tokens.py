@@ -9,13 +9,16 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import event, select, update
 
+from feedsvc import limits
+from feedsvc.errors import ValidationError
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import ApiToken, utcnow
-from feedsvc.tokens import find_token
+from feedsvc.tokens import create_token, find_token
 
 TOKEN = re.compile(r"\Afsv_[A-Za-z0-9_-]{43}\Z")
 
@@ -177,3 +180,14 @@ def test_a_failed_write_still_records_use(
     )
     assert response.status_code == 422
     assert the_row(app).last_used_at is not None
+
+
+def test_token_name_limit_is_the_one_in_limits(app: Flask) -> None:
+    with transaction(app) as s:
+        token, _ = create_token(s, "editor", "n" * limits.TOKEN_NAME_MAX)
+        assert token.name == "n" * limits.TOKEN_NAME_MAX
+    with pytest.raises(ValidationError) as caught, transaction(app) as s:
+        create_token(s, "editor", "n" * (limits.TOKEN_NAME_MAX + 1))
+    assert caught.value.errors == {
+        "name": f"The name is longer than {limits.TOKEN_NAME_MAX} characters."
+    }

@@ -10,10 +10,12 @@ from flask import Flask
 from sqlalchemy import delete, select
 from werkzeug.security import check_password_hash
 
+from feedsvc import limits
 from feedsvc.errors import ValidationError
+from feedsvc.limits import PASSWORD_MIN
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import User
-from feedsvc.users import MIN_PASSWORD, authenticate, create_user, ensure_admin
+from feedsvc.users import authenticate, create_user, ensure_admin
 from tests.conftest import make_app
 
 PASSWORD = "correct horse battery"
@@ -82,7 +84,7 @@ def test_taken_username_is_refused_whatever_the_case(blank: Flask, again: str) -
 
 
 def test_password_must_have_minimum_length(blank: Flask) -> None:
-    assert MIN_PASSWORD == 8
+    assert PASSWORD_MIN == 8
     assert refused(blank, "ana", "seven77") == {
         "password": "The password must be at least 8 characters."
     }
@@ -163,3 +165,12 @@ def test_ensure_admin_refuses_a_short_password(blank: Flask) -> None:
         ensure_admin(s, "short")
     assert caught.value.errors == {"password": "The password must be at least 8 characters."}
     assert usernames(blank) == []
+
+
+def test_user_limits_are_the_ones_in_limits(blank: Flask) -> None:
+    add(blank, "u" * limits.USERNAME_MAX, "p" * limits.PASSWORD_MIN)
+    assert refused(blank, "v" * (limits.USERNAME_MAX + 1), "p" * (limits.PASSWORD_MIN - 1)) == {
+        "username": NAME_RULE,
+        "password": f"The password must be at least {limits.PASSWORD_MIN} characters.",
+    }
+    assert f"1 to {limits.USERNAME_MAX} letters" in NAME_RULE

@@ -10,7 +10,8 @@ from sqlalchemy import Table, func, or_, select
 from sqlalchemy.orm import Session
 
 from feedsvc import urls
-from feedsvc.storage.models import STATUS_PUBLISHED, Article, FeedDocument, Section
+from feedsvc.limits import STATUS_PUBLISHED
+from feedsvc.storage.models import Article, FeedDocument, Section
 
 _SECTIONS = cast(Table, Section.__table__)
 _ARTICLES = cast(Table, Article.__table__)

@@ -12,9 +12,8 @@ from sqlalchemy import Table, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from feedsvc.storage.models import SchedulerLease
+from feedsvc.storage.models import RENDER_LEASE, SchedulerLease
 
-LEASE_NAME = "render"
 # Statements on the lease table go through the Core connection: they run every tick, and the
 # ORM session's bulk-UPDATE path costs several times the UPDATE itself.
 _LEASES = cast(Table, SchedulerLease.__table__)
@@ -35,7 +34,7 @@ def acquire(session: Session, holder: str, now: datetime, seconds: float) -> boo
     result = session.connection().execute(
         update(_LEASES)
         .where(
-            _LEASES.c.name == LEASE_NAME,
+            _LEASES.c.name == RENDER_LEASE,
             or_(
                 _LEASES.c.holder == holder,
                 _LEASES.c.expires_at.is_(None),
@@ -46,11 +45,11 @@ def acquire(session: Session, holder: str, now: datetime, seconds: float) -> boo
     )
     if result.rowcount == 1:
         return True
-    if session.get(SchedulerLease, LEASE_NAME) is not None:
+    if session.get(SchedulerLease, RENDER_LEASE) is not None:
         return False
     try:
         with session.begin_nested():
-            session.add(SchedulerLease(name=LEASE_NAME, holder=holder, expires_at=expires))
+            session.add(SchedulerLease(name=RENDER_LEASE, holder=holder, expires_at=expires))
     except IntegrityError:
         return False  # another process created the row first: it leads
     return True
@@ -60,7 +59,7 @@ def release(session: Session, holder: str, now: datetime) -> None:
     """Give the lease up at shutdown, so a standby takes over at its next tick."""
     session.execute(
         update(SchedulerLease)
-        .where(SchedulerLease.name == LEASE_NAME, SchedulerLease.holder == holder)
+        .where(SchedulerLease.name == RENDER_LEASE, SchedulerLease.holder == holder)
         .values(expires_at=now)
     )
 
@@ -92,5 +91,5 @@ def record_run(
         if full:
             values["last_full_rebuild_at"] = now
     session.connection().execute(
-        update(_LEASES).where(c.name == LEASE_NAME, c.holder == holder).values(**values)
+        update(_LEASES).where(c.name == RENDER_LEASE, c.holder == holder).values(**values)
     )

@@ -20,13 +20,17 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from feedsvc.limits import (
+    AUTHOR_MAX,
+    ITEMS_PER_FEED_DEFAULT,
+    SECTION_NAME_MAX,
+    SLUG_MAX,
+    STATUS_PUBLISHED,
+    TITLE_MAX,
+    TOKEN_NAME_MAX,
+    USERNAME_MAX,
+)
 from feedsvc.storage.codec import gunzip
-
-# Ids are INTEGER columns: on PostgreSQL a larger number in a query is an error, not a miss.
-MAX_ID = 2**31 - 1
-
-STATUS_PUBLISHED = "published"
-STATUS_DRAFT = "draft"
 
 
 def utcnow() -> datetime:
@@ -72,7 +76,7 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True)
+    username: Mapped[str] = mapped_column(String(USERNAME_MAX), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -85,10 +89,10 @@ class Section(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Permanent feed id (a UUID URN, RFC 4122 §3) for atom:id: survives renames and slug changes.
     guid: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(120))
-    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(SECTION_NAME_MAX))
+    slug: Mapped[str] = mapped_column(String(SLUG_MAX), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
-    items_per_feed: Mapped[int] = mapped_column(Integer, default=50)
+    items_per_feed: Mapped[int] = mapped_column(Integer, default=ITEMS_PER_FEED_DEFAULT)
     # Bumped in the same transaction as every change that can alter the section's feeds;
     # the scheduler renders while revision != rendered_revision (a counter, not a flag:
     # an edit during a render bumps it again and the next tick renders again).
@@ -118,12 +122,12 @@ class Article(Base):
     # Permanent id (a UUID URN, RFC 4122 §3) fixed at creation: RSS guid, Atom id, JSON id.
     guid: Mapped[str] = mapped_column(String(255), unique=True)
     section_id: Mapped[int] = mapped_column(ForeignKey("sections.id", ondelete="RESTRICT"))
-    title: Mapped[str] = mapped_column(String(300))
+    title: Mapped[str] = mapped_column(String(TITLE_MAX))
     body_source: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
     summary_source: Mapped[str] = mapped_column(Text, default="")
     summary: Mapped[str] = mapped_column(Text)
-    author: Mapped[str] = mapped_column(String(120), default="")
+    author: Mapped[str] = mapped_column(String(AUTHOR_MAX), default="")
     status: Mapped[str] = mapped_column(String(16), default=STATUS_PUBLISHED)
     publish_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -174,6 +178,11 @@ class SiteState(Base):
     documents_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
+# The lease row of the publishing scheduler: the scheduler takes it, /healthz and /metrics
+# read it (web/ may import this module, never publishing/).
+RENDER_LEASE = "render"
+
+
 class SchedulerLease(Base):
     """One row per job family: who leads, until when, and how the last run went."""
 
@@ -205,7 +214,7 @@ class ApiToken(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    name: Mapped[str] = mapped_column(String(120), default="")
+    name: Mapped[str] = mapped_column(String(TOKEN_NAME_MAX), default="")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex
     prefix: Mapped[str] = mapped_column(String(8), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 # SelectChoice is newer than the published WTForms stubs.
@@ -18,7 +21,11 @@ from feedsvc.storage.models import Article
 from feedsvc.web.auth import login_required
 from feedsvc.web.forms import ArticleForm, DeleteForm, SectionForm, attach_errors
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+InputT = TypeVar("InputT", bound="DataclassInstance")
 
 
 def _zone() -> ZoneInfo:
@@ -49,13 +56,26 @@ def section_list() -> str:
     return render_template("admin/sections.html", sections=sections.list_sections(get_session()))
 
 
+def _service_input(form: FlaskForm, cls: type[InputT], **given: Any) -> InputT:
+    """A service's input dataclass from the form's fields of the same names.
+
+    `given` supplies fields the form holds in another shape (a local time, say). A field the
+    request left out takes the input's default, or is empty.
+    """
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name in given:
+            values[f.name] = given[f.name]
+            continue
+        data = form[f.name].data
+        if data is None:
+            data = "" if f.default is dataclasses.MISSING else f.default
+        values[f.name] = data
+    return cls(**values)
+
+
 def _section_input(form: SectionForm) -> sections.SectionInput:
-    return sections.SectionInput(
-        name=form.name.data or "",
-        slug=form.slug.data or "",
-        description=form.description.data or "",
-        items_per_feed=form.items_per_feed.data or 0,
-    )
+    return _service_input(form, sections.SectionInput)
 
 
 @bp.route("/sections/new", methods=["GET", "POST"])
@@ -96,10 +116,16 @@ def section_edit(section_id: int) -> str | Response:
     return render_template("admin/section_form.html", form=form, section=section)
 
 
-def _article_form(obj: Article | None = None) -> ArticleForm:
-    form = ArticleForm(obj=obj)
+def _article_form(article: Article | None = None) -> ArticleForm:
+    """The article form, filled from the stored article (when editing) by the input's fields."""
+    data = None
+    if article is not None:
+        data = dataclasses.asdict(articles.input_of(article))
+        local = to_local(article.publish_at)
+        data["publish_at"] = local.replace(tzinfo=None) if local else None
+    form = ArticleForm(data=data)
     choices = [SelectChoice(str(s.id), s.name) for s in sections.list_sections(get_session())]
-    if obj is None and len(choices) > 1:
+    if article is None and len(choices) > 1:
         # No silent default: filing a story in the first section by accident is easy.
         choices.insert(0, SelectChoice("", "Choose a section…"))
     form.section_id.choices = choices
@@ -122,16 +148,7 @@ def _publish_at(form: ArticleForm, article: Article | None) -> datetime | None:
 
 
 def _article_input(form: ArticleForm, article: Article | None = None) -> articles.ArticleInput:
-    publish_at = _publish_at(form, article)
-    return articles.ArticleInput(
-        title=form.title.data or "",
-        section_id=form.section_id.data or 0,
-        body=form.body.data or "",
-        summary=form.summary.data or "",
-        author=form.author.data or "",
-        publish_at=publish_at,
-        status=form.status.data or "",
-    )
+    return _service_input(form, articles.ArticleInput, publish_at=_publish_at(form, article))
 
 
 def _render_article_form(form: ArticleForm, article: Article | None) -> str:
@@ -169,11 +186,6 @@ def article_edit(article_id: int) -> str | Response:
     except NotFound:
         abort(404)
     form = _article_form(article)
-    if not form.is_submitted():
-        form.body.data = article.body_source
-        form.summary.data = article.summary_source
-        local = to_local(article.publish_at)
-        form.publish_at.data = local.replace(tzinfo=None) if local else None
     if form.validate_on_submit():
         try:
             article = articles.update_article(

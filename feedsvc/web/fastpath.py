@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from feedsvc.limits import SLUG_PATTERN
 from feedsvc.urls import FEED_FILES, OPML_PATH
 from feedsvc.web.conditional import respond
 from feedsvc.web.documents import DocumentCache
@@ -20,7 +21,8 @@ Observer = Callable[[str, int], None]
 
 _STATUS = {200: "200 OK", 304: "304 Not Modified"}
 _SITE_PATHS = {f"/{name}": name for name in [*FEED_FILES.values(), OPML_PATH]}
-_SECTION = re.compile(r"/sections/([a-z0-9]+(?:-[a-z0-9]+)*)/(rss\.xml|atom\.xml|feed\.json)")
+_FEED_NAMES = "|".join(re.escape(name) for name in FEED_FILES.values())
+_SECTION = re.compile(rf"/sections/({SLUG_PATTERN})/({_FEED_NAMES})")
 
 
 def document_path(url_path: str) -> tuple[str, str] | None:

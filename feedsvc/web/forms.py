@@ -17,7 +17,13 @@ from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from feedsvc.errors import ValidationError
-from feedsvc.storage.models import STATUS_DRAFT, STATUS_PUBLISHED
+from feedsvc.limits import (
+    ITEMS_PER_FEED_DEFAULT,
+    ITEMS_PER_FEED_MAX,
+    ITEMS_PER_FEED_MIN,
+    STATUS_DRAFT,
+    STATUS_PUBLISHED,
+)
 
 
 class LoginForm(FlaskForm):
@@ -42,10 +48,14 @@ class SectionForm(FlaskForm):
     description = TextAreaField("Description")
     items_per_feed = IntegerField(
         "Items per feed",
-        default=50,
+        default=ITEMS_PER_FEED_DEFAULT,
         validators=[
             InputRequired("Say how many articles the feeds carry."),
-            NumberRange(1, 500, "Items per feed must be between 1 and 500."),
+            NumberRange(
+                ITEMS_PER_FEED_MIN,
+                ITEMS_PER_FEED_MAX,
+                f"Items per feed must be between {ITEMS_PER_FEED_MIN} and {ITEMS_PER_FEED_MAX}.",
+            ),
         ],
     )
 
@@ -59,6 +69,8 @@ def _section_id(value: object) -> int:
 
 
 class ArticleForm(FlaskForm):
+    """One field per articles.ArticleInput field, by the same name, shown in this order."""
+
     title = StringField("Title", validators=[InputRequired("Title is required.")])
     section_id = SelectField(
         "Section",
@@ -70,9 +82,12 @@ class ArticleForm(FlaskForm):
         "Body",
         description="Markdown. Separate paragraphs with a blank line.",
         validators=[InputRequired("Body is required.")],
+        render_kw={"rows": 16},
     )
     summary = TextAreaField(
-        "Summary", description="Optional. Left empty, it is taken from the body."
+        "Summary",
+        description="Optional. Left empty, it is taken from the body.",
+        render_kw={"rows": 3},
     )
     author = StringField("Author", description="Optional.")
     publish_at = DateTimeLocalField(

@@ -18,7 +18,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func, select
 
 from feedsvc.storage.db import database
-from feedsvc.storage.models import FeedDocument, SchedulerLease
+from feedsvc.storage.models import RENDER_LEASE, FeedDocument, SchedulerLease
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -68,7 +68,7 @@ class _DerivedCollector:
 
     def _scheduler(self) -> Iterator[Metric]:
         with database(self.app).reader() as s:
-            row = s.get(SchedulerLease, "render")
+            row = s.get(SchedulerLease, RENDER_LEASE)
             documents = s.scalar(select(func.count()).select_from(FeedDocument)) or 0
         now = datetime.now(UTC)
         docs = GaugeMetricFamily("feedsvc_documents", "Feed documents stored and served.")

@@ -9,13 +9,17 @@ from sqlalchemy import select, text
 from werkzeug.wrappers import Response
 
 from feedsvc import articles, urls
+from feedsvc.limits import valid_id
 from feedsvc.storage.db import get_session
-from feedsvc.storage.models import MAX_ID, Article, SchedulerLease, Section, utcnow
+from feedsvc.storage.models import RENDER_LEASE, Article, SchedulerLease, Section, utcnow
 from feedsvc.web.conditional import respond
 from feedsvc.web.documents import cache
 
 bp = Blueprint("public", __name__)
 PAGE_ITEMS = 30
+# The feed file names as a Werkzeug `any` converter: "<any(rss.xml, atom.xml, feed.json):name>".
+# The rule text is also the route label /metrics counts requests under.
+_FEED_NAME = f"<any({', '.join(urls.FEED_FILES.values())}):name>"
 
 
 def _serve(path: str, *, section_slug: str | None = None) -> Response:
@@ -50,17 +54,17 @@ def _serve(path: str, *, section_slug: str | None = None) -> Response:
     return Response(body, status=status, headers=headers)
 
 
-@bp.route("/<any(rss.xml, atom.xml, feed.json):name>")
+@bp.route(f"/{_FEED_NAME}")
 def site_feed(name: str) -> Response:
     return _serve(name)
 
 
-@bp.route("/sections/<slug>/<any(rss.xml, atom.xml, feed.json):name>")
+@bp.route(f"/sections/<slug>/{_FEED_NAME}")
 def section_feed(slug: str, name: str) -> Response:
     return _serve(f"sections/{slug}/{name}", section_slug=slug)
 
 
-@bp.route("/opml.xml")
+@bp.route(f"/{urls.OPML_PATH}")
 def opml() -> Response:
     return _serve(urls.OPML_PATH)
 
@@ -72,6 +76,8 @@ def index() -> str:
         "index.html",
         sections=list(session.scalars(select(Section).order_by(Section.name, Section.id))),
         latest=articles.published_everywhere(session, utcnow(), PAGE_ITEMS),
+        feed_files=urls.FEED_FILES,
+        opml_path=urls.OPML_PATH,
     )
 
 
@@ -88,7 +94,7 @@ def section_page(slug: str) -> str:
 @bp.route("/articles/<int:article_id>")
 def article_page(article_id: int) -> str:
     session = get_session()
-    article = session.get(Article, article_id) if 1 <= article_id <= MAX_ID else None
+    article = session.get(Article, article_id) if valid_id(article_id) else None
     if article is None or not articles.is_public(article, utcnow()):
         abort(404)
     return render_template("article.html", article=article, section=article.section)
@@ -100,7 +106,7 @@ def healthz() -> tuple[Response, int]:
     try:
         session = get_session()
         session.execute(text("SELECT 1"))
-        lease = session.get(SchedulerLease, "render")
+        lease = session.get(SchedulerLease, RENDER_LEASE)
     except Exception as exc:  # any database failure is "not ready", reported, not raised
         current_app.logger.warning("health check: database unreachable: %s", exc)
         return jsonify(status="unavailable", database="unreachable"), 503
