@@ -182,15 +182,7 @@ def patch_article(article_id: int) -> Response:
     sent = _read(session, parsing.body(patch=True))
     # Unspecified fields keep their values: the full input is the stored article + the patch,
     # in the editor's own terms (Markdown source, own summary), as the edit form does.
-    current = service.ArticleInput(
-        title=stored.title,
-        section_id=stored.section_id,
-        body=stored.body_source,
-        summary=stored.summary_source,
-        author=stored.author,
-        publish_at=stored.publish_at,
-        status=stored.status,
-    )
+    current = service.input_of(stored)
     data = dataclasses.replace(current, **sent.changes)
     article = _save(
         lambda: service.update_article(session, article_id, data, base_url=_base_url()),
