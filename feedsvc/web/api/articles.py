@@ -29,6 +29,7 @@ from feedsvc.web.api.contract import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     TIME_EXAMPLE,
+    Kind,
 )
 from feedsvc.web.api.encoding import api_url, article_json, json_response, site
 from feedsvc.web.api.errors import ApiError, not_found, refused
@@ -74,9 +75,10 @@ def _read(session: Session, data: dict[str, Any]) -> _Sent:
     """The request body's present fields, typed, as ArticleInput keyword arguments."""
     values = parsing.fields(data, ARTICLE_FIELDS)
     changes: dict[str, Any] = {}
-    for name in ("title", "body", "summary", "author", "status"):
-        if name in values:
-            changes[name] = values[name]
+    # Plain strings go to the service field of the same name; the others need the API's help.
+    for field in ARTICLE_FIELDS:
+        if field.kind is Kind.STRING and field.name in values:
+            changes[field.name] = values[field.name]
     publish_at = values.get("publish_at")
     if isinstance(publish_at, str) and publish_at:
         # null or "" keep the stored time (or "now" for a new published article)
