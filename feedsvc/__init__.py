@@ -35,7 +35,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=app.config["SITE_URL"].startswith("https://"),
         PERMANENT_SESSION_LIFETIME=timedelta(days=14),
-        # Bodies up to 200,000 characters (content.py) may be 800 KB of UTF-8; leave room.
+        # Bodies up to limits.BODY_MAX characters may be 800 KB of UTF-8; leave room.
         MAX_CONTENT_LENGTH=4 * 1024 * 1024,
         MAX_FORM_MEMORY_SIZE=4 * 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,

@@ -145,7 +145,7 @@ class FeedDocument(Base):
     content_type: Mapped[str] = mapped_column(String(80))
     # Only the gzip variant is stored (RFC 1952): a quarter of the bytes to write every tick
     # and to keep; the identity bytes come back with one decompression when a worker loads
-    # the document (documents.py) or the export writes it.
+    # the document (web/documents.py) or the export writes it.
     body_gzip: Mapped[bytes] = mapped_column(LargeBinary)
     # The identity bytes' length, for the export's drift check without decompressing.
     body_length: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
