@@ -22,7 +22,7 @@ from feedsvc import create_app
 from feedsvc.storage import migrate
 from feedsvc.storage.db import database, transaction
 from feedsvc.users import create_user
-from tests.helpers import submit
+from tests.support.forms import submit
 
 PG_URL = os.environ.get("FEEDSVC_TEST_DATABASE_URL", "")
 ENGINES = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]

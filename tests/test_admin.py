@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import Article, Section
-from tests.helpers import labelled_fields, submit
+from tests.support.forms import labelled_fields, submit
 
 STORY = (
     "The council met on Tuesday. “We will not raise fares,” the mayor said – "

@@ -23,7 +23,7 @@ from feedsvc.storage.models import ApiToken, Article, Section
 from feedsvc.tokens import create_token, revoke_token
 from feedsvc.web.api import openapi
 from tests.conftest import EDITOR, SITE_URL
-from tests.feedcheck import check_atom, check_json, check_rss
+from tests.support.feedcheck import check_atom, check_json, check_rss
 
 API = "/api/v1"
 RFC3339_UTC = re.compile(r"\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z")

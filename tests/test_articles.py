@@ -13,8 +13,8 @@ from feedsvc.articles import ArticleInput, create_article, update_article
 from feedsvc.errors import ValidationError
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import Article, Section
-from tests.feedcheck import check_atom, check_json, check_rss
-from tests.helpers import form_values, new_section, submit
+from tests.support.feedcheck import check_atom, check_json, check_rss
+from tests.support.forms import form_values, new_section, submit
 from tests.test_admin import add_article, add_section
 from tests.test_public import entries, fetch, publish
 

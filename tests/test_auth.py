@@ -6,7 +6,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.conftest import EDITOR
-from tests.helpers import submit
+from tests.support.forms import submit
 
 
 def _login_via(client: FlaskClient, next_value: str) -> str:

@@ -22,7 +22,7 @@ from feedsvc.storage import migrate
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import FeedDocument, User
 from tests.conftest import EDITOR, SITE_URL
-from tests.helpers import submit
+from tests.support.forms import submit
 from tests.test_admin import STORY
 
 SECRET_KEY = "a-test-secret-key-of-enough-length"

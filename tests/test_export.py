@@ -36,7 +36,7 @@ from feedsvc.settings import PROJECT_ROOT, SettingsError
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import FeedDocument, Section
 from tests.conftest import make_app
-from tests.helpers import new_article, new_section
+from tests.support.forms import new_article, new_section
 
 WHEN = datetime(2024, 5, 1, 12, 30, 15, tzinfo=UTC)
 BODY = b"<?xml version='1.0' encoding='UTF-8'?>\n<rss>caf\xc3\xa9</rss>\n"

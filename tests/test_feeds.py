@@ -16,7 +16,7 @@ from lxml import etree
 
 from feedsvc.feeds import CONTENT_TYPES, FORMATS, FRAGMENTS, FeedItem, FeedMeta, render
 from feedsvc.feeds.xmltext import xml_safe
-from tests.feedcheck import check_atom, check_json, check_rss, entries, feed_title
+from tests.support.feedcheck import check_atom, check_json, check_rss, entries, feed_title
 
 A = "{http://www.w3.org/2005/Atom}"
 T0 = datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC)

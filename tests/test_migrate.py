@@ -23,7 +23,7 @@ from feedsvc.storage import migrate
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import Article, Base, FeedDocument, Section
 from feedsvc.users import authenticate
-from tests.helpers import new_article, new_section
+from tests.support.forms import new_article, new_section
 from tests.test_cli import SUBPROCESS_TIMEOUT, flask_env, unmigrated_app
 
 FIRST_REVISION = "0001"

@@ -10,8 +10,8 @@ from flask.testing import FlaskClient
 from lxml import etree, html
 
 from feedsvc.publishing.passes import run_pass
-from tests.feedcheck import check_atom, check_json, check_rss
-from tests.helpers import submit
+from tests.support.feedcheck import check_atom, check_json, check_rss
+from tests.support.forms import submit
 from tests.test_admin import STORY, add_article, add_section
 
 FEEDS = ["rss.xml", "atom.xml", "feed.json"]

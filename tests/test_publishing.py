@@ -12,7 +12,7 @@ from sqlalchemy import select
 from feedsvc.publishing.passes import run_pass, sections_due
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import FeedDocument, utcnow
-from tests.helpers import new_article, new_section
+from tests.support.forms import new_article, new_section
 
 BASE = "http://feeds.example.org/"
 

@@ -13,7 +13,7 @@ from feedsvc.publishing import renderpool
 from feedsvc.publishing.passes import run_pass
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import FeedDocument
-from tests.helpers import new_article, new_section
+from tests.support.forms import new_article, new_section
 
 
 def _bodies(app: Flask) -> dict[str, bytes]:

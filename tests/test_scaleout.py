@@ -18,8 +18,8 @@ from feedsvc.publishing.passes import run_pass
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import Article, FeedDocument, SchedulerLease
 from tests.conftest import EDITOR
-from tests.helpers import new_article, new_section
 from tests.procs import Browser, free_port, gunicorn, scheduler, wait_for
+from tests.support.forms import new_article, new_section
 
 pytestmark = pytest.mark.slow
 

@@ -23,7 +23,7 @@ from feedsvc.sections import SectionInput, bump_revision, create_section
 from feedsvc.settings import PROJECT_ROOT
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import FeedDocument, SchedulerLease, utcnow
-from tests.helpers import new_article, new_section
+from tests.support.forms import new_article, new_section
 
 
 def test_one_leader_renders_the_other_stands_by(app: Flask) -> None:
