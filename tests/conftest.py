@@ -1,7 +1,8 @@
-"""Fixtures in the spirit of the Flask tutorial: app, client, runner, and a logged-in editor.
+"""Fixtures and hooks: the databases under test, the app and its clients.
 
 Every test that touches the database runs on SQLite, and again on PostgreSQL when
-FEEDSVC_TEST_DATABASE_URL is set (each test in a fresh schema of its own).
+FEEDSVC_TEST_DATABASE_URL is set (each test in a fresh schema of its own). Helpers and
+factories live in tests/support/.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -18,16 +18,13 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from feedsvc import create_app
-from feedsvc.storage import migrate
 from feedsvc.storage.db import database, transaction
 from feedsvc.users import create_user
-from tests.support.forms import submit
+from tests.support.app import EDITOR, make_app, unmigrated_app
+from tests.support.forms import AuthActions
 
 PG_URL = os.environ.get("FEEDSVC_TEST_DATABASE_URL", "")
 ENGINES = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
-SITE_URL = "http://feeds.example.org"
-EDITOR = ("editor", "correct horse battery")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -67,27 +64,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         admin.dispose()
 
 
-def make_app(database_url: str, tmp_path: Path, **overrides: Any) -> Flask:
-    config = {
-        "TESTING": True,
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "a-test-secret-key-of-enough-length",
-        "SITE_URL": SITE_URL,
-        # Tests read what they just published: no per-process document cache.
-        "DOCUMENT_CACHE_SECONDS": 0.0,
-        **overrides,
-    }
-    app = create_app(config)
-    migrate.upgrade(database(app).engine)
-    return app
-
-
 @pytest.fixture
 def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """The app on a migrated database with one editor (EDITOR)."""
     app = make_app(database_url, tmp_path)
     with transaction(app) as s:
         create_user(s, *EDITOR)
+    yield app
+    database(app).dispose()
+
+
+@pytest.fixture
+def empty_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """The app on a database without any schema yet."""
+    app = unmigrated_app(database_url, tmp_path)
     yield app
     database(app).dispose()
 
@@ -100,18 +90,6 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
-
-
-class AuthActions:
-    def __init__(self, client: FlaskClient) -> None:
-        self._client = client
-
-    def login(self, username: str = EDITOR[0], password: str = EDITOR[1]) -> Any:
-        return submit(self._client, "/admin/login", {"Username": username, "Password": password})
-
-    def logout(self) -> Any:
-        page = self._client.get("/admin/")
-        return submit(self._client, page, {}, form_action="/admin/logout")
 
 
 @pytest.fixture

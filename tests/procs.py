@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.cookiejar
-import os
 import signal
 import socket
 import subprocess
@@ -19,6 +18,7 @@ from typing import Any
 from lxml import html
 
 from feedsvc.settings import PROJECT_ROOT
+from tests.support.env import service_env
 
 
 def free_port() -> int:
@@ -26,18 +26,6 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-def service_env(database_url: str, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "FEEDSVC_DATABASE_URL": database_url,
-        "FEEDSVC_SITE_URL": "http://feeds.example.org",
-        "FEEDSVC_SECRET_KEY": "a-test-secret-key-of-enough-length",
-        "FEEDSVC_TICK_SECONDS": "0.3",
-        "FEEDSVC_LEASE_SECONDS": "2",
-        **extra,
-    }
 
 
 class Proc:

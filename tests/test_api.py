@@ -22,7 +22,7 @@ from feedsvc.storage.db import transaction
 from feedsvc.storage.models import ApiToken, Article, Section
 from feedsvc.tokens import create_token, revoke_token
 from feedsvc.web.api import openapi
-from tests.conftest import EDITOR, SITE_URL
+from tests.support.app import EDITOR, SITE_URL
 from tests.support.feedcheck import check_atom, check_json, check_rss
 
 API = "/api/v1"

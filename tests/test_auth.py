@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskClient
 
-from tests.conftest import EDITOR
+from tests.support.app import EDITOR
 from tests.support.forms import submit
 
 

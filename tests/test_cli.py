@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,19 +12,15 @@ from click.testing import Result
 from flask import Flask
 from sqlalchemy import delete, func, inspect, select
 
-from feedsvc import create_app
-from feedsvc.articles import ArticleInput, create_article
-from feedsvc.sections import SectionInput, create_section
 from feedsvc.settings import PROJECT_ROOT
 from feedsvc.storage import migrate
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import FeedDocument, User
-from tests.conftest import EDITOR, SITE_URL
+from tests.support.app import EDITOR, unmigrated_app
+from tests.support.env import SUBPROCESS_TIMEOUT, flask_env
+from tests.support.factories import STORY, make_article, make_section
 from tests.support.forms import submit
-from tests.test_admin import STORY
 
-SECRET_KEY = "a-test-secret-key-of-enough-length"
-SUBPROCESS_TIMEOUT = 60
 GENERATED = re.compile(r"Created the user 'admin' with the password:\s+(\S+)")
 REBUILT = re.compile(
     r"Rendered (\d+) section\(s\)( and the site-wide feeds)?; (\d+) document\(s\) changed in "
@@ -36,40 +30,6 @@ NO_SCHEMA = (
     f"Error: The database has no schema yet; this code needs revision {migrate.head()}. "
     f"Run: {migrate.UPGRADE_HINT}"
 )
-
-
-def unmigrated_app(database_url: str, tmp_path: Path) -> Flask:
-    """Like conftest.make_app, but the database is left exactly as it is (empty)."""
-    return create_app(
-        {
-            "TESTING": True,
-            "INSTANCE_PATH": str(tmp_path / "instance"),
-            "DATABASE_URL": database_url,
-            "SECRET_KEY": SECRET_KEY,
-            "SITE_URL": SITE_URL,
-            "DOCUMENT_CACHE_SECONDS": 0.0,
-        }
-    )
-
-
-@pytest.fixture
-def empty_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    app = unmigrated_app(database_url, tmp_path)
-    yield app
-    database(app).dispose()
-
-
-def flask_env(database_url: str, **extra: str) -> dict[str, str]:
-    """The caller's environment without its FEEDSVC_* settings, pointed at the test database."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDSVC_")}
-    env.update(
-        FEEDSVC_DATABASE_URL=database_url,
-        FEEDSVC_SECRET_KEY=SECRET_KEY,
-        FEEDSVC_SITE_URL=SITE_URL,
-        PYTHONUTF8="1",  # messages use typographic quotes, whatever the machine's locale
-        **extra,
-    )
-    return env
 
 
 def run_flask(
@@ -238,11 +198,7 @@ def test_create_user_taken_name_in_a_real_process(app: Flask, database_url: str)
 
 
 def add_story(app: Flask, section: str, title: str) -> None:
-    with transaction(app) as s:
-        section_id = create_section(s, SectionInput(section)).id
-        create_article(
-            s, ArticleInput(title=title, section_id=section_id, body=STORY), base_url=SITE_URL
-        )
+    make_article(app, make_section(app, section), title, body=STORY)
 
 
 def rebuilt(result: Result) -> tuple[int, bool, int]:

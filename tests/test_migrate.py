@@ -5,9 +5,7 @@ from __future__ import annotations
 import gzip
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,18 +21,11 @@ from feedsvc.storage import migrate
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import Article, Base, FeedDocument, Section
 from feedsvc.users import authenticate
-from tests.support.forms import new_article, new_section
-from tests.test_cli import SUBPROCESS_TIMEOUT, flask_env, unmigrated_app
+from tests.support.env import SUBPROCESS_TIMEOUT, flask_env
+from tests.support.factories import make_article, make_section
 
 FIRST_REVISION = "0001"
 TABLES = {"users", "sections", "articles", "feed_documents", "scheduler_lease"}
-
-
-@pytest.fixture
-def empty_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    app = unmigrated_app(database_url, tmp_path)
-    yield app
-    database(app).dispose()
 
 
 @pytest.fixture
@@ -276,7 +267,7 @@ def test_gzip_only_documents_downgrade_and_upgrade_keep_every_feeds_bytes(
     empty_app: Flask, engine: Engine
 ) -> None:
     migrate.upgrade(engine)
-    new_article(empty_app, new_section(empty_app, "World News"), "Council keeps fares")
+    make_article(empty_app, make_section(empty_app, "World News"), "Council keeps fares")
     assert not run_pass(empty_app).failures
     with transaction(empty_app, write=False) as s:
         served = {doc.path: doc.body for doc in s.scalars(select(FeedDocument))}

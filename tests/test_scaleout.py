@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 from feedsvc.publishing.passes import run_pass
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import Article, FeedDocument, SchedulerLease
-from tests.conftest import EDITOR
 from tests.procs import Browser, free_port, gunicorn, scheduler, wait_for
-from tests.support.forms import new_article, new_section
+from tests.support.app import EDITOR
+from tests.support.factories import make_article, make_section
 
 pytestmark = pytest.mark.slow
 
@@ -41,13 +41,13 @@ def _renders(output: str) -> int:
 
 
 def test_two_schedulers_render_each_change_once(app: Flask, tmp_path: Path) -> None:
-    section = new_section(app)
+    section = make_section(app)
     run_pass(app)  # nothing is due when the schedulers start
     url = app.config["DATABASE_URL"]
     with scheduler(url, tmp_path / "a.log") as a, scheduler(url, tmp_path / "b.log") as b:
         wait_for("a leader", lambda: _leader(app))
         for i in range(3):
-            new_article(app, section, f"Change {i}")
+            make_article(app, section, f"Change {i}")
             wait_for(f"change {i} in the feed", lambda i=i: _feed_has(app, f"Change {i}"))
             time.sleep(0.7)  # two more ticks: a double render would show up here
         a.stop()
@@ -58,7 +58,7 @@ def test_two_schedulers_render_each_change_once(app: Flask, tmp_path: Path) -> N
 
 
 def test_standby_takes_over_after_kill_9(app: Flask, tmp_path: Path) -> None:
-    section = new_section(app)
+    section = make_section(app)
     url = app.config["DATABASE_URL"]
     with scheduler(url, tmp_path / "a.log") as a, scheduler(url, tmp_path / "b.log") as b:
         holder = wait_for("a leader", lambda: _leader(app))
@@ -67,7 +67,7 @@ def test_standby_takes_over_after_kill_9(app: Flask, tmp_path: Path) -> None:
         assert pid in (a.pid, b.pid)
         leader.stop(signal.SIGKILL)
         killed_at = time.monotonic()
-        new_article(app, section, "After the crash")
+        make_article(app, section, "After the crash")
         # Lease (2 s) + one tick (0.3 s), plus a second of slack for process scheduling.
         wait_for("the standby to publish", lambda: _feed_has(app, "After the crash"), timeout=3.3)
         took = time.monotonic() - killed_at
@@ -125,13 +125,13 @@ def _writer(url: str, instance: str, section_id: int, count: int, errors: object
     )
     for i in range(count):
         try:
-            new_article(app, section_id, f"{instance[-6:]} {i}")
+            make_article(app, section_id, f"{instance[-6:]} {i}")
         except Exception as exc:  # counted, and the test fails on any
             errors.put(f"{type(exc).__name__}: {exc}")  # type: ignore[attr-defined]
 
 
 def test_eight_concurrent_writers_and_a_renderer_lose_nothing(app: Flask, tmp_path: Path) -> None:
-    section = new_section(app)
+    section = make_section(app)
     url = app.config["DATABASE_URL"]
     writers, per_writer = 8, 25
     ctx = multiprocessing.get_context("spawn")

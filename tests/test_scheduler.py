@@ -23,11 +23,11 @@ from feedsvc.sections import SectionInput, bump_revision, create_section
 from feedsvc.settings import PROJECT_ROOT
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import FeedDocument, SchedulerLease, utcnow
-from tests.support.forms import new_article, new_section
+from tests.support.factories import make_article, make_section
 
 
 def test_one_leader_renders_the_other_stands_by(app: Flask) -> None:
-    new_article(app, new_section(app))
+    make_article(app, make_section(app))
     first, second = Publisher(app), Publisher(app)
     assert first.run() is not None and first.leading
     assert second.run() is None and not second.leading
@@ -54,11 +54,11 @@ def test_release_hands_over_at_once(app: Flask) -> None:
 
 
 def test_watch_publishes_an_edit_between_ticks_only_when_leading(app: Flask) -> None:
-    section = new_section(app)
+    section = make_section(app)
     leader, standby = Publisher(app), Publisher(app)
     assert leader.run() is not None and standby.run() is None
     assert leader.watch() is None  # nothing edited: a look, no pass
-    new_article(app, section, "Breaking")
+    make_article(app, section, "Breaking")
     assert standby.watch() is None  # a standby never renders
     result = leader.watch()
     assert result is not None and result.sections_rendered == [section]
@@ -68,10 +68,10 @@ def test_watch_publishes_an_edit_between_ticks_only_when_leading(app: Flask) -> 
 
 
 def test_watch_and_tick_never_run_two_passes_at_once(app: Flask) -> None:
-    section = new_section(app)
+    section = make_section(app)
     publisher = Publisher(app)
     publisher.run()
-    new_article(app, section, "Breaking")
+    make_article(app, section, "Breaking")
     with publisher._changes:  # a tick's pass in progress
         assert publisher.watch() is None
         assert publisher.run_changes() is None
@@ -84,7 +84,7 @@ def test_scheduler_process_publishes_an_edit_long_before_the_next_tick(
 ) -> None:
     from tests.procs import scheduler, wait_for
 
-    section = new_section(app)
+    section = make_section(app)
     url = app.config["DATABASE_URL"]
     env = {"FEEDSVC_TICK_SECONDS": "60", "FEEDSVC_LEASE_SECONDS": "120"}
     with scheduler(url, tmp_path / "sched.log", FEEDSVC_WATCH_SECONDS="0.1", **env) as proc:
@@ -96,7 +96,7 @@ def test_scheduler_process_publishes_an_edit_long_before_the_next_tick(
 
         wait_for("the first tick", lambda: rendered(""))
         for title in ("First edit", "Second edit"):
-            new_article(app, section, title)
+            make_article(app, section, title)
             # The next tick is a minute away; the watch publishes within a fraction of it.
             wait_for(f"{title!r} in the feed", lambda t=title: rendered(t), timeout=15)
         proc.stop()
@@ -111,13 +111,13 @@ def _lease_row(app: Flask) -> SchedulerLease:
 
 
 def test_every_pass_is_recorded_once_with_what_it_did(app: Flask) -> None:
-    section = new_section(app)
+    section = make_section(app)
     publisher = Publisher(app)
     publisher.run()  # the empty section's feeds and the site feeds
     first = _lease_row(app)
     assert first.passes_total == 1 and first.documents_changed_total == 7  # 3 + 3 + OPML
     assert first.last_error == "" and first.last_success_at is not None
-    new_article(app, section, "Breaking")
+    make_article(app, section, "Breaking")
     result = publisher.run()
     assert result is not None and result.documents_changed == 6
     second = _lease_row(app)
@@ -135,11 +135,11 @@ def test_a_failed_last_write_is_recorded_as_a_failure(
 ) -> None:
     from feedsvc.publishing import passes as publishing
 
-    section = new_section(app)
+    section = make_section(app)
     publisher = Publisher(app)
     publisher.run()
     before = _lease_row(app)
-    new_article(app, section, "Breaking")
+    make_article(app, section, "Breaking")
 
     def full_disk(*args: object, **kwargs: object) -> tuple[list[publishing.Stored], list[str]]:
         raise OSError("disk full")
@@ -157,7 +157,7 @@ def test_a_failed_last_write_is_recorded_as_a_failure(
 def test_failed_section_keeps_last_good_feed_and_others_render(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    new_article(app, new_section(app))
+    make_article(app, make_section(app))
     Publisher(app).run()
     with transaction(app, write=False) as s:
         good = s.get_one(FeedDocument, "sections/world-news/atom.xml").body
@@ -205,7 +205,7 @@ def test_run_scheduler_process_publishes_and_stops_cleanly(app: Flask, tmp_path:
         text=True,
     )
     try:
-        new_article(app, new_section(app), "Breaking")
+        make_article(app, make_section(app), "Breaking")
         deadline = time.monotonic() + 20
         body = None
         while time.monotonic() < deadline and body is None:

@@ -14,7 +14,7 @@ from feedsvc.errors import ValidationError
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import User
 from feedsvc.users import MIN_PASSWORD, authenticate, create_user, ensure_admin
-from tests.conftest import make_app
+from tests.support.app import make_app
 
 PASSWORD = "correct horse battery"
 NAME_RULE = (

@@ -1,1 +1,1 @@
-"""Helpers shared by the test modules; fixtures live in tests/conftest.py."""
+"""Helpers and factories shared by the test modules; fixtures live in tests/conftest.py."""

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from flask import Flask
 from flask.testing import FlaskClient
 from lxml import html
 from werkzeug.test import TestResponse
 
-from feedsvc.articles import ArticleInput, create_article
-from feedsvc.sections import SectionInput, create_section
-from feedsvc.storage.db import transaction
+from tests.support.app import EDITOR
+from tests.support.factories import STORY
 
 
 def _form(doc: Any, form_action: str | None) -> Any:
@@ -73,27 +70,58 @@ def submit(
     return client.post(action, data=values, follow_redirects=follow_redirects)
 
 
-BASE_URL = "http://feeds.example.org/"
+def _saved(response: TestResponse, to: str) -> TestResponse:
+    """A form was saved: Post/Redirect/Get to `to`, not the form shown again with errors."""
+    text = response.get_data(as_text=True)
+    assert response.status_code == 302, f"the form was not saved:\n{text}"
+    assert response.headers["Location"].endswith(to), response.headers["Location"]
+    return response
 
 
-def new_section(app: Flask, name: str = "World News") -> int:
-    """A section stored through the service, as the form would; its id."""
-    with transaction(app) as s:
-        return create_section(s, SectionInput(name=name)).id
+def add_section(client: FlaskClient, name: str = "World News", **by_label: str) -> TestResponse:
+    """Fill and send the new-section form, and insist it was saved."""
+    response = submit(client, "/admin/sections/new", {"Name": name, **by_label})
+    return _saved(response, "/admin/sections/")
 
 
-def new_article(
-    app: Flask,
-    section_id: int,
-    title: str = "Story",
-    *,
-    body: str = "Text.",
-    when: datetime | None = None,
-) -> None:
-    """A published article stored through the service (publish time `when`, default now)."""
-    with transaction(app) as s:
-        create_article(
-            s,
-            ArticleInput(title=title, section_id=section_id, body=body, publish_at=when),
-            base_url=BASE_URL,
-        )
+def edit_section(client: FlaskClient, section_id: int, **by_label: str) -> TestResponse:
+    """Change fields of a section through its edit form, and insist it was saved."""
+    response = submit(client, f"/admin/sections/{section_id}/edit", by_label)
+    return _saved(response, "/admin/sections/")
+
+
+def post_article(client: FlaskClient, **by_label: str) -> TestResponse:
+    """Fill and send the new-article form; the response, whatever it is."""
+    values = {"Title": "Council keeps fares", "Body": STORY, **by_label}
+    return submit(client, "/admin/articles/new", values)
+
+
+def add_article(client: FlaskClient, **by_label: str) -> TestResponse:
+    """Fill and send the new-article form, and insist it was saved."""
+    return _saved(post_article(client, **by_label), "/admin/")
+
+
+def edit_article(client: FlaskClient, article_id: int, **by_label: str) -> TestResponse:
+    """Change fields of an article through its edit form, and insist it was saved."""
+    return _saved(submit(client, f"/admin/articles/{article_id}/edit", by_label), "/admin/")
+
+
+def delete_article(client: FlaskClient, article_id: int) -> TestResponse:
+    """Press an article's delete button on the listing, and insist it went through."""
+    listing = client.get("/admin/")
+    action = f"/admin/articles/{article_id}/delete"
+    return _saved(submit(client, listing, {}, form_action=action), "/admin/")
+
+
+class AuthActions:
+    """Log in and out through the real forms."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self._client = client
+
+    def login(self, username: str = EDITOR[0], password: str = EDITOR[1]) -> TestResponse:
+        return submit(self._client, "/admin/login", {"Username": username, "Password": password})
+
+    def logout(self) -> TestResponse:
+        page = self._client.get("/admin/")
+        return submit(self._client, page, {}, form_action="/admin/logout")

@@ -1,0 +1,36 @@
+"""Environments for child processes: none of the caller's settings, the test database's."""
+
+from __future__ import annotations
+
+import os
+
+from tests.support.app import SECRET_KEY, SITE_URL
+
+SUBPROCESS_TIMEOUT = 60
+PREFIX = "FEEDSVC_"
+
+
+def child_env(**variables: str) -> dict[str, str]:
+    """The caller's environment without its FEEDSVC_* variables, then ours."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIX)}
+    env["PYTHONUTF8"] = "1"  # messages use typographic quotes, whatever the machine's locale
+    env.update(variables)
+    return env
+
+
+def flask_env(database_url: str, **variables: str) -> dict[str, str]:
+    """A child's environment pointed at the test database, with the tests' site and key."""
+    return child_env(
+        FEEDSVC_DATABASE_URL=database_url,
+        FEEDSVC_SECRET_KEY=SECRET_KEY,
+        FEEDSVC_SITE_URL=SITE_URL,
+        **variables,
+    )
+
+
+def service_env(database_url: str, **variables: str) -> dict[str, str]:
+    """A scheduler's or web server's environment: short ticks and leases, so tests are quick."""
+    return flask_env(
+        database_url,
+        **{"FEEDSVC_TICK_SECONDS": "0.3", "FEEDSVC_LEASE_SECONDS": "2", **variables},
+    )
