@@ -1,4 +1,4 @@
-"""Fixtures and hooks: the databases under test, the app and its clients.
+"""Fixtures and hooks: a hermetic environment, the databases under test, the app and its clients.
 
 Every test that touches the database runs on SQLite, and again on PostgreSQL when
 FEEDSVC_TEST_DATABASE_URL is set (each test in a fresh schema of its own). Helpers and
@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -18,13 +19,17 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from feedsvc import settings
 from feedsvc.storage.db import database, transaction
 from feedsvc.users import create_user
 from tests.support.app import EDITOR, make_app, unmigrated_app
 from tests.support.forms import AuthActions
 
+# Read once, as the session starts: the autouse fixture below clears every FEEDSVC_* variable
+# before each test, this one included.
 PG_URL = os.environ.get("FEEDSVC_TEST_DATABASE_URL", "")
 ENGINES = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+CHECKOUT_INSTANCE = settings.PROJECT_ROOT / "instance"
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -43,6 +48,30 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_report_header() -> str:
     return f"feedsvc databases under test: {', '.join(ENGINES)}"
+
+
+@pytest.fixture(autouse=True)
+def instance(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Each test's own instance folder; the caller's settings and the checkout's stay out.
+
+    FEEDSVC_* variables (and PORT, which `make` exports) are removed, so a developer's
+    FEEDSVC_EXPORT_DIR, say, never reaches a test; loading settings from the checkout's
+    instance folder fails the test instead of quietly reading a developer's config.toml.
+    Child processes get pinned settings from tests/support/env.py.
+    """
+    for name in list(os.environ):
+        if name.startswith("FEEDSVC_") or name == "PORT":
+            monkeypatch.delenv(name)
+    real_load = settings.load
+
+    def load(instance_path: Path, overrides: Any = None) -> dict[str, Any]:
+        assert Path(instance_path).resolve() != CHECKOUT_INSTANCE.resolve(), (
+            "a test read the checkout's instance folder; pass INSTANCE_PATH (make_app does)"
+        )
+        return real_load(instance_path, overrides)
+
+    monkeypatch.setattr(settings, "load", load)
+    return tmp_path / "instance"
 
 
 @pytest.fixture(params=ENGINES)
