@@ -213,6 +213,7 @@ def test_xml_safe_decides_every_character_alone_and_among_others() -> None:
     assert xml_safe("\ud800\udc00 \ufffe\x00 ok") == "  ok"  # a surrogate pair stays split
 
 
+@pytest.mark.timeout(15)  # well under a second each; a quadratic escape would hang here
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_very_long_body_and_cdata_terminator_survive(fmt: str) -> None:
     body_html = "<p>" + ("x]]>y & <b>z</b> " * 7000)[:100_000] + "</p>"
