@@ -120,6 +120,7 @@ def test_init_db_adds_no_admin_when_editors_exist(app: Flask) -> None:
     assert usernames(app) == [EDITOR[0]]
 
 
+@pytest.mark.slow
 def test_init_db_in_a_real_process_then_admin_logs_in(database_url: str, tmp_path: Path) -> None:
     done = run_flask(database_url, "init-db", FEEDSVC_ADMIN_PASSWORD="from the environment")
     assert done.returncode == 0, done.stderr
@@ -132,6 +133,7 @@ def test_init_db_in_a_real_process_then_admin_logs_in(database_url: str, tmp_pat
         database(app).dispose()
 
 
+@pytest.mark.slow
 def test_init_db_with_too_short_admin_password_is_a_sentence(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -185,6 +187,7 @@ def test_create_user_refusal_is_a_sentence(
     assert usernames(app) == [EDITOR[0]]
 
 
+@pytest.mark.slow
 def test_create_user_taken_name_in_a_real_process(app: Flask, database_url: str) -> None:
     done = run_flask(database_url, "create-user", "Editor", stdin_text="short\nshort\n")
     assert done.returncode == 1
@@ -284,6 +287,7 @@ def test_commands_refuse_an_unmigrated_database(
     assert table_names(empty_app) == []  # refused before touching anything
 
 
+@pytest.mark.slow
 def test_refusal_in_a_real_process_names_the_upgrade_command(database_url: str) -> None:
     done = run_flask(database_url, "rebuild-feeds")
     assert done.returncode == 1
@@ -291,6 +295,7 @@ def test_refusal_in_a_real_process_names_the_upgrade_command(database_url: str) 
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_scheduler_refuses_an_unmigrated_database(database_url: str) -> None:
     # A real process with a timeout: a scheduler that did start would run until killed.
     done = run_flask(database_url, "run-scheduler")
@@ -317,6 +322,7 @@ def test_db_current_and_upgrade_show_revisions(empty_app: Flask) -> None:
     assert "users" in table_names(empty_app)
 
 
+@pytest.mark.slow
 def test_db_current_in_a_real_process(app: Flask, database_url: str) -> None:
     done = run_flask(database_url, "db", "current")
     assert done.returncode == 0, done.stderr

@@ -248,6 +248,7 @@ def import_wsgi(database_url: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_wsgi_refuses_an_unmigrated_database(database_url: str, engine: Engine) -> None:
     done = import_wsgi(database_url)
     assert done.returncode != 0
@@ -257,6 +258,7 @@ def test_wsgi_refuses_an_unmigrated_database(database_url: str, engine: Engine) 
     assert inspect(engine).get_table_names() == []
 
 
+@pytest.mark.slow
 def test_wsgi_starts_on_a_migrated_database(database_url: str, engine: Engine) -> None:
     migrate.upgrade(engine)
     done = import_wsgi(database_url)

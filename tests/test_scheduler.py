@@ -82,6 +82,7 @@ def test_watch_and_tick_never_run_two_passes_at_once(app: Flask) -> None:
     assert result is not None and result.sections_rendered == [section]
 
 
+@pytest.mark.slow
 def test_scheduler_process_publishes_an_edit_long_before_the_next_tick(
     app: Flask, tmp_path: Path
 ) -> None:
@@ -184,6 +185,7 @@ def test_failed_section_keeps_last_good_feed_and_others_render(
         assert s.get(FeedDocument, "sections/business/atom.xml") is not None
 
 
+@pytest.mark.slow
 def test_run_scheduler_process_publishes_and_stops_cleanly(app: Flask) -> None:
     env = flask_env(
         app.config["DATABASE_URL"], FEEDSVC_TICK_SECONDS="0.5", FEEDSVC_LEASE_SECONDS="3"
@@ -254,6 +256,7 @@ run_scheduler(create_app())
 """
 
 
+@pytest.mark.slow
 def test_a_signal_while_a_job_is_submitted_still_stops_the_scheduler(app: Flask) -> None:
     env = flask_env(app.config["DATABASE_URL"])
     proc = subprocess.Popen(

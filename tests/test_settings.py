@@ -325,6 +325,7 @@ def test_empty_secret_key_file_says_what_to_do(instance: Path) -> None:
 # --- the CLI prints the sentence ----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_flask_cli_prints_settings_error_without_traceback(tmp_path: Path) -> None:
     env = child_env(
         FEEDSVC_DATABASE_URL=f"sqlite:///{tmp_path / 'cli.sqlite3'}",
