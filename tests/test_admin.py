@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import Article, Section
-from tests.support.factories import STORY
+from tests.support.factories import STORY, make_section
 from tests.support.forms import (
     add_article,
     add_section,
@@ -82,7 +82,7 @@ def test_section_can_be_renamed(editor: FlaskClient, app: Flask) -> None:
 
 
 def test_article_form_stores_article_and_redirects(editor: FlaskClient, app: Flask) -> None:
-    add_section(editor)
+    make_section(app)
     page = editor.get("/admin/articles/new").get_data(as_text=True)
     labels = set(labelled_fields(page))
     assert {"Title", "Section", "Body", "Summary", "Author", "Publish at", "Status"} <= labels
@@ -100,7 +100,7 @@ def test_article_form_stores_article_and_redirects(editor: FlaskClient, app: Fla
 def test_validation_error_is_shown_next_to_field_and_nothing_stored(
     editor: FlaskClient, app: Flask
 ) -> None:
-    add_section(editor)
+    make_section(app)
     response = post_article(editor, Title="   ", Body="Some text")
     assert response.status_code == 200
     text = response.get_data(as_text=True)
@@ -109,7 +109,7 @@ def test_validation_error_is_shown_next_to_field_and_nothing_stored(
 
 
 def test_bad_publish_time_is_a_field_error(editor: FlaskClient, app: Flask) -> None:
-    add_section(editor)
+    make_section(app)
     response = post_article(editor, **{"Publish at": "next tuesday"})
     assert response.status_code == 200
     assert 'id="publish_at-error"' in response.get_data(as_text=True)
@@ -117,7 +117,7 @@ def test_bad_publish_time_is_a_field_error(editor: FlaskClient, app: Flask) -> N
 
 
 def test_edit_keeps_guid_and_delete_removes(editor: FlaskClient, app: Flask) -> None:
-    add_section(editor)
+    make_section(app)
     add_article(editor)
     with transaction(app, write=False) as s:
         before = s.scalars(select(Article)).one()
@@ -143,7 +143,7 @@ def test_article_form_without_sections_sends_editor_to_create_one(editor: FlaskC
 def test_editing_without_touching_publish_at_keeps_the_exact_time(
     editor: FlaskClient, app: Flask
 ) -> None:
-    add_section(editor)
+    make_section(app)
     add_article(editor)
     with transaction(app, write=False) as s:
         before = s.scalars(select(Article)).one().publish_at
@@ -158,7 +158,7 @@ def test_editing_without_touching_publish_at_keeps_the_exact_time(
 
 
 def test_publish_at_out_of_range_is_refused(editor: FlaskClient, app: Flask) -> None:
-    add_section(editor)
+    make_section(app)
     for when in ["0001-01-01T00:00", "9999-12-31T23:59"]:
         response = post_article(editor, **{"Publish at": when})
         assert response.status_code == 200
@@ -169,8 +169,8 @@ def test_publish_at_out_of_range_is_refused(editor: FlaskClient, app: Flask) -> 
 
 
 def test_with_several_sections_the_editor_must_choose_one(editor: FlaskClient, app: Flask) -> None:
-    add_section(editor, "World News")
-    add_section(editor, "Business")
+    make_section(app, "World News")
+    make_section(app, "Business")
     response = post_article(editor)
     assert response.status_code == 200
     assert 'id="section_id-error"' in response.get_data(as_text=True)
@@ -181,7 +181,7 @@ def test_with_several_sections_the_editor_must_choose_one(editor: FlaskClient, a
 
 def test_out_of_range_ids_are_not_found_not_errors(editor: FlaskClient, app: Flask) -> None:
     """Beyond PostgreSQL's INTEGER range a number must still be a plain miss."""
-    add_section(editor)
+    make_section(app)
     huge = "99999999999"
     response = post_article(editor, Section=huge)
     assert response.status_code == 200
