@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/flask --app feedsvc serve
 
+# Coverage of feedsvc/, child processes included (pyproject.toml); a report, never a gate.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --cov --cov-report=term
 
 # The benchmark's own extras (Django, matplotlib, profilers) on top of the dev install.
 BENCH_STAMP := $(VENV)/.bench-installed

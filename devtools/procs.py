@@ -9,12 +9,13 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from feedsvc.settings import ENV_PREFIX, PROJECT_ROOT
+from feedsvc.settings import CONFIG_DIR, ENV_PREFIX, PROJECT_ROOT
 
 ROOT = PROJECT_ROOT
 PYTHON = sys.executable
@@ -138,16 +139,24 @@ def http_get(
 # --- feedsvc in a child process ---------------------------------------------------------------
 
 
-def service_env(
-    database_url: str,
-    *,
-    port: int | None = None,
-    site_url: str | None = SITE_URL,
-    secret_key: str = SECRET_KEY,
-    **extra: str,
-) -> dict[str, str]:
-    """A child's environment: the caller's, less every FEEDSVC_* (and PORT, WEB_CONCURRENCY…)
-    variable, plus the database, site, key, the port if given, and `extra` as given.
+def pinned_settings() -> dict[str, str]:
+    """FEEDSVC_<NAME> at its shipped default for every setting in config/default.toml.
+
+    A child that finds its instance folder in the checkout (`flask --app feedsvc serve`) would
+    read a developer's instance/config.toml; variables outrank that file, so it cannot reach
+    the child.
+    """
+    with (CONFIG_DIR / "default.toml").open("rb") as f:
+        defaults = tomllib.load(f)
+    return {
+        ENV_PREFIX + name: str(value).lower() if isinstance(value, bool) else str(value)
+        for name, value in defaults.items()
+    }
+
+
+def child_env(**variables: str) -> dict[str, str]:
+    """The caller's environment less every FEEDSVC_* (and PORT, WEB_CONCURRENCY…) variable,
+    every setting pinned at its default, then `variables`.
 
     Nothing else reaches the child: a developer's FEEDSVC_EXPORT_DIR or FEEDSVC_ENV in the
     shell that runs the tests must not change what the child does."""
@@ -156,7 +165,22 @@ def service_env(
         for k, v in os.environ.items()
         if not k.startswith(ENV_PREFIX) and k not in _NOT_INHERITED
     }
-    env.update(FEEDSVC_DATABASE_URL=database_url, FEEDSVC_SECRET_KEY=secret_key)
+    env.update(pinned_settings())
+    env["PYTHONUTF8"] = "1"  # messages use typographic quotes, whatever the machine's locale
+    env.update(variables)
+    return env
+
+
+def service_env(
+    database_url: str,
+    *,
+    port: int | None = None,
+    site_url: str | None = SITE_URL,
+    secret_key: str = SECRET_KEY,
+    **extra: str,
+) -> dict[str, str]:
+    """child_env plus the database, site, key, the port if given, and `extra` as given."""
+    env = child_env(FEEDSVC_DATABASE_URL=database_url, FEEDSVC_SECRET_KEY=secret_key)
     if site_url is not None:  # None: SITE_URL follows PORT, as under `make run`
         env.update(FEEDSVC_SITE_URL=site_url)
     if port is not None:

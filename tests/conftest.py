@@ -1,7 +1,8 @@
-"""Fixtures in the spirit of the Flask tutorial: app, client, runner, and a logged-in editor.
+"""Fixtures and hooks: a hermetic environment, the databases under test, the app and its clients.
 
 Every test that touches the database runs on SQLite, and again on PostgreSQL when
-FEEDSVC_TEST_DATABASE_URL is set (each test in a fresh schema of its own).
+FEEDSVC_TEST_DATABASE_URL is set (each test in a fresh schema of its own). Helpers and
+factories live in tests/support/.
 """
 
 from __future__ import annotations
@@ -18,16 +19,17 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from feedsvc import create_app
-from feedsvc.storage import migrate
+from feedsvc import settings
 from feedsvc.storage.db import database, transaction
 from feedsvc.users import create_user
-from tests.helpers import submit
+from tests.support.app import EDITOR, make_app, unmigrated_app
+from tests.support.forms import AuthActions
 
+# Read once, as the session starts: the autouse fixture below clears every FEEDSVC_* variable
+# before each test, this one included.
 PG_URL = os.environ.get("FEEDSVC_TEST_DATABASE_URL", "")
 ENGINES = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
-SITE_URL = "http://feeds.example.org"
-EDITOR = ("editor", "correct horse battery")
+CHECKOUT_INSTANCE = settings.PROJECT_ROOT / "instance"
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -46,6 +48,30 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_report_header() -> str:
     return f"feedsvc databases under test: {', '.join(ENGINES)}"
+
+
+@pytest.fixture(autouse=True)
+def instance(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Each test's own instance folder; the caller's settings and the checkout's stay out.
+
+    FEEDSVC_* variables (and PORT, which `make` exports) are removed, so a developer's
+    FEEDSVC_EXPORT_DIR, say, never reaches a test; loading settings from the checkout's
+    instance folder fails the test instead of quietly reading a developer's config.toml.
+    Child processes get pinned settings from devtools.procs.child_env.
+    """
+    for name in list(os.environ):
+        if name.startswith("FEEDSVC_") or name == "PORT":
+            monkeypatch.delenv(name)
+    real_load = settings.load
+
+    def load(instance_path: Path, overrides: Any = None) -> dict[str, Any]:
+        assert Path(instance_path).resolve() != CHECKOUT_INSTANCE.resolve(), (
+            "a test read the checkout's instance folder; pass INSTANCE_PATH (make_app does)"
+        )
+        return real_load(instance_path, overrides)
+
+    monkeypatch.setattr(settings, "load", load)
+    return tmp_path / "instance"
 
 
 @pytest.fixture(params=ENGINES)
@@ -67,27 +93,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         admin.dispose()
 
 
-def make_app(database_url: str, tmp_path: Path, **overrides: Any) -> Flask:
-    config = {
-        "TESTING": True,
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "a-test-secret-key-of-enough-length",
-        "SITE_URL": SITE_URL,
-        # Tests read what they just published: no per-process document cache.
-        "DOCUMENT_CACHE_SECONDS": 0.0,
-        **overrides,
-    }
-    app = create_app(config)
-    migrate.upgrade(database(app).engine)
-    return app
-
-
 @pytest.fixture
 def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """The app on a migrated database with one editor (EDITOR)."""
     app = make_app(database_url, tmp_path)
     with transaction(app) as s:
         create_user(s, *EDITOR)
+    yield app
+    database(app).dispose()
+
+
+@pytest.fixture
+def empty_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """The app on a database without any schema yet."""
+    app = unmigrated_app(database_url, tmp_path)
     yield app
     database(app).dispose()
 
@@ -100,18 +119,6 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
-
-
-class AuthActions:
-    def __init__(self, client: FlaskClient) -> None:
-        self._client = client
-
-    def login(self, username: str = EDITOR[0], password: str = EDITOR[1]) -> Any:
-        return submit(self._client, "/admin/login", {"Username": username, "Password": password})
-
-    def logout(self) -> Any:
-        page = self._client.get("/admin/")
-        return submit(self._client, page, {}, form_action="/admin/logout")
 
 
 @pytest.fixture

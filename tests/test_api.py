@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from feedsvc.publishing.passes import run_pass
 from feedsvc.storage.models import Article, Section
-from tests.apiclient import (
+from tests.support.apiclient import (
     API,
     Api,
     add_article,
@@ -23,7 +23,7 @@ from tests.apiclient import (
     error,
     new_token,
 )
-from tests.feedcheck import check_atom, check_json, check_rss
+from tests.support.feedcheck import check_atom, check_json, check_rss
 
 HOSTILE = [
     "\ud800",

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from feedsvc.publishing.passes import run_pass
 from feedsvc.storage.models import Article
-from tests.apiclient import (
+from tests.support.apiclient import (
     API,
     RFC3339_UTC,
     STORY,
@@ -24,8 +24,8 @@ from tests.apiclient import (
     error,
     new_token,
 )
-from tests.conftest import SITE_URL
-from tests.feedcheck import check_atom, check_json, check_rss
+from tests.support.app import SITE_URL
+from tests.support.feedcheck import check_atom, check_json, check_rss
 
 
 @pytest.fixture

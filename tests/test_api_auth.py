@@ -12,7 +12,7 @@ from sqlalchemy import select
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import ApiToken, Article, Section
 from feedsvc.tokens import revoke_token
-from tests.apiclient import API, Api, api_rules, body, concrete, count, error, new_token
+from tests.support.apiclient import API, Api, api_rules, body, concrete, count, error, new_token
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from feedsvc.errors import Conflict, NotFound, SlugInUse, ValidationError
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import Section
 from feedsvc.web.api.errors import refused, status_of
-from tests.apiclient import API, Api, add_section, body, conforms, count, error, new_token
-from tests.conftest import SITE_URL
+from tests.support.apiclient import API, Api, add_section, body, conforms, count, error, new_token
+from tests.support.app import SITE_URL
 
 
 @pytest.fixture

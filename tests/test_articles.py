@@ -16,10 +16,10 @@ from feedsvc.articles import ArticleInput, create_article, get_article, input_of
 from feedsvc.errors import NotFound, ValidationError
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import Article, Section
-from tests.feedcheck import check_atom, check_json, check_rss
-from tests.helpers import BASE_URL, form_values, new_section, submit
-from tests.test_admin import add_article, add_section
-from tests.test_public import entries, fetch, publish
+from tests.support.factories import BASE_URL, make_article, make_section
+from tests.support.feedcheck import check_atom, check_json, check_rss
+from tests.support.forms import add_article, delete_article, form_values, post_article
+from tests.support.published import entries, fetch, publish
 
 NASTY = [
     "NUL\x00 and bell\x07 and vertical tab\x0b",
@@ -36,19 +36,13 @@ NASTY = [
 
 @pytest.mark.parametrize("text", NASTY)
 def test_hostile_text_is_stored_clean_and_every_feed_stays_valid(app: Flask, text: str) -> None:
-    section_id = new_section(app)
-    with transaction(app) as s:
-        create_article(
-            s,
-            ArticleInput(
-                title=f"Title {text}",
-                section_id=section_id,
-                body=f"Body {text}\n\nSecond paragraph {text}",
-                summary="",
-                author=f"Author {text}"[:100],
-            ),
-            base_url="http://feeds.example.org/",
-        )
+    make_article(
+        app,
+        make_section(app),
+        f"Title {text}",
+        body=f"Body {text}\n\nSecond paragraph {text}",
+        author=f"Author {text}"[:100],
+    )
     publish(app)
     client = app.test_client()
     for path in ["/sections/world-news/", "/"]:
@@ -68,13 +62,7 @@ def test_hostile_text_is_stored_clean_and_every_feed_stays_valid(app: Flask, tex
 
 
 def test_markup_in_a_title_reaches_readers_as_text(app: Flask) -> None:
-    section_id = new_section(app)
-    with transaction(app) as s:
-        create_article(
-            s,
-            ArticleInput(title="<b>Bold</b> & <i>co</i>", section_id=section_id, body="x"),
-            base_url="http://feeds.example.org/",
-        )
+    make_article(app, make_section(app), "<b>Bold</b> & <i>co</i>", body="x")
     publish(app)
     client = app.test_client()
     for name in ["rss.xml", "atom.xml", "feed.json"]:
@@ -85,7 +73,7 @@ def test_markup_in_a_title_reaches_readers_as_text(app: Flask) -> None:
 
 
 def test_hostile_html_body_is_sanitised_and_links_made_absolute(app: Flask) -> None:
-    section_id = new_section(app)
+    section_id = make_section(app)
     body = (
         'See <a href="/about">about</a> and <a href="javascript:alert(1)">this</a>.\n\n'
         '<img src="pics/map.png" alt="map" onerror="alert(2)">\n\n'
@@ -106,11 +94,11 @@ def test_hostile_html_body_is_sanitised_and_links_made_absolute(app: Flask) -> N
 
 
 def test_form_errors_for_too_long_input_and_nothing_stored(editor: FlaskClient, app: Flask) -> None:
-    add_section(editor)
-    response = add_article(editor, Title="x" * 301)
+    make_section(app)
+    response = post_article(editor, Title="x" * 301)
     assert response.status_code == 200
     assert "300" in response.get_data(as_text=True)
-    response = add_article(editor, Body="word " * 50_000)
+    response = post_article(editor, Body="word " * 50_000)
     assert response.status_code == 200
     assert 'id="body-error"' in response.get_data(as_text=True)
     with transaction(app, write=False) as s:
@@ -119,7 +107,7 @@ def test_form_errors_for_too_long_input_and_nothing_stored(editor: FlaskClient, 
 
 def test_control_characters_through_the_form_never_500(editor: FlaskClient, app: Flask) -> None:
     """Raw bytes as a hostile client sends them, invalid UTF-8 (encoded surrogates) included."""
-    add_section(editor)
+    make_section(app)
     for text in NASTY:
         fields = form_values(editor.get("/admin/articles/new"))
         fields.update(title=f"T {text}", body=f"B {text}", author="A\x00B")
@@ -149,24 +137,19 @@ def test_unknown_section_and_bad_status_are_field_errors(app: Flask) -> None:
 
 
 def test_every_change_bumps_the_section_revision(app: Flask) -> None:
-    section_id = new_section(app)
+    section_id = make_section(app)
 
     def revision() -> int:
         with transaction(app, write=False) as s:
             return s.get_one(Section, section_id).revision
 
     start = revision()
-    with transaction(app) as s:
-        article = create_article(
-            s,
-            ArticleInput(title="T", section_id=section_id, body="b"),
-            base_url="http://feeds.example.org/",
-        )
+    article_id = make_article(app, section_id, "T", body="b")
     assert revision() == start + 1
     with transaction(app) as s:
         update_article(
             s,
-            article.id,
+            article_id,
             ArticleInput(title="T2", section_id=section_id, body="b"),
             base_url="http://feeds.example.org/",
         )
@@ -174,10 +157,10 @@ def test_every_change_bumps_the_section_revision(app: Flask) -> None:
 
 
 def test_a_deleted_articles_id_and_url_are_never_reused(editor: FlaskClient, app: Flask) -> None:
-    add_section(editor)
+    make_section(app)
     add_article(editor, Title="First")
     add_article(editor, Title="Second")
-    submit(editor, editor.get("/admin/"), {}, form_action="/admin/articles/2/delete")
+    delete_article(editor, 2)
     add_article(editor, Title="Third")
     publish(app)
     assert editor.get("/articles/2").status_code == 404
@@ -203,7 +186,7 @@ def test_article_limits_are_the_ones_in_limits(
     app: Flask, field: str, limit: int, message: str
 ) -> None:
     """Each limit the service enforces, at the limit and one past it, with its sentence."""
-    section_id = new_section(app)
+    section_id = make_section(app)
 
     def store(length: int) -> Article:
         base = ArticleInput(title="T", section_id=section_id, body="b")
@@ -230,7 +213,7 @@ def test_out_of_range_article_ids_are_not_found(app: Flask) -> None:
 
 def test_an_edit_starts_from_the_stored_article_in_the_editors_terms(app: Flask) -> None:
     """input_of(article) is the input that stores it as it is: saving it changes nothing."""
-    section_id = new_section(app)
+    section_id = make_section(app)
     given = ArticleInput(
         title="Rates rise",
         section_id=section_id,

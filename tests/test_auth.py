@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskClient
 
-from tests.conftest import EDITOR
-from tests.helpers import submit
+from tests.support.app import EDITOR
+from tests.support.forms import submit
 
 
 def _login_via(client: FlaskClient, next_value: str) -> str:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,19 +12,16 @@ from click.testing import Result
 from flask import Flask
 from sqlalchemy import delete, func, inspect, select
 
-from feedsvc import create_app
-from feedsvc.articles import ArticleInput, create_article
-from feedsvc.sections import SectionInput, create_section
+from devtools.procs import service_env
 from feedsvc.settings import PROJECT_ROOT
 from feedsvc.storage import migrate
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import FeedDocument, User
-from tests.conftest import EDITOR, SITE_URL
-from tests.helpers import submit
-from tests.test_admin import STORY
+from tests.support.app import EDITOR, unmigrated_app
+from tests.support.env import SUBPROCESS_TIMEOUT
+from tests.support.factories import STORY, make_article, make_section
+from tests.support.forms import submit
 
-SECRET_KEY = "a-test-secret-key-of-enough-length"
-SUBPROCESS_TIMEOUT = 60
 GENERATED = re.compile(r"Created the user 'admin' with the password:\s+(\S+)")
 REBUILT = re.compile(
     r"Rendered (\d+) section\(s\)( and the site-wide feeds)?; (\d+) document\(s\) changed in "
@@ -38,40 +33,6 @@ NO_SCHEMA = (
 )
 
 
-def unmigrated_app(database_url: str, tmp_path: Path) -> Flask:
-    """Like conftest.make_app, but the database is left exactly as it is (empty)."""
-    return create_app(
-        {
-            "TESTING": True,
-            "INSTANCE_PATH": str(tmp_path / "instance"),
-            "DATABASE_URL": database_url,
-            "SECRET_KEY": SECRET_KEY,
-            "SITE_URL": SITE_URL,
-            "DOCUMENT_CACHE_SECONDS": 0.0,
-        }
-    )
-
-
-@pytest.fixture
-def empty_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    app = unmigrated_app(database_url, tmp_path)
-    yield app
-    database(app).dispose()
-
-
-def flask_env(database_url: str, **extra: str) -> dict[str, str]:
-    """The caller's environment without its FEEDSVC_* settings, pointed at the test database."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDSVC_")}
-    env.update(
-        FEEDSVC_DATABASE_URL=database_url,
-        FEEDSVC_SECRET_KEY=SECRET_KEY,
-        FEEDSVC_SITE_URL=SITE_URL,
-        PYTHONUTF8="1",  # messages use typographic quotes, whatever the machine's locale
-        **extra,
-    )
-    return env
-
-
 def run_flask(
     database_url: str, *args: str, stdin_text: str | None = None, **env: str
 ) -> subprocess.CompletedProcess[str]:
@@ -79,7 +40,7 @@ def run_flask(
     return subprocess.run(
         [sys.executable, "-m", "flask", "--app", "feedsvc", *args],
         cwd=PROJECT_ROOT,
-        env=flask_env(database_url, **env),
+        env=service_env(database_url, **env),
         input=stdin_text,
         capture_output=True,
         encoding="utf-8",
@@ -160,6 +121,7 @@ def test_init_db_adds_no_admin_when_editors_exist(app: Flask) -> None:
     assert usernames(app) == [EDITOR[0]]
 
 
+@pytest.mark.slow
 def test_init_db_in_a_real_process_then_admin_logs_in(database_url: str, tmp_path: Path) -> None:
     done = run_flask(database_url, "init-db", FEEDSVC_ADMIN_PASSWORD="from the environment")
     assert done.returncode == 0, done.stderr
@@ -172,6 +134,7 @@ def test_init_db_in_a_real_process_then_admin_logs_in(database_url: str, tmp_pat
         database(app).dispose()
 
 
+@pytest.mark.slow
 def test_init_db_with_too_short_admin_password_is_a_sentence(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -225,6 +188,7 @@ def test_create_user_refusal_is_a_sentence(
     assert usernames(app) == [EDITOR[0]]
 
 
+@pytest.mark.slow
 def test_create_user_taken_name_in_a_real_process(app: Flask, database_url: str) -> None:
     done = run_flask(database_url, "create-user", "Editor", stdin_text="short\nshort\n")
     assert done.returncode == 1
@@ -238,11 +202,7 @@ def test_create_user_taken_name_in_a_real_process(app: Flask, database_url: str)
 
 
 def add_story(app: Flask, section: str, title: str) -> None:
-    with transaction(app) as s:
-        section_id = create_section(s, SectionInput(section)).id
-        create_article(
-            s, ArticleInput(title=title, section_id=section_id, body=STORY), base_url=SITE_URL
-        )
+    make_article(app, make_section(app, section), title, body=STORY)
 
 
 def rebuilt(result: Result) -> tuple[int, bool, int]:
@@ -328,6 +288,7 @@ def test_commands_refuse_an_unmigrated_database(
     assert table_names(empty_app) == []  # refused before touching anything
 
 
+@pytest.mark.slow
 def test_refusal_in_a_real_process_names_the_upgrade_command(database_url: str) -> None:
     done = run_flask(database_url, "rebuild-feeds")
     assert done.returncode == 1
@@ -335,6 +296,7 @@ def test_refusal_in_a_real_process_names_the_upgrade_command(database_url: str) 
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_scheduler_refuses_an_unmigrated_database(database_url: str) -> None:
     # A real process with a timeout: a scheduler that did start would run until killed.
     done = run_flask(database_url, "run-scheduler")
@@ -361,6 +323,7 @@ def test_db_current_and_upgrade_show_revisions(empty_app: Flask) -> None:
     assert "users" in table_names(empty_app)
 
 
+@pytest.mark.slow
 def test_db_current_in_a_real_process(app: Flask, database_url: str) -> None:
     done = run_flask(database_url, "db", "current")
     assert done.returncode == 0, done.stderr

@@ -8,7 +8,7 @@ from lxml import etree
 from feedsvc.content.html import render_body
 from feedsvc.content.text import ContentError
 from feedsvc.limits import BODY_MAX
-from tests.content_samples import FORBIDDEN, NASTY
+from tests.support.content_samples import FORBIDDEN, NASTY
 
 BASE = "https://news.example.com/2024/05/budget/"
 
@@ -245,6 +245,11 @@ def test_brackets_make_links_or_stay_text() -> None:
     )
 
 
+# Each case takes about a second at most on a shared CI core: a regression to super-linear
+# cost fails here rather than holding the run until the default per-test timeout.
+PATHOLOGICAL_TIMEOUT = 15
+
+
 # Inputs on which python-Markdown took from seconds to minutes (its issue #798) or raised
 # RecursionError. Each must now render, or be refused with a ContentError, in well under a
 # second; the test asserts completion only, since wall-clock limits make flaky tests.
@@ -274,6 +279,7 @@ def test_brackets_make_links_or_stay_text() -> None:
         ),
     ],
 )
+@pytest.mark.timeout(PATHOLOGICAL_TIMEOUT)
 def test_pathological_input_renders_or_is_refused(text: str, refused: str | None) -> None:
     if refused:
         with pytest.raises(ContentError, match=refused):

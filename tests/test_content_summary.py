@@ -6,7 +6,7 @@ import pytest
 
 from feedsvc.content.html import render_body
 from feedsvc.content.summary import derive_summary
-from tests.content_samples import FORBIDDEN, NASTY
+from tests.support.content_samples import FORBIDDEN, NASTY
 
 BASE = "https://news.example.com/2024/05/budget/"
 

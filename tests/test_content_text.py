@@ -6,7 +6,7 @@ import pytest
 from lxml import etree
 
 from feedsvc.content.text import ContentError, clean_line, clean_text, clean_title
-from tests.content_samples import FORBIDDEN, NASTY
+from tests.support.content_samples import FORBIDDEN, NASTY
 
 # ----------------------------------------------------------------------------- clean_text
 

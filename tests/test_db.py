@@ -12,6 +12,7 @@ from feedsvc.articles import ArticleInput, create_article
 from feedsvc.sections import SectionInput, create_section
 from feedsvc.storage.db import checkpoint, database, defer_checkpoints, transaction
 from feedsvc.storage.models import Section
+from tests.support.factories import make_section
 
 
 def test_sqlite_runs_in_wal_with_a_busy_timeout(app: Flask) -> None:
@@ -27,8 +28,8 @@ def test_sqlite_runs_in_wal_with_a_busy_timeout(app: Flask) -> None:
 
 
 def test_datetimes_come_back_aware_and_in_utc(app: Flask) -> None:
+    section_id = make_section(app, "World")
     with transaction(app) as s:
-        section_id = create_section(s, SectionInput(name="World")).id
         section = s.get_one(Section, section_id)
         # Stored from another zone: the instant is kept, the zone normalised to UTC.
         section.updated_at = datetime(2026, 3, 1, 9, 30, tzinfo=timezone(timedelta(hours=2)))
@@ -39,8 +40,8 @@ def test_datetimes_come_back_aware_and_in_utc(app: Flask) -> None:
 
 
 def test_a_naive_datetime_is_refused(app: Flask) -> None:
+    section_id = make_section(app, "World")
     with pytest.raises(Exception, match="naive datetime"), transaction(app) as s:
-        section_id = create_section(s, SectionInput(name="World")).id
         s.get_one(Section, section_id).updated_at = datetime(2026, 3, 1, 9, 30)
         s.flush()
 
@@ -62,8 +63,7 @@ def test_deferred_checkpoints_leave_the_wal_to_the_background_job(app: Flask) ->
     assert defer_checkpoints(app) and defer_checkpoints(app)  # idempotent
     with database(app).engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
-    with transaction(app) as s:
-        section_id = create_section(s, SectionInput(name="World")).id
+    section_id = make_section(app, "World")
     for n in range(60):  # ~24 MB through the WAL: past the default 1,000-page threshold
         with transaction(app) as s:
             body = f"Paragraph {n}. " + "word " * 39_000

@@ -15,8 +15,8 @@ from devtools.browser import Browser, FormRejected
 from devtools.procs import feedsvc_app, service_env
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import Article
-from tests.conftest import EDITOR
-from tests.helpers import new_section
+from tests.support.app import EDITOR
+from tests.support.factories import make_section
 
 
 def test_service_env_passes_no_inherited_feedsvc_variable(
@@ -34,19 +34,18 @@ def test_service_env_passes_no_inherited_feedsvc_variable(
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("LANG", "C.UTF-8")
     env = service_env("sqlite:///x.sqlite3", FEEDSVC_TICK_SECONDS="0.3")
-    assert {k for k in env if k.startswith("FEEDSVC_")} == {
-        "FEEDSVC_DATABASE_URL",
-        "FEEDSVC_SITE_URL",
-        "FEEDSVC_SECRET_KEY",
-        "FEEDSVC_TICK_SECONDS",
-    }
+    # Every setting is pinned at its shipped default; none carries the caller's value.
+    assert env["FEEDSVC_EXPORT_DIR"] == ""
+    assert env["FEEDSVC_TICK_SECONDS"] == "0.3"
+    assert "FEEDSVC_ENV" not in env
+    assert env["FEEDSVC_DATABASE_URL"] == "sqlite:///x.sqlite3"
     assert env["FEEDSVC_SITE_URL"] == "http://feeds.example.org"
     for name in ("PORT", "WEB_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR", "FLASK_APP"):
         assert name not in env
     assert env["LANG"] == "C.UTF-8"  # everything else is the caller's
     with_port = service_env("sqlite:///x.sqlite3", port=8123, site_url=None)
     assert with_port["PORT"] == "8123" and with_port["FEEDSVC_BIND"] == "127.0.0.1:8123"
-    assert "FEEDSVC_SITE_URL" not in with_port
+    assert with_port["FEEDSVC_SITE_URL"] == ""  # the default: it follows PORT
 
 
 def test_each_child_gets_its_own_instance_folder(tmp_path: Path) -> None:
@@ -80,7 +79,7 @@ def _articles(app: Flask) -> int:
 
 
 def test_submit_follows_the_redirect_of_an_accepted_form(app: Flask, browser: Browser) -> None:
-    new_section(app)
+    make_section(app)
     page = browser.submit(
         "/admin/articles/new", {"Title": "Saved", "Body": "A body."}, lands_on="/admin/"
     )
@@ -90,7 +89,7 @@ def test_submit_follows_the_redirect_of_an_accepted_form(app: Flask, browser: Br
 
 
 def test_a_form_shown_again_with_errors_fails_the_caller(app: Flask, browser: Browser) -> None:
-    new_section(app)
+    make_section(app)
     with pytest.raises(FormRejected, match="Nothing was saved"):
         browser.submit("/admin/articles/new", {"Title": "No body", "Body": ""})
     assert _articles(app) == 0

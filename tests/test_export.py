@@ -32,8 +32,9 @@ from feedsvc.sections import SectionInput, update_section
 from feedsvc.settings import SettingsError
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import FeedDocument, Section
-from tests.conftest import make_app
-from tests.helpers import new_article, new_section
+from tests.support.app import make_app
+from tests.support.factories import make_article, make_section
+from tests.support.nginx import require_nginx
 
 WHEN = datetime(2024, 5, 1, 12, 30, 15, tzinfo=UTC)
 BODY = b"<?xml version='1.0' encoding='UTF-8'?>\n<rss>caf\xc3\xa9</rss>\n"
@@ -221,7 +222,7 @@ def test_sync_all_does_nothing_without_export_dir(app: Flask) -> None:
 
 def test_sync_all_writes_missing_and_changed_files_only(export_app: Flask) -> None:
     root = _root(export_app)
-    new_article(export_app, new_section(export_app, "World News"), "Elections")
+    make_article(export_app, make_section(export_app, "World News"), "Elections")
     run_pass(export_app)
     docs = _documents(export_app)
     # The publishing pass itself exports what it stored.
@@ -252,8 +253,8 @@ def test_sync_all_writes_missing_and_changed_files_only(export_app: Flask) -> No
 
 def test_sync_all_removes_a_renamed_sections_files(export_app: Flask) -> None:
     root = _root(export_app)
-    business = new_section(export_app, "Business")
-    new_section(export_app, "World News")
+    business = make_section(export_app, "Business")
+    make_section(export_app, "World News")
     run_pass(export_app)
     sync_all(export_app)
     assert (root / "sections/business/atom.xml").is_file()
@@ -271,7 +272,7 @@ def test_sync_all_removes_a_renamed_sections_files(export_app: Flask) -> None:
 def test_sync_all_never_replaces_a_newer_export(export_app: Flask) -> None:
     """A leader that exported a later version after sync_all read the database wins."""
     root = _root(export_app)
-    new_section(export_app, "World News")
+    make_section(export_app, "World News")
     run_pass(export_app)
     sync_all(export_app)
     newer = b"<rss>written by the leader a moment later</rss>"
@@ -282,16 +283,6 @@ def test_sync_all_never_replaces_a_newer_export(export_app: Flask) -> None:
 
 
 # --- real nginx -----------------------------------------------------------------------------
-
-
-def require_nginx() -> str:
-    found = nginx_tools.binary()
-    if found:
-        return found
-    reason = "nginx is not installed (apt-get install nginx); deploy/nginx.conf is untested"
-    if os.environ.get("CI", "").lower() not in {"", "0", "false"}:
-        pytest.fail(f"{reason}, and CI must never skip it", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.mark.parametrize(("ci", "outcome"), [(None, "skip"), ("true", "fail"), ("1", "fail")])
@@ -383,8 +374,8 @@ TYPES = {
 def test_nginx_serves_the_export_with_validators_gzip_and_304(
     export_app: Flask, tmp_path: Path
 ) -> None:
-    new_article(export_app, new_section(export_app, "World News"), "Elections")
-    new_section(export_app, "Business")
+    make_article(export_app, make_section(export_app, "World News"), "Elections")
+    make_section(export_app, "Business")
     run_pass(export_app)  # exports as it stores: 10 documents, nothing left for sync_all
     assert sync_all(export_app) == 0
     assert len(_documents(export_app)) == 10
@@ -459,7 +450,7 @@ def test_nginx_serves_the_export_with_validators_gzip_and_304(
         ]
 
         # A new version replaces the file atomically; nginx opens it afresh on the next request.
-        new_article(export_app, _section_id(export_app, "world-news"), "Results")
+        make_article(export_app, _section_id(export_app, "world-news"), "Results")
         run_pass(export_app, now=doc.last_modified + timedelta(seconds=30))
         sync_all(export_app)
         new = _documents(export_app)[path]
@@ -579,14 +570,14 @@ def test_scheduler_process_fills_an_empty_export_and_keeps_it_current(
     export_app: Flask, tmp_path: Path
 ) -> None:
     root = _root(export_app)
-    section = new_section(export_app, "World News")
+    section = make_section(export_app, "World News")
     run_pass(export_app)
     shutil.rmtree(root)
     root.mkdir()
     env = service_env(export_app.config["DATABASE_URL"], FEEDSVC_EXPORT_DIR=str(root))
     with scheduler(env, tmp_path / "sched.log") as proc:
         wait_for("the export at start", lambda: (root / "sections/world-news/atom.xml").is_file())
-        new_article(export_app, section, "Fresh off the press")
+        make_article(export_app, section, "Fresh off the press")
         wait_for(
             "the new article in the exported feed",
             lambda: b"Fresh off the press" in (root / "sections/world-news/rss.xml").read_bytes(),

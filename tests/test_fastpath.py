@@ -10,18 +10,17 @@ from flask import Flask
 from sqlalchemy import event
 
 from feedsvc.publishing.passes import run_pass
-from feedsvc.sections import SectionInput, create_section
-from feedsvc.storage.db import database, transaction
+from feedsvc.storage.db import database
 from feedsvc.web.documents import cache
 from feedsvc.web.fastpath import document_path
-from tests.conftest import make_app
+from tests.support.app import make_app
+from tests.support.factories import make_section
 
 
 @pytest.fixture
 def cached_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     app = make_app(database_url, tmp_path, DOCUMENT_CACHE_SECONDS=60.0)
-    with transaction(app) as s:
-        create_section(s, SectionInput(name="World News"))
+    make_section(app, "World News")
     run_pass(app)
     yield app
     database(app).dispose()
@@ -105,9 +104,8 @@ def test_cache_stays_within_its_byte_budget(
 ) -> None:
     app = make_app(database_url, tmp_path, DOCUMENT_CACHE_SECONDS=60.0, DOCUMENT_CACHE_MB=0.01)
     request.addfinalizer(database(app).dispose)
-    with transaction(app) as s:
-        for n in range(6):
-            create_section(s, SectionInput(name=f"Section {n}"))
+    for n in range(6):
+        make_section(app, f"Section {n}")
     run_pass(app)
     client = app.test_client()
     documents = cache(app)

@@ -6,6 +6,7 @@ import json
 import urllib.request
 from pathlib import Path
 
+import pytest
 from flask import Flask
 
 from devtools.procs import QUICK, free_port, gunicorn, scheduler, service_env, wait_for
@@ -23,6 +24,7 @@ def _json_lines(output: str) -> list[dict[str, object]]:
     return parsed
 
 
+@pytest.mark.slow
 def test_web_and_scheduler_log_one_json_object_per_line(app: Flask, tmp_path: Path) -> None:
     url, port = app.config["DATABASE_URL"], free_port()
     json_logs = {**QUICK, "FEEDSVC_LOG_FORMAT": "json"}

@@ -7,8 +7,7 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from feedsvc.publishing.scheduler import Publisher
-from feedsvc.sections import SectionInput, create_section
-from feedsvc.storage.db import transaction
+from tests.support.factories import make_section
 
 
 def _samples(client: FlaskClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -23,8 +22,7 @@ def _samples(client: FlaskClient) -> dict[tuple[str, tuple[tuple[str, str], ...]
 
 
 def test_requests_are_counted_by_route_and_status(app: Flask, client: FlaskClient) -> None:
-    with transaction(app) as s:
-        create_section(s, SectionInput(name="World News"))
+    make_section(app, "World News")
     Publisher(app).run()
     etag = client.get("/sections/world-news/atom.xml").headers["ETag"]
     for _ in range(3):
@@ -40,8 +38,7 @@ def test_requests_are_counted_by_route_and_status(app: Flask, client: FlaskClien
 
 
 def test_scheduler_state_is_reported(app: Flask, client: FlaskClient) -> None:
-    with transaction(app) as s:
-        create_section(s, SectionInput(name="World News"))
+    make_section(app, "World News")
     publisher = Publisher(app)
     publisher.run()
     samples = _samples(client)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import gzip
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,24 +15,18 @@ from flask import Flask
 from sqlalchemy import Column, Engine, MetaData, String, inspect, select, text
 from werkzeug.security import generate_password_hash
 
+from devtools.procs import service_env
 from feedsvc.publishing.passes import run_pass
 from feedsvc.settings import PROJECT_ROOT
 from feedsvc.storage import migrate
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import Article, Base, FeedDocument, Section
 from feedsvc.users import authenticate
-from tests.helpers import new_article, new_section
-from tests.test_cli import SUBPROCESS_TIMEOUT, flask_env, unmigrated_app
+from tests.support.env import SUBPROCESS_TIMEOUT
+from tests.support.factories import make_article, make_section
 
 FIRST_REVISION = "0001"
 TABLES = {"users", "sections", "articles", "feed_documents", "scheduler_lease"}
-
-
-@pytest.fixture
-def empty_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    app = unmigrated_app(database_url, tmp_path)
-    yield app
-    database(app).dispose()
 
 
 @pytest.fixture
@@ -250,13 +242,14 @@ def import_wsgi(database_url: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", "import wsgi"],
         cwd=PROJECT_ROOT,
-        env=flask_env(database_url),
+        env=service_env(database_url),
         capture_output=True,
         encoding="utf-8",
         timeout=SUBPROCESS_TIMEOUT,
     )
 
 
+@pytest.mark.slow
 def test_wsgi_refuses_an_unmigrated_database(database_url: str, engine: Engine) -> None:
     done = import_wsgi(database_url)
     assert done.returncode != 0
@@ -266,6 +259,7 @@ def test_wsgi_refuses_an_unmigrated_database(database_url: str, engine: Engine) 
     assert inspect(engine).get_table_names() == []
 
 
+@pytest.mark.slow
 def test_wsgi_starts_on_a_migrated_database(database_url: str, engine: Engine) -> None:
     migrate.upgrade(engine)
     done = import_wsgi(database_url)
@@ -276,7 +270,7 @@ def test_gzip_only_documents_downgrade_and_upgrade_keep_every_feeds_bytes(
     empty_app: Flask, engine: Engine
 ) -> None:
     migrate.upgrade(engine)
-    new_article(empty_app, new_section(empty_app, "World News"), "Council keeps fares")
+    make_article(empty_app, make_section(empty_app, "World News"), "Council keeps fares")
     assert not run_pass(empty_app).failures
     with transaction(empty_app, write=False) as s:
         served = {doc.path: doc.body for doc in s.scalars(select(FeedDocument))}

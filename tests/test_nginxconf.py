@@ -15,7 +15,7 @@ from devtools import nginx as nginx_tools
 from devtools.procs import free_port, service_env
 from feedsvc import create_app, nginxconf
 from feedsvc.settings import PROJECT_ROOT
-from tests.test_export import require_nginx
+from tests.support.nginx import require_nginx
 
 EXPORT = "/srv/feedsvc/export"
 

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from openapi_spec_validator import validate as validate_openapi
 
 from feedsvc.web.api import openapi
-from tests.apiclient import (
+from tests.support.apiclient import (
     API,
     Api,
     add_article,
@@ -21,7 +21,7 @@ from tests.apiclient import (
     new_token,
     openapi_path,
 )
-from tests.conftest import SITE_URL
+from tests.support.app import SITE_URL
 
 DOCUMENT = openapi.document(SITE_URL)
 # Each request body's schema, and where it is sent ({section} and {article}: existing ones).

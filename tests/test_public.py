@@ -9,69 +9,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 from lxml import etree, html
 
-from feedsvc.publishing.passes import run_pass
-from tests.feedcheck import check_atom, check_json, check_rss
-from tests.helpers import submit
-from tests.test_admin import STORY, add_article, add_section
+from tests.support.factories import STORY, make_section
+from tests.support.feedcheck import check_atom, check_json, check_rss
+from tests.support.forms import add_article, add_section, delete_article, edit_article, edit_section
+from tests.support.published import FEEDS, entries, fetch, publish
 
-FEEDS = ["rss.xml", "atom.xml", "feed.json"]
 CHECK = {"rss.xml": check_rss, "atom.xml": check_atom, "feed.json": check_json}
 
 
-def publish(app: Flask, **kw: object) -> None:
-    result = run_pass(app, **kw)  # type: ignore[arg-type]
-    assert not result.failures, result.failures
-
-
-class Entry:
-    """One item, read back from any of the three formats the way a reader would see it."""
-
-    def __init__(self, **kw: object) -> None:
-        self.__dict__.update(kw)
-
-
-def entries(body: bytes) -> list[Entry]:
-    """Items of a feed: feedparser for RSS/Atom, the JSON Feed 1.1 fields for JSON."""
-    if body.lstrip().startswith(b"{"):
-        items = check_json(body)["items"]
-        return [
-            Entry(
-                title=i["title"],
-                link=i["url"],
-                id=i["id"],
-                author=(i.get("authors") or [{}])[0].get("name"),
-                content=i["content_html"],
-                summary=i["summary"],
-                tags=i.get("tags", []),
-                published=i["date_published"],
-            )
-            for i in items
-        ]
-    parsed = feedparser.parse(body)
-    assert parsed.bozo == 0, parsed.get("bozo_exception")
-    return [
-        Entry(
-            title=e.title,
-            link=e.link,
-            id=e.id,
-            author=e.get("author"),
-            content=e.content[0].value,
-            summary=e.summary,
-            tags=[t.term for t in e.get("tags", [])],
-            published=e.published,
-        )
-        for e in parsed.entries
-    ]
-
-
-def fetch(client: FlaskClient, path: str) -> bytes:
-    response = client.get(path)
-    assert response.status_code == 200, (path, response.status_code)
-    return response.get_data()
-
-
 def test_posted_article_appears_in_every_feed(editor: FlaskClient, app: Flask) -> None:
-    add_section(editor, "World News", Description="From everywhere.")
+    make_section(app, "World News", description="From everywhere.")
     add_article(editor, Author="Ana Lopez")
     publish(app)
     for prefix in ["/sections/world-news/", "/"]:
@@ -94,7 +41,7 @@ def test_posted_article_appears_in_every_feed(editor: FlaskClient, app: Flask) -
 
 
 def test_feeds_are_newest_first_and_respect_item_count(editor: FlaskClient, app: Flask) -> None:
-    add_section(editor, "Business", **{"Items per feed": "3"})
+    make_section(app, "Business", items_per_feed=3)
     start = datetime(2026, 1, 1, 9, 0)
     for i in range(5):
         when = (start + timedelta(hours=i)).strftime("%Y-%m-%dT%H:%M")
@@ -106,7 +53,7 @@ def test_feeds_are_newest_first_and_respect_item_count(editor: FlaskClient, app:
 
 
 def test_rendering_is_deterministic(editor: FlaskClient, app: Flask) -> None:
-    add_section(editor)
+    make_section(app)
     add_article(editor)
     publish(app)
     first = {n: fetch(editor, f"/sections/world-news/{n}") for n in FEEDS}
@@ -117,7 +64,7 @@ def test_rendering_is_deterministic(editor: FlaskClient, app: Flask) -> None:
 
 
 def test_feed_updated_is_the_newest_items_not_now(editor: FlaskClient, app: Flask) -> None:
-    add_section(editor)
+    make_section(app)
     add_article(editor, **{"Publish at": "2025-03-04T05:06"})
     publish(app)
     atom = etree.fromstring(fetch(editor, "/sections/world-news/atom.xml"))
@@ -131,7 +78,7 @@ def test_feed_updated_is_the_newest_items_not_now(editor: FlaskClient, app: Flas
 
 
 def test_empty_section_serves_valid_empty_feeds(editor: FlaskClient, app: Flask) -> None:
-    add_section(editor, "Science")
+    make_section(app, "Science")
     publish(app)
     for name in FEEDS:
         body = fetch(editor, f"/sections/science/{name}")
@@ -167,15 +114,15 @@ def test_flask_routes_every_feed_url_and_labels_them_as_before(
     assert rules["public.opml"] == "/opml.xml"
 
 
-def test_new_section_not_rendered_yet_says_retry(editor: FlaskClient) -> None:
-    add_section(editor, "Sport")
+def test_new_section_not_rendered_yet_says_retry(editor: FlaskClient, app: Flask) -> None:
+    make_section(app, "Sport")
     response = editor.get("/sections/sport/atom.xml")
     assert response.status_code == 503
     assert int(response.headers["Retry-After"]) >= 1
 
 
 def test_drafts_and_future_articles_stay_out_until_due(editor: FlaskClient, app: Flask) -> None:
-    add_section(editor)
+    make_section(app)
     add_article(editor, Title="Draft piece", Status="draft")
     soon = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
     add_article(editor, Title="Embargoed", **{"Publish at": soon})
@@ -191,32 +138,32 @@ def test_drafts_and_future_articles_stay_out_until_due(editor: FlaskClient, app:
 
 
 def test_edit_unpublish_and_delete_show_at_next_pass(editor: FlaskClient, app: Flask) -> None:
-    add_section(editor)
+    make_section(app)
     add_article(editor, Title="First version")
     publish(app)
     guid = feedparser.parse(fetch(editor, "/atom.xml")).entries[0].id
-    submit(editor, "/admin/articles/1/edit", {"Title": "Second version"})
+    edit_article(editor, 1, Title="Second version")
     publish(app)
     [entry] = feedparser.parse(fetch(editor, "/sections/world-news/atom.xml")).entries
     assert (entry.title, entry.id) == ("Second version", guid)
-    submit(editor, "/admin/articles/1/edit", {"Status": "draft"})
+    edit_article(editor, 1, Status="draft")
     publish(app)
     assert feedparser.parse(fetch(editor, "/sections/world-news/rss.xml")).entries == []
-    submit(editor, "/admin/articles/1/edit", {"Status": "published"})
+    edit_article(editor, 1, Status="published")
     publish(app)
     assert len(feedparser.parse(fetch(editor, "/sections/world-news/rss.xml")).entries) == 1
-    submit(editor, editor.get("/admin/"), {}, form_action="/admin/articles/1/delete")
+    delete_article(editor, 1)
     publish(app)
     for prefix in ["/sections/world-news/", "/"]:
         assert entries(fetch(editor, prefix + "feed.json")) == []
 
 
 def test_moving_an_article_updates_both_sections(editor: FlaskClient, app: Flask) -> None:
-    add_section(editor, "World News")
-    add_section(editor, "Business")
+    make_section(app, "World News")
+    make_section(app, "Business")
     add_article(editor, Section="1")
     publish(app)
-    submit(editor, "/admin/articles/1/edit", {"Section": "2"})
+    edit_article(editor, 1, Section="2")
     publish(app)
     assert feedparser.parse(fetch(editor, "/sections/world-news/atom.xml")).entries == []
     [entry] = feedparser.parse(fetch(editor, "/sections/business/atom.xml")).entries
@@ -224,16 +171,16 @@ def test_moving_an_article_updates_both_sections(editor: FlaskClient, app: Flask
 
 
 def test_renamed_slug_moves_the_feeds(editor: FlaskClient, app: Flask) -> None:
-    add_section(editor, "Tech")
+    make_section(app, "Tech")
     publish(app)
-    submit(editor, "/admin/sections/1/edit", {"Slug": "technology"})
+    edit_section(editor, 1, Slug="technology")
     publish(app)
     assert editor.get("/sections/tech/atom.xml").status_code == 404
     check_atom(fetch(editor, "/sections/technology/atom.xml"))
 
 
 def test_pages_have_autodiscovery_and_feed_links(editor: FlaskClient, app: Flask) -> None:
-    add_section(editor)
+    make_section(app)
     add_article(editor)
     publish(app)
     front = html.fromstring(editor.get("/").get_data(as_text=True))
@@ -256,8 +203,8 @@ def test_pages_have_autodiscovery_and_feed_links(editor: FlaskClient, app: Flask
 
 
 def test_opml_lists_every_section_feed(editor: FlaskClient, app: Flask) -> None:
-    add_section(editor, "World News")
-    add_section(editor, "Business")
+    make_section(app, "World News")
+    make_section(app, "Business")
     publish(app)
     response = editor.get("/opml.xml")
     assert response.status_code == 200
@@ -289,7 +236,7 @@ def test_healthz_reports_database_and_scheduler(client: FlaskClient, app: Flask)
 
 
 def test_story_with_typography_reads_back_identically(editor: FlaskClient, app: Flask) -> None:
-    add_section(editor)
+    make_section(app)
     add_article(editor, Title="“Quotes” – and ‘dashes’ — too")
     publish(app)
     for name in FEEDS:

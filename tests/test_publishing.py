@@ -13,7 +13,7 @@ from feedsvc.publishing.changes import sections_due
 from feedsvc.publishing.passes import run_pass
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import FeedDocument, utcnow
-from tests.helpers import new_article, new_section
+from tests.support.factories import make_article, make_section
 
 BASE = "http://feeds.example.org/"
 
@@ -25,17 +25,17 @@ def _documents(app: Flask) -> dict[str, tuple[str, datetime]]:
 
 
 def test_only_changed_sections_render(app: Flask) -> None:
-    world, business = new_section(app, "World"), new_section(app, "Business")
+    world, business = make_section(app, "World"), make_section(app, "Business")
     first = run_pass(app)
     assert sorted(first.sections_rendered) == [world, business] and first.site_rendered
     assert run_pass(app).sections_rendered == []  # nothing changed: nothing rendered
-    new_article(app, business, "Markets")
+    make_article(app, business, "Markets")
     again = run_pass(app)
     assert again.sections_rendered == [business] and again.site_rendered
 
 
 def test_every_document_is_stored_for_every_section(app: Flask) -> None:
-    new_section(app, "World News")
+    make_section(app, "World News")
     run_pass(app)
     assert set(_documents(app)) == {
         "sections/world-news/rss.xml",
@@ -49,8 +49,8 @@ def test_every_document_is_stored_for_every_section(app: Flask) -> None:
 
 
 def test_full_rebuild_of_unchanged_data_rewrites_nothing(app: Flask) -> None:
-    section = new_section(app, "World")
-    new_article(app, section, "Story")
+    section = make_section(app, "World")
+    make_article(app, section, "Story")
     run_pass(app)
     before = _documents(app)
     result = run_pass(app, full=True, now=utcnow() + timedelta(minutes=5))
@@ -59,10 +59,10 @@ def test_full_rebuild_of_unchanged_data_rewrites_nothing(app: Flask) -> None:
 
 
 def test_scheduled_article_makes_its_section_due_only_when_the_time_comes(app: Flask) -> None:
-    world = new_section(app, "World")
-    new_section(app, "Business")  # must never come due: the article is not in it
+    world = make_section(app, "World")
+    make_section(app, "Business")  # must never come due: the article is not in it
     at = utcnow() + timedelta(minutes=30)
-    new_article(app, world, "Embargoed", when=at)
+    make_article(app, world, "Embargoed", when=at)
     run_pass(app)
     with transaction(app, write=False) as s:
         assert sections_due(s, at - timedelta(seconds=1)) == []
@@ -73,11 +73,11 @@ def test_scheduled_article_makes_its_section_due_only_when_the_time_comes(app: F
 
 
 def test_last_modified_only_moves_forward_with_content(app: Flask) -> None:
-    section = new_section(app, "World")
-    new_article(app, section, "One", when=datetime(2020, 1, 1, tzinfo=UTC))
+    section = make_section(app, "World")
+    make_article(app, section, "One", when=datetime(2020, 1, 1, tzinfo=UTC))
     run_pass(app)
     first = _documents(app)["sections/world/atom.xml"]
-    new_article(app, section, "Older, backdated", when=datetime(2019, 1, 1, tzinfo=UTC))
+    make_article(app, section, "Older, backdated", when=datetime(2019, 1, 1, tzinfo=UTC))
     run_pass(app)
     second = _documents(app)["sections/world/atom.xml"]
     assert second[0] != first[0]
@@ -91,9 +91,9 @@ def test_a_large_pass_is_stored_in_batches_and_a_failed_batch_is_retried(
     from feedsvc.publishing import passes, store
 
     monkeypatch.setattr(passes, "BATCH_SECTIONS", 2)
-    ids = [new_section(app, f"Section {n}") for n in range(5)]
+    ids = [make_section(app, f"Section {n}") for n in range(5)]
     for section_id in ids:
-        new_article(app, section_id, "Story")
+        make_article(app, section_id, "Story")
     real = store.store_documents
 
     def failing(session: Any, docs: Any, **kw: Any) -> tuple[list[store.Stored], list[str]]:
@@ -120,11 +120,11 @@ def test_feed_rows_are_plain_values_newest_first(app: Flask) -> None:
     from feedsvc.articles import FeedRow, feed_rows
     from feedsvc.storage.models import Article
 
-    world, sport = new_section(app, "World"), new_section(app, "Sport")
+    world, sport = make_section(app, "World"), make_section(app, "Sport")
     earlier = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
-    new_article(app, world, "Older", body="*Old* news.", when=earlier)
-    new_article(app, sport, "Newer", when=earlier + timedelta(hours=1))
-    new_article(app, world, "Scheduled", when=utcnow() + timedelta(days=1))
+    make_article(app, world, "Older", body="*Old* news.", when=earlier)
+    make_article(app, sport, "Newer", when=earlier + timedelta(hours=1))
+    make_article(app, world, "Scheduled", when=utcnow() + timedelta(days=1))
     with transaction(app, write=False) as s:
         site = feed_rows(s, utcnow(), 10)
         section = feed_rows(s, utcnow(), 10, world)
@@ -153,7 +153,7 @@ def test_the_run_record_rides_in_the_last_write_else_stands_alone_and_is_written
 
     from feedsvc.publishing.passes import PassResult
 
-    section = new_section(app, "World")
+    section = make_section(app, "World")
     run_pass(app)
     path = "sections/world/atom.xml"
     by_path = select(FeedDocument.etag).where(FeedDocument.path == path)
@@ -167,7 +167,7 @@ def test_the_run_record_rides_in_the_last_write_else_stands_alone_and_is_written
             (outcome.sections_rendered, outcome.documents_changed, s.scalar(by_path), theirs)
         )
 
-    new_article(app, section, "Breaking")
+    make_article(app, section, "Breaking")
     before = _documents(app)[path][0]
     result = run_pass(app, record=record)
     after = _documents(app)[path][0]
@@ -180,7 +180,7 @@ def test_the_run_record_rides_in_the_last_write_else_stands_alone_and_is_written
     assert seen == [([], 0, after, after)]  # recorded once, in a transaction of its own
 
     seen.clear()
-    new_article(app, section, "Later")
+    make_article(app, section, "Later")
     lost = run_pass(app, keep_leading=lambda: False, record=record)
     assert lost.sections_rendered == [] and not lost.site_rendered
     assert seen == [([], 0, after, after)]  # nothing stored, still recorded once

@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 
 from feedsvc.articles import feed_rows, published_everywhere, published_in_section
 from feedsvc.publishing.changes import sections_due
+from feedsvc.publishing.passes import run_pass
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import Article, Section, utcnow
+from tests.support.factories import make_section
 
 
 def _captured(app: Flask, run: Callable[[Session], object]) -> list[tuple[str, Any]]:
@@ -99,11 +101,7 @@ def test_feed_queries_use_their_index(
 
 
 def test_the_tick_query_for_scheduled_articles_uses_an_index(app: Flask) -> None:
-    from feedsvc.sections import SectionInput, create_section
-
-    with transaction(app) as s:
-        create_section(s, SectionInput(name="World"))
-    from feedsvc.publishing.passes import run_pass
+    make_section(app, "World")
 
     run_pass(app)  # gives the section a render time, so the scheduled-article query runs
     statements = _captured(app, lambda s: sections_due(s, utcnow()))

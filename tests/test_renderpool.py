@@ -15,7 +15,7 @@ from feedsvc.publishing import passes, renderpool, snapshot
 from feedsvc.publishing.passes import run_pass
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import FeedDocument
-from tests.helpers import new_article, new_section
+from tests.support.factories import make_article, make_section
 
 # Process ids of the sections _prepare_here_or_there rendered in this process; a render
 # process appends to its own copy of the list, which this one never sees.
@@ -52,8 +52,8 @@ def _forget_documents(app: Flask) -> None:
 def four_sections(app: Flask) -> list[int]:
     ids = []
     for n, name in enumerate(["World", "Business", "Sport", "Culture & Arts"]):
-        ids.append(new_section(app, name))
-        new_article(app, ids[-1], f"Story {n}: “quotes” & <angles>")
+        ids.append(make_section(app, name))
+        make_article(app, ids[-1], f"Story {n}: “quotes” & <angles>")
     return ids
 
 

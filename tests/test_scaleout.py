@@ -18,8 +18,8 @@ from devtools.procs import QUICK, Proc, free_port, gunicorn, scheduler, service_
 from feedsvc.publishing.passes import run_pass
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import RENDER_LEASE, Article, FeedDocument, SchedulerLease
-from tests.conftest import EDITOR
-from tests.helpers import new_article, new_section
+from tests.support.app import EDITOR
+from tests.support.factories import make_article, make_section
 
 pytestmark = pytest.mark.slow
 
@@ -57,12 +57,12 @@ def _renders(output: str) -> int:
 
 
 def test_two_schedulers_render_each_change_once(app: Flask, tmp_path: Path) -> None:
-    section = new_section(app)
+    section = make_section(app)
     run_pass(app)  # nothing is due when the schedulers start
     with _scheduler(app, tmp_path / "a.log") as a, _scheduler(app, tmp_path / "b.log") as b:
         wait_for("a leader", lambda: _leader(app))
         for i in range(3):
-            new_article(app, section, f"Change {i}")
+            make_article(app, section, f"Change {i}")
             wait_for(f"change {i} in the feed", lambda i=i: _feed_has(app, f"Change {i}"))
             # Two more passes: a second render of the same change would show up in a log.
             done = _passes(app)
@@ -75,14 +75,14 @@ def test_two_schedulers_render_each_change_once(app: Flask, tmp_path: Path) -> N
 
 
 def test_standby_takes_over_after_kill_9(app: Flask, tmp_path: Path) -> None:
-    section = new_section(app)
+    section = make_section(app)
     with _scheduler(app, tmp_path / "a.log") as a, _scheduler(app, tmp_path / "b.log") as b:
         holder = wait_for("a leader", lambda: _leader(app))
         pid = int(holder.split(":")[1])
         leader, standby = (a, b) if pid == a.pid else (b, a)
         assert pid in (a.pid, b.pid)
         leader.stop(signal.SIGKILL)
-        new_article(app, section, "After the crash")
+        make_article(app, section, "After the crash")
         # Takes the lease once it lapses (2 s) and publishes at its next tick (0.3 s); the
         # timeout only bounds the wait on a busy machine.
         wait_for("the standby to publish", lambda: _feed_has(app, "After the crash"))
@@ -141,13 +141,13 @@ def _writer(url: str, instance: str, section_id: int, count: int, errors: object
     )
     for i in range(count):
         try:
-            new_article(app, section_id, f"{instance[-6:]} {i}")
+            make_article(app, section_id, f"{instance[-6:]} {i}")
         except Exception as exc:  # counted, and the test fails on any
             errors.put(f"{type(exc).__name__}: {exc}")  # type: ignore[attr-defined]
 
 
 def test_eight_concurrent_writers_and_a_renderer_lose_nothing(app: Flask, tmp_path: Path) -> None:
-    section = new_section(app)
+    section = make_section(app)
     url = app.config["DATABASE_URL"]
     writers, per_writer = 8, 25
     ctx = multiprocessing.get_context("spawn")

@@ -7,26 +7,27 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from feedsvc.articles import ArticleInput, create_article
-from feedsvc.publishing.passes import PassResult
+from devtools.procs import scheduler, service_env, wait_for
+from feedsvc.publishing.passes import PassResult, run_pass
 from feedsvc.publishing.scheduler import Publisher, run_scheduler
-from feedsvc.sections import SectionInput, bump_revision, create_section
+from feedsvc.sections import bump_revision
 from feedsvc.settings import PROJECT_ROOT
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import RENDER_LEASE, FeedDocument, SchedulerLease, utcnow
-from tests.helpers import new_article, new_section
+from tests.support.factories import make_article, make_section
 
 
 def test_one_leader_renders_the_other_stands_by(app: Flask) -> None:
-    new_article(app, new_section(app))
+    make_article(app, make_section(app))
     first, second = Publisher(app), Publisher(app)
     assert first.run() is not None and first.leading
     assert second.run() is None and not second.leading
@@ -53,11 +54,11 @@ def test_release_hands_over_at_once(app: Flask) -> None:
 
 
 def test_watch_publishes_an_edit_between_ticks_only_when_leading(app: Flask) -> None:
-    section = new_section(app)
+    section = make_section(app)
     leader, standby = Publisher(app), Publisher(app)
     assert leader.run() is not None and standby.run() is None
     assert leader.watch() is None  # nothing edited: a look, no pass
-    new_article(app, section, "Breaking")
+    make_article(app, section, "Breaking")
     assert standby.watch() is None  # a standby never renders
     result = leader.watch()
     assert result is not None and result.sections_rendered == [section]
@@ -67,10 +68,10 @@ def test_watch_publishes_an_edit_between_ticks_only_when_leading(app: Flask) -> 
 
 
 def test_watch_and_tick_never_run_two_passes_at_once(app: Flask) -> None:
-    section = new_section(app)
+    section = make_section(app)
     publisher = Publisher(app)
     publisher.run()
-    new_article(app, section, "Breaking")
+    make_article(app, section, "Breaking")
     with publisher._changes:  # a tick's pass in progress
         assert publisher.watch() is None
         assert publisher.run_changes() is None
@@ -78,12 +79,11 @@ def test_watch_and_tick_never_run_two_passes_at_once(app: Flask) -> None:
     assert result is not None and result.sections_rendered == [section]
 
 
+@pytest.mark.slow
 def test_scheduler_process_publishes_an_edit_long_before_the_next_tick(
     app: Flask, tmp_path: Path
 ) -> None:
-    from devtools.procs import scheduler, service_env, wait_for
-
-    section = new_section(app)
+    section = make_section(app)
     url = app.config["DATABASE_URL"]
     env = {"FEEDSVC_TICK_SECONDS": "60", "FEEDSVC_LEASE_SECONDS": "120"}
     env |= {"FEEDSVC_WATCH_SECONDS": "0.1"}
@@ -96,11 +96,17 @@ def test_scheduler_process_publishes_an_edit_long_before_the_next_tick(
 
         wait_for("the first tick", lambda: rendered(""))
         for title in ("First edit", "Second edit"):
-            new_article(app, section, title)
+            make_article(app, section, title)
             # The next tick is a minute away; the watch publishes within a fraction of it.
             wait_for(f"{title!r} in the feed", lambda t=title: rendered(t), timeout=15)
         proc.stop()
     assert "Traceback" not in proc.output()
+
+
+def _rss(app: Flask) -> bytes:
+    with transaction(app, write=False) as s:
+        doc = s.get(FeedDocument, "sections/world-news/rss.xml")
+        return doc.body if doc else b""
 
 
 def _lease_row(app: Flask) -> SchedulerLease:
@@ -111,13 +117,13 @@ def _lease_row(app: Flask) -> SchedulerLease:
 
 
 def test_every_pass_is_recorded_once_with_what_it_did(app: Flask) -> None:
-    section = new_section(app)
+    section = make_section(app)
     publisher = Publisher(app)
     publisher.run()  # the empty section's feeds and the site feeds
     first = _lease_row(app)
     assert first.passes_total == 1 and first.documents_changed_total == 7  # 3 + 3 + OPML
     assert first.last_error == "" and first.last_success_at is not None
-    new_article(app, section, "Breaking")
+    make_article(app, section, "Breaking")
     result = publisher.run()
     assert result is not None and result.documents_changed == 6
     second = _lease_row(app)
@@ -135,11 +141,11 @@ def test_a_failed_last_write_is_recorded_as_a_failure(
 ) -> None:
     from feedsvc.publishing import store
 
-    section = new_section(app)
+    section = make_section(app)
     publisher = Publisher(app)
     publisher.run()
     before = _lease_row(app)
-    new_article(app, section, "Breaking")
+    make_article(app, section, "Breaking")
 
     def full_disk(*args: object, **kwargs: object) -> tuple[list[store.Stored], list[str]]:
         raise OSError("disk full")
@@ -157,17 +163,11 @@ def test_a_failed_last_write_is_recorded_as_a_failure(
 def test_failed_section_keeps_last_good_feed_and_others_render(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    new_article(app, new_section(app))
+    make_article(app, make_section(app))
     Publisher(app).run()
     with transaction(app, write=False) as s:
         good = s.get_one(FeedDocument, "sections/world-news/atom.xml").body
-    with transaction(app) as s:
-        other = create_section(s, SectionInput(name="Business"))
-        create_article(
-            s,
-            ArticleInput(title="Biz", section_id=other.id, body="Text."),
-            base_url="http://feeds.example.org/",
-        )
+    make_article(app, make_section(app, "Business"), "Biz")
     from feedsvc.publishing import passes, snapshot
 
     real = snapshot.prepare_section
@@ -187,15 +187,12 @@ def test_failed_section_keeps_last_good_feed_and_others_render(
         assert s.get(FeedDocument, "sections/business/atom.xml") is not None
 
 
-def test_run_scheduler_process_publishes_and_stops_cleanly(app: Flask, tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "FEEDSVC_DATABASE_URL": app.config["DATABASE_URL"],
-        "FEEDSVC_SITE_URL": app.config["SITE_URL"],
-        "FEEDSVC_SECRET_KEY": app.config["SECRET_KEY"],
-        "FEEDSVC_TICK_SECONDS": "0.5",
-        "FEEDSVC_LEASE_SECONDS": "3",
-    }
+@pytest.mark.slow
+def test_run_scheduler_process_publishes_and_stops_cleanly(app: Flask) -> None:
+    env = service_env(
+        app.config["DATABASE_URL"], FEEDSVC_TICK_SECONDS="0.5", FEEDSVC_LEASE_SECONDS="3"
+    )
+    section = make_section(app)
     proc = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "feedsvc", "run-scheduler"],
         cwd=PROJECT_ROOT,
@@ -205,15 +202,10 @@ def test_run_scheduler_process_publishes_and_stops_cleanly(app: Flask, tmp_path:
         text=True,
     )
     try:
-        new_article(app, new_section(app), "Breaking")
-        deadline = time.monotonic() + 20
-        body = None
-        while time.monotonic() < deadline and body is None:
-            with transaction(app, write=False) as s:
-                doc = s.get(FeedDocument, "sections/world-news/rss.xml")
-                body = doc.body if doc else None
-            time.sleep(0.2)
-        assert body is not None and b"Breaking" in body
+        # The first pass renders the section empty; the story must come with a later one.
+        wait_for("the first pass", lambda: _rss(app) != b"")
+        make_article(app, section, "Breaking")
+        wait_for("the story in the section's feed", lambda: b"Breaking" in _rss(app))
     finally:
         proc.send_signal(signal.SIGINT)
         output = _finish(proc)
@@ -237,33 +229,38 @@ def _finish(proc: subprocess.Popen[str], timeout: float = 20) -> str:
 # The signal lands while a job is being handed to the executor, which holds the executor's
 # lock meanwhile (as ThreadPoolExecutor.submit does); stopping must still take that lock.
 SIGNAL_DURING_SUBMIT = """
-import concurrent.futures, os, signal, time
+import concurrent.futures, os, signal, threading
+from apscheduler.schedulers.background import BackgroundScheduler
 from feedsvc import create_app
 from feedsvc.publishing.scheduler import run_scheduler
 
 submit = concurrent.futures.ThreadPoolExecutor.submit
+shutdown = BackgroundScheduler.shutdown
 fired = []
+stopping = threading.Event()
+
+def shutdown_seen(self, *args, **kwargs):
+    stopping.set()
+    return shutdown(self, *args, **kwargs)
 
 def submit_under_a_signal(self, *args, **kwargs):
     if not fired:
         fired.append(True)
         with self._shutdown_lock:
             os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.3)
+            # Hold the lock until the main thread, told to stop, is on its way to take it.
+            stopping.wait(timeout=10)
     return submit(self, *args, **kwargs)
 
+BackgroundScheduler.shutdown = shutdown_seen
 concurrent.futures.ThreadPoolExecutor.submit = submit_under_a_signal
 run_scheduler(create_app())
 """
 
 
+@pytest.mark.slow
 def test_a_signal_while_a_job_is_submitted_still_stops_the_scheduler(app: Flask) -> None:
-    env = {
-        **os.environ,
-        "FEEDSVC_DATABASE_URL": app.config["DATABASE_URL"],
-        "FEEDSVC_SITE_URL": app.config["SITE_URL"],
-        "FEEDSVC_SECRET_KEY": app.config["SECRET_KEY"],
-    }
+    env = service_env(app.config["DATABASE_URL"])
     proc = subprocess.Popen(
         [sys.executable, "-c", SIGNAL_DURING_SUBMIT],
         cwd=PROJECT_ROOT,
@@ -284,10 +281,21 @@ def test_a_second_signal_during_the_lease_release_is_ignored(
     # which can land while the stopped scheduler is releasing its lease.
     saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     release = Publisher.release
+    install = signal.signal
+    second_handled = threading.Event()
+
+    def install_recorded(signum: int, handler: Any) -> Any:
+        def recorded(signum: int, frame: FrameType | None) -> None:
+            handler(signum, frame)
+            if signum == signal.SIGTERM:
+                second_handled.set()
+
+        return install(signum, recorded if callable(handler) else handler)
 
     def release_under_a_second_signal(self: Publisher) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(0.05)  # the handler runs in this (the main) thread, here
+        # The handler runs in this (the main) thread: wait until it has, then release.
+        wait_for("the second signal's handler", second_handled.is_set, timeout=10)
         release(self)
 
     run_changes = Publisher.run_changes
@@ -300,6 +308,7 @@ def test_a_second_signal_during_the_lease_release_is_ignored(
             os.kill(os.getpid(), signal.SIGINT)
         return result
 
+    monkeypatch.setattr(signal, "signal", install_recorded)
     monkeypatch.setattr(Publisher, "release", release_under_a_second_signal)
     monkeypatch.setattr(Publisher, "run_changes", run_then_ctrl_c)
     # Only if the scheduler never ran a tick: a test must not hang.
@@ -310,7 +319,7 @@ def test_a_second_signal_during_the_lease_release_is_ignored(
     finally:
         fallback.cancel()
         for signum, handler in saved.items():
-            signal.signal(signum, handler)
+            install(signum, handler)
     with transaction(app, write=False) as s:
         row = s.get_one(SchedulerLease, RENDER_LEASE)
         assert row.expires_at is not None and row.expires_at <= utcnow()  # released
@@ -318,12 +327,9 @@ def test_a_second_signal_during_the_lease_release_is_ignored(
 
 
 def test_a_pass_stops_when_the_lease_is_lost_midway(app: Flask) -> None:
-    with transaction(app) as s:
-        for name in ["A", "B", "C"]:
-            create_section(s, SectionInput(name=name))
+    for name in ["A", "B", "C"]:
+        make_section(app, name)
     answers = iter([True, False])
-    from feedsvc.publishing.passes import run_pass
-
     result = run_pass(app, keep_leading=lambda: next(answers, False))
     # The second check said "no longer leader": nothing more is rendered, and what was
     # rendered but not yet stored is dropped, not written behind the new leader's back.

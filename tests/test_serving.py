@@ -9,8 +9,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.test_admin import add_article, add_section
-from tests.test_public import publish
+from tests.support.factories import make_section
+from tests.support.forms import add_article
+from tests.support.published import publish
 
 TYPES = {
     "rss.xml": "application/rss+xml; charset=utf-8",
@@ -21,7 +22,7 @@ TYPES = {
 
 @pytest.fixture
 def published(editor: FlaskClient, app: Flask) -> FlaskClient:
-    add_section(editor)
+    make_section(app)
     add_article(editor)
     publish(app)
     return editor

@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from devtools.procs import child_env
 from feedsvc import settings
 from feedsvc.settings import PROJECT_ROOT, SettingsError
-
-SUBPROCESS_TIMEOUT = 60
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No FEEDSVC_* or PORT variable of the calling shell leaks into a test."""
-    for name in list(os.environ):
-        if name.startswith("FEEDSVC_") or name == "PORT":
-            monkeypatch.delenv(name)
-    yield
-
-
-@pytest.fixture
-def instance(tmp_path: Path) -> Path:
-    return tmp_path / "instance"
+from tests.support.env import SUBPROCESS_TIMEOUT
 
 
 def write_instance_config(instance: Path, text: str) -> None:
@@ -342,11 +326,13 @@ def test_empty_secret_key_file_says_what_to_do(instance: Path) -> None:
 # --- the CLI prints the sentence ----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_flask_cli_prints_settings_error_without_traceback(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDSVC_")}
-    env["FEEDSVC_DATABASE_URL"] = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
-    env["FEEDSVC_SECRET_KEY"] = "a-test-secret-key-of-enough-length"
-    env["FEEDSVC_TICK_SECONDS"] = "abc"
+    env = child_env(
+        FEEDSVC_DATABASE_URL=f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+        FEEDSVC_SECRET_KEY="a-test-secret-key-of-enough-length",
+        FEEDSVC_TICK_SECONDS="abc",
+    )
     done = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "feedsvc", "db", "current"],
         cwd=PROJECT_ROOT,

@@ -16,7 +16,7 @@ from feedsvc.limits import PASSWORD_MIN
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import User
 from feedsvc.users import authenticate, create_user, ensure_admin
-from tests.conftest import make_app
+from tests.support.app import make_app
 
 PASSWORD = "correct horse battery"
 NAME_RULE = (

@@ -16,7 +16,7 @@ from werkzeug.test import TestResponse
 from feedsvc.storage.db import transaction
 from feedsvc.tokens import create_token
 from feedsvc.web.api import openapi
-from tests.conftest import EDITOR, SITE_URL
+from tests.support.app import EDITOR, SITE_URL
 
 API = "/api/v1"
 RFC3339_UTC = re.compile(r"\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z")

@@ -1,0 +1,1 @@
+"""Helpers and factories shared by the test modules; fixtures live in tests/conftest.py."""

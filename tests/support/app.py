@@ -1,0 +1,42 @@
+"""The app under test: the settings every test shares, and building it on a given database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from feedsvc import create_app
+from feedsvc.storage import migrate
+from feedsvc.storage.db import database
+
+SITE_URL = "http://feeds.example.org"
+SECRET_KEY = "a-test-secret-key-of-enough-length"
+EDITOR = ("editor", "correct horse battery")
+
+
+def app_settings(database_url: str, tmp_path: Path, **overrides: Any) -> dict[str, Any]:
+    """Settings for an in-process app whose instance folder is tmp_path/instance."""
+    return {
+        "TESTING": True,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": SECRET_KEY,
+        "SITE_URL": SITE_URL,
+        # Tests read what they just published: no per-process document cache.
+        "DOCUMENT_CACHE_SECONDS": 0.0,
+        **overrides,
+    }
+
+
+def unmigrated_app(database_url: str, tmp_path: Path, **overrides: Any) -> Flask:
+    """The app on a database left exactly as it is (possibly empty)."""
+    return create_app(app_settings(database_url, tmp_path, **overrides))
+
+
+def make_app(database_url: str, tmp_path: Path, **overrides: Any) -> Flask:
+    """The app on a database brought to the current schema."""
+    app = unmigrated_app(database_url, tmp_path, **overrides)
+    migrate.upgrade(database(app).engine)
+    return app
