@@ -301,3 +301,36 @@ def test_rule_catches_a_broken_tree(
 
 def test_every_rule_has_a_broken_tree() -> None:
     assert sorted(BROKEN) == sorted(r.__name__ for r in RULES)
+
+
+# --- the suite's own rule ---------------------------------------------------------------------
+
+
+def suite_imports_no_test_module(modules: dict[str, Module]) -> list[str]:
+    """A test module imports helpers from tests.support, never another test module or conftest:
+    each test module can be read, run and deleted on its own."""
+
+    def is_test(name: str) -> bool:
+        leaf = name.rpartition(".")[2]
+        return leaf.startswith("test_") or leaf == "conftest"
+
+    return [
+        f"{m.name} imports {i}"
+        for m in modules.values()
+        for i in sorted(m.imports)
+        if i != m.name and i in modules and is_test(i)
+    ]
+
+
+def test_no_test_module_imports_another() -> None:
+    assert suite_imports_no_test_module(load_tree(ROOT, "tests")) == []
+
+
+def test_the_test_rule_catches_a_broken_suite(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "__init__.py").write_text(_DOC)
+    (tmp_path / "tests" / "conftest.py").write_text(_DOC + "EDITOR = 1\n")
+    (tmp_path / "tests" / "test_a.py").write_text(_DOC + "from tests.conftest import EDITOR\n")
+    assert suite_imports_no_test_module(load_tree(tmp_path, "tests")) == [
+        "tests.test_a imports tests.conftest"
+    ]
