@@ -34,7 +34,7 @@ from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import FeedDocument, Section
 from tests.support.app import make_app
 from tests.support.factories import make_article, make_section
-from tests.support.nginx import require_nginx
+from tests.support.nginx import check_skips_locally_fails_in_ci, require_nginx
 
 WHEN = datetime(2024, 5, 1, 12, 30, 15, tzinfo=UTC)
 BODY = b"<?xml version='1.0' encoding='UTF-8'?>\n<rss>caf\xc3\xa9</rss>\n"
@@ -285,24 +285,11 @@ def test_sync_all_never_replaces_a_newer_export(export_app: Flask) -> None:
 # --- real nginx -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("ci", "outcome"), [(None, "skip"), ("true", "fail"), ("1", "fail")])
+@pytest.mark.parametrize("ci", [None, "true", "1"])
 def test_missing_nginx_skips_locally_but_fails_in_ci(
-    monkeypatch: pytest.MonkeyPatch, ci: str | None, outcome: str
+    monkeypatch: pytest.MonkeyPatch, ci: str | None
 ) -> None:
-    monkeypatch.setattr(shutil, "which", lambda _name: None)
-    monkeypatch.setattr(os, "access", lambda _path, _mode: False)
-    if ci is None:
-        monkeypatch.delenv("CI", raising=False)
-    else:
-        monkeypatch.setenv("CI", ci)
-    expected = pytest.skip.Exception if outcome == "skip" else pytest.fail.Exception
-    # Both caught, then compared: a skip where a failure belongs must fail this test, not
-    # skip it.
-    with pytest.raises(
-        (pytest.skip.Exception, pytest.fail.Exception), match="nginx is not installed"
-    ) as got:
-        require_nginx()
-    assert got.type is expected
+    check_skips_locally_fails_in_ci(monkeypatch, ci, require_nginx, "nginx is not installed")
 
 
 @dataclass
