@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from feedsvc import settings, urls
@@ -68,6 +69,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.wsgi_app = FastPath(  # type: ignore[method-assign]
         app.wsgi_app, documents.cache(app), counters.observe
     )
+    proxies = int(app.config["TRUSTED_PROXIES"])
+    if proxies:
+        # Outermost, so the fast path too sees the client's address and scheme. Only the last
+        # `proxies` hops of X-Forwarded-For are believed: anything before them is whatever the
+        # client sent (werkzeug ProxyFix; RFC 7239 §8.1 on forged forwarded values). The Host
+        # header is nginx's own (`proxy_set_header Host`), so X-Forwarded-Host is never read.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies
+        )
     return app
 
 

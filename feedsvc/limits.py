@@ -48,3 +48,12 @@ STATUSES = (STATUS_PUBLISHED, STATUS_DRAFT)
 TOKEN_NAME_MAX = 120
 USERNAME_MAX = 64
 PASSWORD_MIN = 8
+# Roles: an editor writes articles; an admin also manages sections, users and API tokens.
+ROLE_EDITOR = "editor"
+ROLE_ADMIN = "admin"
+ROLES = (ROLE_EDITOR, ROLE_ADMIN)
+# API token scopes: "read" answers GET and HEAD only; "write" may also change what the
+# token's user may change.
+SCOPE_READ = "read"
+SCOPE_WRITE = "write"
+SCOPES = (SCOPE_READ, SCOPE_WRITE)

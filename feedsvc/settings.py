@@ -149,6 +149,10 @@ def _finish(s: dict[str, Any], instance_path: Path) -> None:
         ZoneInfo(str(s["TIMEZONE"]))
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America" is a folder
         raise SettingsError(f"TIMEZONE {s['TIMEZONE']!r} is not a known time zone.") from None
+    if not 0 <= int(s["TRUSTED_PROXIES"]) <= 5:
+        raise SettingsError(
+            f"TRUSTED_PROXIES must be 0 (no proxy in front) to 5, not {s['TRUSTED_PROXIES']!r}."
+        )
     if s["LOG_FORMAT"] not in {"text", "json"}:
         raise SettingsError("LOG_FORMAT must be 'text' or 'json'.")
     if s.get("EXPORT_DIR"):

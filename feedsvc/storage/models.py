@@ -23,6 +23,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from feedsvc.limits import (
     AUTHOR_MAX,
     ITEMS_PER_FEED_DEFAULT,
+    ROLE_ADMIN,
+    ROLE_EDITOR,
+    SCOPE_WRITE,
     SECTION_NAME_MAX,
     SLUG_MAX,
     STATUS_PUBLISHED,
@@ -79,6 +82,21 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(USERNAME_MAX), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    role: Mapped[str] = mapped_column(String(16), default=ROLE_EDITOR, server_default=ROLE_EDITOR)
+    # Set while the account is disabled: no login, no session, no API token works.
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Every session cookie carries the version it was issued under; bumping it (logout,
+    # password change, disabling) ends every session of the user on every instance at once.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ROLE_ADMIN
+
+    @property
+    def is_active(self) -> bool:
+        return self.disabled_at is None
 
 
 class Section(Base):
@@ -132,8 +150,18 @@ class Article(Base):
     publish_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Who wrote and who last changed the article (NULL: before accounts were recorded, or the
+    # account was deleted since).
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    updated_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
 
     section: Mapped[Section] = relationship(back_populates="articles")
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    updated_by: Mapped[User | None] = relationship(foreign_keys=[updated_by_id])
 
 
 class FeedDocument(Base):
@@ -220,5 +248,8 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    scope: Mapped[str] = mapped_column(String(16), default=SCOPE_WRITE, server_default=SCOPE_WRITE)
+    # NULL: never expires. After it the token answers 401 like a revoked one.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     user: Mapped[User] = relationship()
