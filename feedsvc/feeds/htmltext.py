@@ -19,9 +19,11 @@ WORD_JOINER: Final = "\u2060"
 #
 # HTML §13.2.5.6 tag open state: "<" followed by an ASCII letter (start tag), "/" (end tag,
 # or a bogus comment that swallows text), "!" (comment, DOCTYPE, CDATA) or "?" (bogus
-# comment) is markup; any other "<" is text ("A < B", "x<y", "<3"). "<>" is text to HTML
-# too, but SGML's empty start tag to sgmllib-based parsers (feedparser's sanitiser drops it).
-_TAG_START: Final = re.compile(r"<(?=[A-Za-z/!?>])")
+# comment) is markup, closed or not: "x<y" shows as "x", the unfinished tag dropped at the
+# end of input. Any other "<" is text ("A < B", "<3", "<="). "<>" is text to HTML too, but
+# SGML's empty start tag to sgmllib-based parsers (feedparser's sanitiser drops it).
+# The pattern: such a "<", or any "&" (whether it starts a reference is decided below).
+_MARKUP_START: Final = re.compile(r"<(?=[A-Za-z/!?>])|&")
 
 # What html.unescape() looks at (HTML §13.2.5.72 character reference state): a numeric
 # reference, or up to 32 name characters, any of whose prefixes may be a legacy name that
@@ -33,8 +35,6 @@ _REFERENCE_CANDIDATE: Final = re.compile(
 # HTML does not decode them: any "&#", and "&name;" with an unknown name, which they rewrite
 # without its ";". Neither occurs in ordinary text; "AT&T" and "Q&A" stay exactly as typed.
 _SGML_REFERENCE: Final = re.compile(r"&(?:#|[A-Za-z][-.A-Za-z0-9]*;)")
-
-_MARKUP_START: Final = re.compile(r"[<&]")
 
 
 def _starts_reference(text: str, at: int) -> bool:
@@ -58,11 +58,8 @@ def html_inert(text: str) -> str:
 
     def mark(match: re.Match[str]) -> str:
         char = match[0]
-        at = match.start()
-        if char == "<":
-            starts = _TAG_START.match(text, at) is not None
-        else:
-            starts = _starts_reference(text, at)
-        return char + WORD_JOINER if starts else char
+        if char == "<" or _starts_reference(text, match.start()):
+            return char + WORD_JOINER
+        return char
 
     return _MARKUP_START.sub(mark, text)
