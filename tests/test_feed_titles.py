@@ -109,6 +109,8 @@ def _post_corpus(api: Api) -> dict[str, dict[str, Any]]:
         response = api.post("/articles", fields)
         assert response.status_code == 201, (category, title, response.get_data(as_text=True))
         article = body(response)
+        # Stored as typed (trimmed, XML-illegal characters dropped): no joiner added there.
+        assert article["title"].count(JOINER) == title.count(JOINER)
         stored[article["guid"]] = article
     return stored
 
