@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import feedparser
+import html5lib
 import pytest
 from lxml import etree
 
@@ -111,6 +113,16 @@ def test_html_reads_the_inert_text_as_text_showing_the_same_characters() -> None
         reading = as_html(html_inert(typed))
         assert not reading.live, (typed, reading.markup)
         assert visible(reading.text) == visible(typed), typed
+
+
+def test_a_page_title_element_holds_the_inert_text_whole() -> None:
+    # A reader may put the title in its page's <title> (RCDATA: only "</title" and "&" count).
+    for raw in _all_cases():
+        typed = xml_safe(raw).replace("\r\n", "\n").replace("\r", "\n")
+        page = f"<!DOCTYPE html><title>{html_inert(typed)}</title><p>after"
+        root: Any = html5lib.parse(page, treebuilder="etree", namespaceHTMLElements=False)
+        assert visible(root.findtext("head/title")) == visible(typed), typed
+        assert [p.text for p in root.find("body")] == ["after"], typed
 
 
 def test_removing_the_joiners_gives_back_the_text_and_a_second_pass_adds_none() -> None:
