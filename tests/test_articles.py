@@ -67,7 +67,10 @@ def test_markup_in_a_title_reaches_readers_as_text(app: Flask) -> None:
     client = app.test_client()
     for name in ["rss.xml", "atom.xml", "feed.json"]:
         [entry] = entries(fetch(client, f"/sections/world-news/{name}"))
-        assert entry.title == "<b>Bold</b> & <i>co</i>"
+        # RSS alone marks each "<" that starts a tag with an invisible U+2060 WORD JOINER, so
+        # a reader that takes the title as HTML shows these same characters too.
+        rss = "<\u2060b>Bold<\u2060/b> & <\u2060i>co<\u2060/i>"
+        assert entry.title == (rss if name == "rss.xml" else "<b>Bold</b> & <i>co</i>")
     page = client.get("/articles/1").get_data(as_text=True)
     assert "&lt;b&gt;Bold&lt;/b&gt; &amp; &lt;i&gt;co&lt;/i&gt;" in page
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from feedgen.feed import FeedGenerator
 
+from .htmltext import html_inert
 from .model import FeedItem, FeedMeta
 from .xmltext import build_tree, serialize
 
@@ -32,13 +33,15 @@ def render_rss(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
     # dc:creator, not <author>: RSS 2.0 <author> must be an e-mail address and the W3C
     # validator flags a bare name; the Dublin Core element carries a name.
     fg.load_extension("dc", atom=False, rss=True)
-    fg.title(meta.title)
+    # Plain-text fields go through html_inert: RSS 2.0 does not say whether they are text or
+    # HTML, and readers that guess HTML must see the same characters, never markup.
+    fg.title(html_inert(meta.title))
     # feedgen writes the *last* link added as the channel <link> and the first rel="self" one
     # as <atom:link>, so the self link (RSS Best Practices: atom:link rel="self") goes first.
     fg.link(href=meta.self_url, rel="self", type="application/rss+xml")
     fg.link(href=meta.home_url, rel="alternate")
     # <description> is a required channel element (RSS 2.0 spec); the title stands in.
-    fg.description(meta.description or meta.title)
+    fg.description(html_inert(meta.description or meta.title))
     if meta.language:
         fg.language(meta.language)
     # feedgen fills lastBuildDate with now(); set both dates so the output is deterministic.
@@ -54,7 +57,7 @@ def render_rss(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
         # feedgen's default order="prepend" would reverse the caller's newest-first order.
         fe = fg.add_entry(order="append")
         fe.guid(item.id, permalink=False)  # a tag: URI is not a URL: isPermaLink="false"
-        fe.title(item.title)
+        fe.title(html_inert(item.title))
         fe.link(href=item.url)
         if item.summary:
             # Readers treat <description> as HTML; escaping the plain-text summary once more
@@ -64,8 +67,8 @@ def render_rss(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
             fe.content(item.content_html)  # escaped text; CDATA cannot hold "]]>"
         fe.pubDate(item.published)
         if item.category:
-            fe.category(term=item.category)
-        fe.dc.dc_creator(item.author or meta.author)
+            fe.category(term=html_inert(item.category))
+        fe.dc.dc_creator(html_inert(item.author or meta.author))
 
     with _LOCALE_SWITCH:
         root = build_tree(fg, "rss")
