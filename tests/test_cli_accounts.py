@@ -23,7 +23,7 @@ from sqlalchemy import select as sql_select
 
 from devtools.procs import feedsvc_app, service_env
 from feedsvc.settings import PROJECT_ROOT
-from feedsvc.storage.db import transaction
+from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import ApiToken, User
 from tests.support.app import EDITOR, unmigrated_app
 from tests.support.env import SUBPROCESS_TIMEOUT
@@ -137,7 +137,10 @@ def test_a_real_process_with_piped_output_writes_the_file(
     assert password not in done.stdout + done.stderr
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     app = unmigrated_app(database_url, tmp_path)
-    assert logs_in(app, "admin", password)
+    try:
+        assert logs_in(app, "admin", password)
+    finally:
+        database(app).dispose()
 
 
 def on_a_terminal(
@@ -195,7 +198,10 @@ def test_on_a_terminal_the_password_is_shown_and_no_file_made(
     assert len(found) == 1, shown
     assert not (instance / "admin-password.txt").exists()
     app = unmigrated_app(database_url, tmp_path)
-    assert logs_in(app, "admin", found[0])
+    try:
+        assert logs_in(app, "admin", found[0])
+    finally:
+        database(app).dispose()
 
 
 # --- create-user -------------------------------------------------------------------------
