@@ -55,12 +55,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _register_templates(app)
     _register_errors(app)
 
-    from feedsvc.web import admin, auth, public
+    from feedsvc.web import accounts, admin, apitokens, auth, public
     from feedsvc.web.api.blueprint import bp as api_bp
 
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(accounts.bp)
+    app.register_blueprint(apitokens.bp)
     app.register_blueprint(api_bp)
     # Bearer tokens only, never the session cookie: nothing for a cross-site form to ride on.
     csrf.exempt(api_bp)

@@ -131,8 +131,14 @@ def _publish_time(data: ArticleInput, current: datetime | None) -> datetime | No
     return current
 
 
-def create_article(session: Session, data: ArticleInput, *, base_url: str) -> Article:
-    """Store a new article (raises ValidationError). The caller commits."""
+def create_article(
+    session: Session, data: ArticleInput, *, base_url: str, by: int | None = None
+) -> Article:
+    """Store a new article written by the user `by` (raises ValidationError). The caller commits.
+
+    `by` is the account's id (None: no account, as in a script); it is recorded as the
+    article's creator and last editor.
+    """
     clean = _validated(session, data, base_url)
     now = utcnow()
     article = Article(
@@ -140,6 +146,8 @@ def create_article(session: Session, data: ArticleInput, *, base_url: str) -> Ar
         publish_at=_publish_time(data, None),
         created_at=now,
         updated_at=now,
+        created_by_id=by,
+        updated_by_id=by,
     )
     _store(article, clean)
     session.add(article)
@@ -149,15 +157,19 @@ def create_article(session: Session, data: ArticleInput, *, base_url: str) -> Ar
 
 
 def update_article(
-    session: Session, article_id: int, data: ArticleInput, *, base_url: str
+    session: Session, article_id: int, data: ArticleInput, *, base_url: str, by: int | None = None
 ) -> Article:
-    """Change an article; its guid never changes (RSS 2.0 "guid", RFC 4287 §4.2.6)."""
+    """Change an article as the user `by`, its last editor from now on.
+
+    Its guid never changes (RSS 2.0 "guid", RFC 4287 §4.2.6).
+    """
     article = get_article(session, article_id)
     clean = _validated(session, data, base_url)
     old_section = article.section_id
     _store(article, clean)
     article.publish_at = _publish_time(data, article.publish_at)
     article.updated_at = utcnow()
+    article.updated_by_id = by
     bump_revision(session, data.section_id)
     if old_section != data.section_id:
         bump_revision(session, old_section)
@@ -172,10 +184,18 @@ def delete_article(session: Session, article_id: int) -> None:
     session.flush()
 
 
+# An article with its section and the accounts that wrote and last changed it, in one query.
+WITH_PEOPLE = (
+    joinedload(Article.section),
+    joinedload(Article.created_by),
+    joinedload(Article.updated_by),
+)
+
+
 def get_article(session: Session, article_id: int) -> Article:
     article = None
     if valid_id(article_id):
-        article = session.get(Article, article_id, options=[joinedload(Article.section)])
+        article = session.get(Article, article_id, options=list(WITH_PEOPLE))
     if article is None:
         raise NotFound(f"There is no article with id {article_id}.")
     return article
@@ -185,7 +205,7 @@ def list_articles(session: Session, *, limit: int = 200) -> list[Article]:
     """For the admin list: newest first, drafts (no publish time) by creation."""
     query = (
         select(Article)
-        .options(joinedload(Article.section))
+        .options(*WITH_PEOPLE)
         .order_by(Article.created_at.desc(), Article.id.desc())
         .limit(limit)
     )

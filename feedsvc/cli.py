@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 from flask import Flask, current_app
@@ -15,6 +16,7 @@ from flask.cli import with_appcontext
 
 from feedsvc import nginxconf
 from feedsvc.errors import ValidationError
+from feedsvc.limits import ROLE_EDITOR, ROLES, SCOPE_READ, SCOPES
 from feedsvc.storage import migrate
 from feedsvc.storage.db import database, transaction
 from feedsvc.users import create_user, ensure_admin
@@ -34,17 +36,65 @@ def upgrade_database(app: Flask) -> None:
     migrate.upgrade(database(app).engine)
 
 
+ADMIN_PASSWORD_FILE = "admin-password.txt"
+
+
+def _stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def _stdin_is_terminal() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write `text` to a new file that only this account may read (0600 from its creation).
+
+    O_EXCL: a file (or a planted symlink) already at `path` is removed first, never written
+    through; the mode is given to open(2), so the file is never world-readable, not even
+    between its creation and a chmod.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    with os.fdopen(os.open(path, flags, 0o600), "w", encoding="utf-8") as out:
+        out.write(text + "\n")
+
+
 def ensure_first_admin(app: Flask) -> None:
-    """Create `admin` on first start; print a generated password once."""
+    """Create the admin `admin` on first start; give a generated password to the operator once.
+
+    On a terminal (`make run` on a laptop) it is printed. Otherwise standard output goes to a
+    supervisor, a container runtime or a log collector, which keep it: the password goes to
+    instance/admin-password.txt (mode 0600) and only that file's path is printed.
+    """
+    terminal = _stdout_is_terminal()
+    path = Path(app.extensions["feedsvc.settings"]["INSTANCE_PATH"]) / ADMIN_PASSWORD_FILE
     try:
         with transaction(app) as s:
             generated = ensure_admin(s, os.environ.get("FEEDSVC_ADMIN_PASSWORD") or None)
+            if generated and not terminal:
+                # Inside the transaction: if the file cannot be written, no admin is made
+                # with a password nobody knows.
+                _write_private(path, generated)
     except ValidationError as exc:  # a too-short FEEDSVC_ADMIN_PASSWORD: a sentence, not a crash
         _fail("FEEDSVC_ADMIN_PASSWORD cannot be used. " + " ".join(exc.errors.values()))
-    if generated:
+    except OSError as exc:
+        _fail(
+            f"Cannot write the first admin's password to {path}: {exc.strerror}. "
+            "Set FEEDSVC_ADMIN_PASSWORD to choose it instead."
+        )
+    if not generated:
+        return
+    if terminal:
         click.echo(
             "\n  Created the user 'admin' with the password:  "
             f"{generated}\n  (shown once; set FEEDSVC_ADMIN_PASSWORD to choose it yourself)\n"
+        )
+    else:
+        click.echo(
+            f"Created the user 'admin'; its generated password is in {path} (readable by this "
+            "account only). Log in, change it on the Password page, then delete the file."
         )
 
 
@@ -78,19 +128,48 @@ def init_db() -> None:
     click.echo("Database ready.")
 
 
+def _read_password() -> str:
+    """Asked twice, hidden, on a terminal; else the first line of standard input."""
+    if _stdin_is_terminal():
+        password: str = click.prompt(
+            "Password for the new user",
+            hide_input=True,
+            confirmation_prompt="Repeat the password",
+        )
+        return password
+    try:
+        line = sys.stdin.readline() if sys.stdin is not None else ""
+    except UnicodeDecodeError:
+        _fail("The password on standard input is not UTF-8 text.")
+    if not line:
+        _fail(
+            "No password on standard input: send it as the first line "
+            "(printf '%s\\n' \"$PASSWORD\" | flask --app feedsvc create-user NAME), "
+            "or run the command in a terminal to be asked for it."
+        )
+    return line.removesuffix("\n").removesuffix("\r")
+
+
 @click.command("create-user")
 @click.argument("username")
-@click.password_option(prompt="Password for the new user")
+@click.option(
+    "--role",
+    type=click.Choice(ROLES),
+    default=ROLE_EDITOR,
+    show_default=True,
+    help="editor: writes articles; admin: also sections, users and API tokens.",
+)
 @with_appcontext
-def create_user_command(username: str, password: str) -> None:
-    """Add an editor who can log in to /admin."""
+def create_user_command(username: str, role: str) -> None:
+    """Add an account that can log in to /admin (the password is asked, or read from stdin)."""
     _require_schema()
+    password = _read_password()
     try:
         with transaction(current_app) as s:
-            create_user(s, username, password)
+            create_user(s, username, password, role)
     except ValidationError as exc:
         _fail(" ".join(exc.errors.values()))
-    click.echo(f"User {username!r} created.")
+    click.echo(f"User {username!r} created ({role}).")
 
 
 @click.command("rebuild-feeds")
@@ -139,22 +218,39 @@ def serve_command() -> None:
 @click.command("create-token")
 @click.argument("username")
 @click.option("--name", default="", help="What the token is for, e.g. the CMS it is given to.")
+@click.option(
+    "--scope",
+    type=click.Choice(SCOPES),
+    default=SCOPE_READ,
+    show_default=True,
+    help="read: GET only; write: also changes (least privilege: ask for write when needed).",
+)
+@click.option(
+    "--expires",
+    default="never",
+    show_default=True,
+    help="When it stops working: days (90d), a date (2027-01-31: 00:00 that day in TIMEZONE), "
+    "an RFC 3339 time, or never.",
+)
 @with_appcontext
-def create_token_command(username: str, name: str) -> None:
+def create_token_command(username: str, name: str, scope: str, expires: str) -> None:
     """Make an API bearer token for USERNAME and print it (once: only its hash is kept)."""
-    from feedsvc.tokens import create_token, display_prefix
+    from feedsvc.storage.models import utcnow
+    from feedsvc.tokens import create_token, display_prefix, parse_expiry
 
     _require_schema()
     try:
+        expires_at = parse_expiry(expires, ZoneInfo(current_app.config["TIMEZONE"]), utcnow())
         with transaction(current_app) as s:
-            token, secret = create_token(s, username, name)
+            token, secret = create_token(s, username, name, scope=scope, expires_at=expires_at)
             label = display_prefix(token)
     except ValidationError as exc:
         _fail(" ".join(exc.errors.values()))
+    until = f"expires {_when(expires_at)}" if expires_at else "does not expire"
     click.echo(secret)
     click.echo(
-        f"Token {label}… created for {username!r}. It is shown only this once: store it now. "
-        f"Send it as 'Authorization: Bearer <token>'; revoke it with: "
+        f"Token {label}… created for {username!r} (scope {scope}; {until}). It is shown only "
+        f"this once: store it now. Send it as 'Authorization: Bearer <token>'; revoke it with: "
         f"flask --app feedsvc revoke-token {label}",
         err=True,
     )
@@ -184,31 +280,40 @@ def revoke_token_command(prefix: str) -> None:
 @click.command("list-tokens")
 @with_appcontext
 def list_tokens_command() -> None:
-    """List API tokens: prefix, user, name, created, last used, revoked."""
-    from feedsvc.tokens import display_prefix, list_tokens
+    """List API tokens: prefix, user, scope, created, last used, expires, state, name."""
+    from feedsvc.storage.models import utcnow
+    from feedsvc.tokens import display_prefix, list_tokens, unusable_because
 
     _require_schema()
+    now = utcnow()
     with transaction(current_app, write=False) as s:
-        tokens = list_tokens(s)
         rows = [
             (
                 display_prefix(t),
                 t.user.username,
+                t.scope,
                 _when(t.created_at),
                 _when(t.last_used_at),
-                _when(t.revoked_at) if t.revoked_at else "active",
+                _when(t.expires_at),
+                _state(unusable_because(t, now), t.revoked_at),
                 t.name or "-",
             )
-            for t in tokens
+            for t in list_tokens(s)
         ]
     if not rows:
         click.echo("No API tokens. Make one with: flask --app feedsvc create-token USERNAME")
         return
-    header = ("prefix", "user", "created", "last used", "revoked", "name")
+    header = ("prefix", "user", "scope", "created", "last used", "expires", "state", "name")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
     for row in [header, *rows]:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
         click.echo("  ".join([*cells, row[-1]]))
+
+
+def _state(why: str | None, revoked_at: datetime | None) -> str:
+    if why == "revoked":
+        return f"revoked {_when(revoked_at)}"
+    return {None: "active", "expired": "expired", "disabled": "user disabled"}[why]
 
 
 def _nginx_token_options(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -48,6 +48,9 @@ STATUSES = (STATUS_PUBLISHED, STATUS_DRAFT)
 TOKEN_NAME_MAX = 120
 USERNAME_MAX = 64
 PASSWORD_MIN = 8
+# Long enough for any passphrase or password manager; a longer one is refused before it is
+# hashed, so a megabyte "password" costs nothing.
+PASSWORD_MAX = 1024
 # Roles: an editor writes articles; an admin also manages sections, users and API tokens.
 ROLE_EDITOR = "editor"
 ROLE_ADMIN = "admin"
@@ -57,3 +60,6 @@ ROLES = (ROLE_EDITOR, ROLE_ADMIN)
 SCOPE_READ = "read"
 SCOPE_WRITE = "write"
 SCOPES = (SCOPE_READ, SCOPE_WRITE)
+# The latest a token may be made to expire, in days from its creation: a longer-lived one
+# should simply not expire (and be revoked when done with).
+TOKEN_DAYS_MAX = 3660

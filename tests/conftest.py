@@ -20,9 +20,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from feedsvc import settings
+from feedsvc.limits import ROLE_ADMIN, ROLE_EDITOR
 from feedsvc.storage.db import database, transaction
 from feedsvc.users import create_user
-from tests.support.app import EDITOR, make_app, unmigrated_app
+from tests.support.app import EDITOR, WRITER, make_app, unmigrated_app
 from tests.support.forms import AuthActions
 
 # Read once, as the session starts: the autouse fixture below clears every FEEDSVC_* variable
@@ -95,10 +96,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    """The app on a migrated database with one editor (EDITOR)."""
+    """The app on a migrated database with one account, EDITOR, an admin."""
     app = make_app(database_url, tmp_path)
     with transaction(app) as s:
-        create_user(s, *EDITOR)
+        create_user(s, *EDITOR, role=ROLE_ADMIN)
     yield app
     database(app).dispose()
 
@@ -128,7 +129,18 @@ def auth(client: FlaskClient) -> AuthActions:
 
 @pytest.fixture
 def editor(client: FlaskClient, auth: AuthActions) -> FlaskClient:
-    """A client logged in through the real login form."""
+    """A client logged in through the real login form (as EDITOR, an admin)."""
     response = auth.login()
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+@pytest.fixture
+def writer(app: Flask) -> FlaskClient:
+    """Another client, logged in through the real login form as WRITER (the editor role)."""
+    with transaction(app) as s:
+        create_user(s, *WRITER, role=ROLE_EDITOR)
+    client = app.test_client()
+    response = AuthActions(client).login(*WRITER)
     assert response.status_code == 302, response.get_data(as_text=True)
     return client

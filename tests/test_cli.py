@@ -70,6 +70,10 @@ def usernames(app: Flask) -> list[str]:
         return list(s.scalars(select(User.username).order_by(User.id)))
 
 
+def instance_of(app: Flask) -> Path:
+    return Path(app.extensions["feedsvc.settings"]["INSTANCE_PATH"])
+
+
 def table_names(app: Flask) -> list[str]:
     return inspect(database(app).engine).get_table_names()
 
@@ -92,10 +96,11 @@ def test_init_db_with_admin_password_creates_schema_and_admin(
     assert not logs_in(empty_app, "admin", "something else")
 
 
-def test_init_db_prints_a_generated_password_exactly_once(
+def test_init_db_on_a_terminal_prints_a_generated_password_exactly_once(
     empty_app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("FEEDSVC_ADMIN_PASSWORD", raising=False)
+    monkeypatch.setattr("feedsvc.cli._stdout_is_terminal", lambda: True)
     first = invoke(empty_app, "init-db")
     assert first.exit_code == 0, first.output
     found = GENERATED.findall(first.output)
@@ -104,6 +109,7 @@ def test_init_db_prints_a_generated_password_exactly_once(
     assert len(password) >= 12
     assert first.output.count(password) == 1
     assert logs_in(empty_app, "admin", password)
+    assert not (instance_of(empty_app) / "admin-password.txt").exists()
 
     second = invoke(empty_app, "init-db")
     assert second.exit_code == 0, second.output
@@ -155,16 +161,24 @@ def test_init_db_with_too_short_admin_password_is_a_sentence(
 # --- create-user --------------------------------------------------------------------------
 
 
-def test_create_user_prompts_for_password_and_user_can_log_in(app: Flask) -> None:
+def test_create_user_on_a_terminal_asks_twice_and_user_can_log_in(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("feedsvc.cli._stdin_is_terminal", lambda: True)
     result = invoke(app, "create-user", "ana.lopez", stdin_text="a long passphrase\n" * 2)
     assert result.exit_code == 0, result.output
-    assert "User 'ana.lopez' created." in result.output
+    assert "Password for the new user" in result.output
+    assert "Repeat the password" in result.output
+    assert "User 'ana.lopez' created (editor)." in result.output
     assert "a long passphrase" not in result.output  # the prompt hides what is typed
     assert usernames(app) == [EDITOR[0], "ana.lopez"]
     assert logs_in(app, "ana.lopez", "a long passphrase")
 
 
-def test_create_user_password_confirmation_must_match(app: Flask) -> None:
+def test_create_user_on_a_terminal_confirmation_must_match(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("feedsvc.cli._stdin_is_terminal", lambda: True)
     result = invoke(app, "create-user", "ana", stdin_text="a long passphrase\nanother one\n")
     assert result.exit_code != 0
     assert "do not match" in result.output

@@ -285,3 +285,48 @@ def test_gzip_only_documents_downgrade_and_upgrade_keep_every_feeds_bytes(
     with transaction(empty_app, write=False) as s:
         again = {doc.path: (doc.body, doc.body_length) for doc in s.scalars(select(FeedDocument))}
     assert again == {path: (body, len(body)) for path, body in served.items()}
+
+
+def test_upgrading_keeps_a_deleted_articles_id_retired(empty_app: Flask, engine: Engine) -> None:
+    """0005 adds foreign keys to articles, which SQLite does by copying the table: the copy
+    keeps AUTOINCREMENT and its counter, so the newest article deleted before the upgrade
+    does not hand its id (and permanent URL) to the next one."""
+    migrate.upgrade(engine, "0004")
+    tables = MetaData()
+    tables.reflect(engine, only=["sections", "articles"])
+    sections, articles = tables.tables["sections"], tables.tables["articles"]
+    with engine.begin() as conn:
+        section_id = conn.execute(
+            sections.insert().values(
+                guid="urn:uuid:6b1f0c9e-2f4e-4c55-9a59-0d4c6f0f1a11",
+                name="World News",
+                slug="world-news",
+                description="",
+                items_per_feed=20,
+                revision=1,
+                rendered_revision=0,
+                created_at=WHEN,
+                updated_at=WHEN,
+            )
+        ).inserted_primary_key[0]
+        for n in range(3):
+            conn.execute(
+                articles.insert().values(
+                    guid=f"urn:uuid:0e6a9b0e-8c44-4d3c-a7c5-6a1b2c3d4e5{n}",
+                    section_id=section_id,
+                    title=f"Story {n}",
+                    body_source="Text.",
+                    body_html="<p>Text.</p>",
+                    summary_source="",
+                    summary="Text.",
+                    author="",
+                    status="published",
+                    publish_at=WHEN,
+                    created_at=WHEN,
+                    updated_at=WHEN,
+                )
+            )
+        ids = sorted(conn.execute(select(articles.c.id)).scalars())
+        conn.execute(articles.delete().where(articles.c.id == ids[-1]))
+    migrate.upgrade(engine, "head")
+    assert make_article(empty_app, section_id, "After the upgrade") == ids[-1] + 1

@@ -41,6 +41,19 @@ def the_row(app: Flask) -> ApiToken:
         return s.scalars(select(ApiToken)).one()
 
 
+def listed(runner: FlaskCliRunner) -> dict[str, dict[str, str]]:
+    """list-tokens' table: each row by its prefix, each cell by its column's heading."""
+    result = runner.invoke(args=["list-tokens"])
+    assert result.exit_code == 0, result.output
+    header, *rows = result.output.splitlines()
+    columns = re.split(r"\s{2,}", header.strip())
+    assert columns == [
+        "prefix", "user", "scope", "created", "last used", "expires", "state", "name"
+    ]  # fmt: skip
+    table = [dict(zip(columns, re.split(r"\s{2,}", row.strip()), strict=True)) for row in rows]
+    return {row["prefix"]: row for row in table}
+
+
 def test_token_lifecycle_through_the_cli(
     app: Flask, runner: FlaskCliRunner, client: FlaskClient
 ) -> None:
@@ -49,21 +62,18 @@ def test_token_lifecycle_through_the_cli(
 
     token = make_token(runner, "editor", "--name", "Newsroom CMS")
     prefix = token[:12]
-    listing = runner.invoke(args=["list-tokens"]).output
-    assert prefix in listing and "editor" in listing and "Newsroom CMS" in listing
-    assert "active" in listing and "never" in listing
-    assert token not in listing
+    row = listed(runner)[prefix]
+    assert (row["user"], row["name"], row["scope"]) == ("editor", "Newsroom CMS", "read")
+    assert (row["state"], row["last used"], row["expires"]) == ("active", "never", "never")
+    assert token not in runner.invoke(args=["list-tokens"]).output
 
     assert call(client, token) == 200
-    listing = runner.invoke(args=["list-tokens"]).output
-    line = next(line for line in listing.splitlines() if line.startswith(prefix))
-    assert "never" not in line  # last used is recorded now
+    assert listed(runner)[prefix]["last used"] != "never"  # last use is recorded now
 
     result = runner.invoke(args=["revoke-token", prefix])
     assert result.exit_code == 0 and "revoked" in result.output
     assert call(client, token) == 401
-    listing = runner.invoke(args=["list-tokens"]).output
-    assert "active" not in listing
+    assert listed(runner)[prefix]["state"].startswith("revoked 20")
     again = runner.invoke(args=["revoke-token", prefix])
     assert again.exit_code == 0 and "already revoked" in again.output
 
@@ -145,7 +155,7 @@ def token_writes(app: Flask) -> Iterator[list[str]]:
 def test_last_used_is_written_at_most_once_a_minute(
     app: Flask, runner: FlaskCliRunner, client: FlaskClient
 ) -> None:
-    token = make_token(runner, "editor")
+    token = make_token(runner, "editor", "--scope", "write")
     headers = {"Authorization": f"Bearer {token}"}
     with token_writes(app) as writes:
         for _ in range(5):
@@ -174,7 +184,7 @@ def test_a_failed_write_still_records_use(
     app: Flask, runner: FlaskCliRunner, client: FlaskClient
 ) -> None:
     """The use is committed before the view runs, so a 422 does not roll it back."""
-    token = make_token(runner, "editor")
+    token = make_token(runner, "editor", "--scope", "write")
     response = client.post(
         "/api/v1/sections", json={"name": ""}, headers={"Authorization": f"Bearer {token}"}
     )

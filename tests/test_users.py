@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 from werkzeug.security import check_password_hash
 
 from feedsvc import limits
-from feedsvc.errors import ValidationError
+from feedsvc.errors import Conflict, ValidationError
 from feedsvc.limits import PASSWORD_MIN
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import User
@@ -79,8 +79,50 @@ def test_bad_usernames_are_refused_with_the_rule(blank: Flask, name: str) -> Non
 @pytest.mark.parametrize("again", ["Ana", "ana", "ANA"])
 def test_taken_username_is_refused_whatever_the_case(blank: Flask, again: str) -> None:
     add(blank, "Ana")
-    assert refused(blank, again) == {"username": f"The username “{again}” is taken."}
+    with pytest.raises(Conflict) as caught:  # alone, a clash with what is stored
+        add(blank, again)
+    assert caught.value.errors == {"username": f"The username “{again}” is taken."}
     assert usernames(blank) == ["Ana"]
+
+
+def test_a_taken_username_beside_other_problems_is_a_plain_refusal(blank: Flask) -> None:
+    add(blank, "Ana")
+    with pytest.raises(ValidationError) as caught:
+        add(blank, "ana", "short")
+    assert not isinstance(caught.value, Conflict)
+    assert list(caught.value.errors) == ["username", "password"]
+
+
+def roles(app: Flask) -> dict[str, str]:
+    with transaction(app, write=False) as s:
+        return {name: role for name, role in s.execute(select(User.username, User.role))}
+
+
+def test_an_account_is_an_editor_unless_made_an_admin(blank: Flask) -> None:
+    add(blank, "ana")
+    with transaction(blank) as s:
+        create_user(s, "ben", PASSWORD, role="admin")
+    assert roles(blank) == {"ana": "editor", "ben": "admin"}
+
+
+@pytest.mark.parametrize("role", ["", "Admin", "root", "editor "])
+def test_an_unknown_role_is_refused(blank: Flask, role: str) -> None:
+    with pytest.raises(ValidationError) as caught, transaction(blank) as s:
+        create_user(s, "ana", PASSWORD, role=role)
+    assert caught.value.errors == {"role": "The role must be “editor” or “admin”."}
+    assert usernames(blank) == []
+
+
+def test_passwords_longer_than_the_limit_or_not_text_are_refused(blank: Flask) -> None:
+    assert refused(blank, "ana", "p" * (limits.PASSWORD_MAX + 1)) == {
+        "password": f"The password must be at most {limits.PASSWORD_MAX} characters."
+    }
+    # What a pipe of non-UTF-8 bytes becomes under surrogateescape.
+    assert refused(blank, "ana", "long enough \udcff") == {
+        "password": "The password contains characters that are not valid text."
+    }
+    add(blank, "ana", "p" * limits.PASSWORD_MAX)
+    assert login(blank, "ana", "p" * limits.PASSWORD_MAX) == "ana"
 
 
 def test_password_must_have_minimum_length(blank: Flask) -> None:
@@ -130,6 +172,7 @@ def test_ensure_admin_with_chosen_password(blank: Flask) -> None:
     with transaction(blank) as s:
         assert ensure_admin(s, "chosen by the operator") is None
     assert usernames(blank) == ["admin"]
+    assert roles(blank) == {"admin": "admin"}
     assert login(blank, "admin", "chosen by the operator") == "admin"
 
 
@@ -138,6 +181,7 @@ def test_ensure_admin_generates_a_password_once(blank: Flask) -> None:
         generated = ensure_admin(s, None)
     assert generated is not None and len(generated) >= 12
     assert login(blank, "admin", generated) == "admin"
+    assert roles(blank) == {"admin": "admin"}
     with transaction(blank) as s:
         assert ensure_admin(s, None) is None
     assert usernames(blank) == ["admin"]

@@ -1,4 +1,4 @@
-"""The editors' side: sections and articles through plain HTML forms (Post/Redirect/Get)."""
+"""The editors' side: articles (every account) and sections (admins) through HTML forms (PRG)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
@@ -18,7 +18,7 @@ from feedsvc import articles, sections
 from feedsvc.errors import NotFound, ValidationError
 from feedsvc.storage.db import get_session
 from feedsvc.storage.models import Article
-from feedsvc.web.auth import login_required
+from feedsvc.web.auth import admin_required, login_required
 from feedsvc.web.forms import ArticleForm, DeleteForm, SectionForm, attach_errors
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def index() -> str:
 
 
 @bp.route("/sections/")
-@login_required
+@admin_required
 def section_list() -> str:
     return render_template("admin/sections.html", sections=sections.list_sections(get_session()))
 
@@ -79,7 +79,7 @@ def _section_input(form: SectionForm) -> sections.SectionInput:
 
 
 @bp.route("/sections/new", methods=["GET", "POST"])
-@login_required
+@admin_required
 def section_new() -> str | Response:
     form = SectionForm()
     if form.validate_on_submit():
@@ -96,7 +96,7 @@ def section_new() -> str | Response:
 
 
 @bp.route("/sections/<int:section_id>/edit", methods=["GET", "POST"])
-@login_required
+@admin_required
 def section_edit(section_id: int) -> str | Response:
     session = get_session()
     try:
@@ -160,13 +160,19 @@ def _render_article_form(form: ArticleForm, article: Article | None) -> str:
 def article_new() -> str | Response:
     form = _article_form()
     if not form.section_id.choices:
+        if not g.user.is_admin:
+            flash("There are no sections yet: ask an admin to create one.")
+            return redirect(url_for("admin.index"))
         flash("Create a section first: every article belongs to one.")
         return redirect(url_for("admin.section_new"))
     if form.validate_on_submit():
         session = get_session()
         try:
             article = articles.create_article(
-                session, _article_input(form), base_url=current_app.config["SITE_URL"] + "/"
+                session,
+                _article_input(form),
+                base_url=current_app.config["SITE_URL"] + "/",
+                by=g.user.id,
             )
         except ValidationError as exc:
             attach_errors(form, exc)
@@ -193,6 +199,7 @@ def article_edit(article_id: int) -> str | Response:
                 article_id,
                 _article_input(form, article),
                 base_url=current_app.config["SITE_URL"] + "/",
+                by=g.user.id,
             )
         except ValidationError as exc:
             attach_errors(form, exc)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from feedsvc.storage.db import get_session
@@ -28,7 +28,9 @@ def load_user() -> None:
 def login_required(view: F) -> F:
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if g.user is None:
+        # A disabled account is logged out everywhere (its session version moved on); this
+        # also holds for a session that has not been checked against it.
+        if g.user is None or not g.user.is_active:
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)
 
@@ -64,3 +66,22 @@ def logout() -> Response:
         session.clear()
         flash("You are logged out.")
     return redirect(url_for("auth.login"))
+
+
+def admin_required(view: F) -> F:
+    """login_required, and the admin role: an editor gets 403, a page that says why."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        user = g.user
+        if user is None or not user.is_active:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        if not user.is_admin:
+            abort(
+                403,
+                "This page is for admins. Your account is an editor's: it writes articles; "
+                "ask an admin for anything else.",
+            )
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    DateField,
     DateTimeLocalField,
     IntegerField,
     PasswordField,
@@ -14,13 +15,18 @@ from wtforms import (
 
 # SelectChoice is newer than the published WTForms stubs.
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
-from wtforms.validators import InputRequired, NumberRange, Optional
+from wtforms.validators import EqualTo, InputRequired, NumberRange, Optional
 
 from feedsvc.errors import ValidationError
 from feedsvc.limits import (
     ITEMS_PER_FEED_DEFAULT,
     ITEMS_PER_FEED_MAX,
     ITEMS_PER_FEED_MIN,
+    PASSWORD_MIN,
+    ROLE_ADMIN,
+    ROLE_EDITOR,
+    SCOPE_READ,
+    SCOPE_WRITE,
     STATUS_DRAFT,
     STATUS_PUBLISHED,
 )
@@ -103,6 +109,102 @@ class ArticleForm(FlaskForm):
         "Status",
         choices=[SelectChoice(STATUS_PUBLISHED, "Published"), SelectChoice(STATUS_DRAFT, "Draft")],
         default=STATUS_PUBLISHED,
+    )
+
+
+# --- accounts and API tokens (web/accounts.py, web/apitokens.py) -------------------------------
+
+ROLE_CHOICES = [
+    SelectChoice(ROLE_EDITOR, "Editor: writes articles"),
+    SelectChoice(ROLE_ADMIN, "Admin: also sections, users and API tokens"),
+]
+_NEW_PASSWORD_HINT = f"At least {PASSWORD_MIN} characters."
+# HTML autofill tokens: password managers offer the stored password, or make up a new one.
+_NEW = {"autocomplete": "new-password"}
+
+
+class ActionForm(FlaskForm):
+    """A bare CSRF-protected POST for buttons: disable, enable, revoke."""
+
+
+class UserForm(FlaskForm):
+    """One field per users.create_user argument, by the same name."""
+
+    username = StringField(
+        "Username",
+        description="Letters, digits, dots, hyphens or underscores.",
+        validators=[InputRequired("Give the account a username.")],
+    )
+    # validate_choice=False here and below: the service refuses an unknown role in a sentence.
+    role = SelectField("Role", choices=ROLE_CHOICES, default=ROLE_EDITOR, validate_choice=False)
+    password = PasswordField(
+        "Password",
+        description=_NEW_PASSWORD_HINT + " Tell it to its owner, who then changes it.",
+        validators=[InputRequired("Give the account a password.")],
+        render_kw=_NEW,
+    )
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=ROLE_CHOICES, validate_choice=False)
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField(
+        "New password",
+        description=_NEW_PASSWORD_HINT + " Every session of the account ends.",
+        validators=[InputRequired("Give the new password.")],
+        render_kw=_NEW,
+    )
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField(
+        "Current password",
+        validators=[InputRequired("Give your current password.")],
+        render_kw={"autocomplete": "current-password"},
+    )
+    password = PasswordField(
+        "New password",
+        description=_NEW_PASSWORD_HINT,
+        validators=[InputRequired("Give the new password.")],
+        render_kw=_NEW,
+    )
+    confirm = PasswordField(
+        "New password again",
+        validators=[
+            InputRequired("Type the new password again."),
+            EqualTo("password", "The two new passwords differ."),
+        ],
+        render_kw=_NEW,
+    )
+
+
+class TokenForm(FlaskForm):
+    """One field per tokens.create_token argument, by the same name."""
+
+    # validate_choice=False: the service says why a user or scope cannot be used, in a sentence.
+    username = SelectField(
+        "User",
+        description="The token acts as this account, with its role.",
+        validate_choice=False,
+    )
+    name = StringField("Name", description="What the token is for, e.g. the CMS it is given to.")
+    scope = SelectField(
+        "Scope",
+        choices=[
+            SelectChoice(SCOPE_READ, "Read only"),
+            SelectChoice(SCOPE_WRITE, "Read and write"),
+        ],
+        default=SCOPE_READ,
+        validate_choice=False,
+    )
+    expires_at = DateField(
+        "Expires on",
+        validators=[Optional()],
+        invalid_value_message=(  # type: ignore[call-arg]  # newer than the WTForms stubs
+            "Expires on must be a date like 2027-01-31; leave it empty for no expiry."
+        ),
     )
 
 

@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
+from feedsvc.limits import SCOPE_WRITE
 from feedsvc.storage.db import transaction
 from feedsvc.tokens import create_token
 from feedsvc.web.api import openapi
@@ -66,9 +67,12 @@ class Api:
         return self.client.delete(API + path, headers=self.headers())
 
 
-def new_token(app: Flask, name: str = "cms") -> str:
+def new_token(
+    app: Flask, name: str = "cms", *, user: str = EDITOR[0], scope: str = SCOPE_WRITE
+) -> str:
+    """A token (EDITOR's, an admin's, read and write unless told otherwise)."""
     with transaction(app) as s:
-        return create_token(s, EDITOR[0], name)[1]
+        return create_token(s, user, name, scope=scope)[1]
 
 
 def body(response: TestResponse) -> Any:

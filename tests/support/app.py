@@ -13,7 +13,11 @@ from feedsvc.storage.db import database
 
 SITE_URL = "http://feeds.example.org"
 SECRET_KEY = "a-test-secret-key-of-enough-length"
+# The account every `app` has: an admin (named "editor" since before roles existed), so the
+# tests of sections, users and tokens pages may use it.
 EDITOR = ("editor", "correct horse battery")
+# An account with the editor role (articles only), for the tests of what roles may do.
+WRITER = ("writer", "a writer's passphrase")
 
 
 def app_settings(database_url: str, tmp_path: Path, **overrides: Any) -> dict[str, Any]:

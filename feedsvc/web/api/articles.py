@@ -11,9 +11,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from flask import request
+from flask import g, request
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from feedsvc import articles as service
@@ -118,7 +118,7 @@ def list_articles() -> Response:
     session = get_session()
     args = request.args
     problems: dict[str, str] = {}
-    query = select(Article).options(joinedload(Article.section))
+    query = select(Article).options(*service.WITH_PEOPLE)
     wanted: dict[str, str] = {}
     if "section" in args:
         slug = clean_text(args["section"]).strip().lower()
@@ -164,7 +164,7 @@ def create_article() -> Response:
         service.ArticleInput(title="", section_id=0, body=""), **sent.changes
     )
     article = _save(
-        lambda: service.create_article(session, given, base_url=_base_url()),
+        lambda: service.create_article(session, given, base_url=_base_url(), by=g.api_user_id),
         sent,
     )
     payload = article_json(article)
@@ -187,10 +187,12 @@ def patch_article(article_id: int) -> Response:
     current = service.input_of(stored)
     data = dataclasses.replace(current, **sent.changes)
     article = _save(
-        lambda: service.update_article(session, article_id, data, base_url=_base_url()),
+        lambda: service.update_article(
+            session, article_id, data, base_url=_base_url(), by=g.api_user_id
+        ),
         sent,
     )
-    session.refresh(article, ["section"])
+    session.refresh(article, ["section", "updated_by"])
     payload = article_json(article)
     session.commit()
     return json_response(payload)

@@ -2,6 +2,9 @@
 
 The blueprint is exempt from CSRF for that reason: no ambient credential (a cookie) is ever
 honoured, so a cross-site form has nothing to ride on.
+
+A token acts as its account, with the account's role (sections are an admin's), within its
+own scope (read: GET and HEAD only).
 """
 
 from __future__ import annotations
@@ -13,12 +16,21 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from feedsvc import tokens
+from feedsvc.limits import ROLE_ADMIN, SCOPE_WRITE
 from feedsvc.storage.db import database, get_session, transaction
 from feedsvc.storage.models import utcnow
-from feedsvc.web.api.contract import INVALID_TOKEN, OPENAPI_PATH
-from feedsvc.web.api.errors import ApiError
+from feedsvc.web.api.contract import INSUFFICIENT_SCOPE, INVALID_TOKEN, OPENAPI_PATH
+from feedsvc.web.api.errors import FALLBACK, ApiError
 
 REALM = 'Bearer realm="feedsvc"'
+# Why a token that was sent is refused. Whoever sends a token whole may learn its state:
+# they hold its secret. (Quoted in WWW-Authenticate: printable ASCII only, no '"' or '\\'.)
+_REFUSED = {
+    "unknown": "The token is not valid: it is mistyped or unknown.",
+    "revoked": "The token was revoked; ask an admin for a new one.",
+    "expired": "The token has expired; ask an admin for a new one.",
+    "disabled": "The account of this token is disabled; the token works again if it is enabled.",
+}
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -38,23 +50,51 @@ def require_token() -> None:
         )
     # A short read session of its own: a request without a valid token never touches the
     # request's session (for writes on SQLite, that would take the write lock).
+    now = utcnow()
     with database(current_app).reader() as lookup:
-        token = tokens.find_token(lookup, credentials)
-    if token is None:
+        token = tokens.match_token(lookup, credentials)
+        why = "unknown" if token is None else tokens.unusable_because(token, now)
+        role = token.user.role if token is not None else ""
+    if why is not None or token is None:
         raise ApiError(
             401,
-            "The token is not valid: it is mistyped, unknown or revoked.",
+            _REFUSED[why or "unknown"],
             headers={
                 "WWW-Authenticate": f'{REALM}, error="{INVALID_TOKEN}", '
-                'error_description="The token is unknown or revoked."'
+                f'error_description="{_REFUSED[why or "unknown"]}"'
             },
             code=INVALID_TOKEN,
         )
     g.api_token_id = token.id
     g.api_user_id = token.user_id
-    now = utcnow()
+    g.api_user_role = role
     if tokens.needs_touch(token, now):
         _touch(token.id, now)
+    if (
+        token.scope != SCOPE_WRITE
+        and request.method not in _SAFE
+        and request.endpoint != f"{request.blueprint}.{FALLBACK}"  # 404 and 405 stay honest
+    ):
+        # RFC 6750 §3.1: 403 insufficient_scope, naming the scope the request needs.
+        raise ApiError(
+            403,
+            "This token may only read (scope “read”); changes need a token with scope “write”.",
+            headers={
+                "WWW-Authenticate": f'{REALM}, error="{INSUFFICIENT_SCOPE}", '
+                f'scope="{SCOPE_WRITE}", error_description="The token may only read."'
+            },
+            code=INSUFFICIENT_SCOPE,
+        )
+
+
+def require_admin() -> None:
+    """In a view: the token's account must be an admin's (sections); an editor's gets 403."""
+    if g.api_user_role != ROLE_ADMIN:
+        raise ApiError(
+            403,
+            "Only an admin's token may create or change sections; this token's account is an "
+            "editor's, which may change articles only.",
+        )
 
 
 def _touch(token_id: int, now: datetime) -> None:

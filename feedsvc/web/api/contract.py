@@ -20,6 +20,7 @@ MAX_LIMIT = 100
 ERROR_CODES = {
     400: "bad_request",
     401: "unauthorized",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
@@ -28,8 +29,11 @@ ERROR_CODES = {
     422: "validation_failed",
     500: "internal_error",
 }
-# RFC 6750 §3.1: the code of a 401 for a token that was sent but is unknown or revoked.
+# RFC 6750 §3.1: the code of a 401 for a token that was sent but is unknown, revoked or
+# expired (or whose account is disabled), and of a 403 for a token whose scope is too small
+# (a read-only token sent with a write).
 INVALID_TOKEN = "invalid_token"
+INSUFFICIENT_SCOPE = "insufficient_scope"
 
 # An RFC 3339 date-time as the messages show it.
 TIME_EXAMPLE = "like 2026-11-28T14:30:00Z or 2026-11-28T15:30:00+01:00"

@@ -100,4 +100,6 @@ def article_json(article: Article) -> dict[str, Any]:
         "publish_at": rfc3339(article.publish_at),
         "created_at": rfc3339(article.created_at),
         "updated_at": rfc3339(article.updated_at),
+        "created_by": article.created_by.username if article.created_by else None,
+        "updated_by": article.updated_by.username if article.updated_by else None,
     }

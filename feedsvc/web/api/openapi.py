@@ -33,7 +33,8 @@ def _responses() -> dict[str, Any]:
     www = {
         "WWW-Authenticate": {
             "description": '`Bearer realm="feedsvc"`, with `error="invalid_token"` when a '
-            "token was sent but is unknown or revoked (RFC 6750 §3).",
+            "token was sent but is unknown, revoked or expired, or its account is disabled "
+            "(RFC 6750 §3).",
             "schema": {"type": "string"},
         }
     }
@@ -42,7 +43,22 @@ def _responses() -> dict[str, Any]:
             "Malformed JSON, not an object, duplicate keys, a field of the wrong JSON type, or "
             "an unknown field."
         ),
-        "Unauthorized": _error_response("No bearer token, or an unknown or revoked one.", www),
+        "Unauthorized": _error_response(
+            "No bearer token, or one that is unknown, revoked or expired, or whose account is "
+            "disabled (`invalid_token`; the message says which).",
+            www,
+        ),
+        "Forbidden": _error_response(
+            "A read-only token sent with a change (`insufficient_scope`, RFC 6750 §3.1, with "
+            '`WWW-Authenticate: Bearer …, error="insufficient_scope", scope="write"`), or an '
+            "editor's token changing a section (`forbidden`: sections are an admin's).",
+            {
+                "WWW-Authenticate": {
+                    "description": "Sent with `insufficient_scope` only.",
+                    "schema": {"type": "string"},
+                }
+            },
+        ),
         "NotFound": _error_response("No such resource."),
         "Conflict": _error_response("The slug is used by another section."),
         "PayloadTooLarge": _error_response("The request body is larger than 4 MB."),
@@ -58,6 +74,7 @@ def _errors(*codes: int) -> dict[str, Any]:
     names = {
         400: "BadRequest",
         401: "Unauthorized",
+        403: "Forbidden",
         404: "NotFound",
         409: "Conflict",
         413: "PayloadTooLarge",
@@ -94,7 +111,7 @@ def _body(schema: str, *, patch: bool = False) -> dict[str, Any]:
 def _paths() -> dict[str, Any]:
     section_id = ref("parameters", "SectionId")
     article_id = ref("parameters", "ArticleId")
-    write = (400, 401, 413, 415, 422)
+    write = (400, 401, 403, 413, 415, 422)
     return {
         "/sections": {
             "get": {
@@ -104,7 +121,7 @@ def _paths() -> dict[str, Any]:
             },
             "post": {
                 "operationId": "createSection",
-                "summary": "Create a section; its feeds appear within seconds.",
+                "summary": "Create a section (an admin's token); its feeds appear within seconds.",
                 "requestBody": _body("SectionCreate"),
                 "responses": {
                     **_ok("Created.", "Section", status=201, location=True),
@@ -121,7 +138,7 @@ def _paths() -> dict[str, Any]:
             },
             "patch": {
                 "operationId": "updateSection",
-                "summary": "Change some of a section's fields.",
+                "summary": "Change some of a section's fields (an admin's token).",
                 "requestBody": _body("SectionPatch", patch=True),
                 "responses": {**_ok("Saved.", "Section"), **_errors(*write, 404, 409)},
             },
@@ -199,7 +216,7 @@ def _paths() -> dict[str, Any]:
             "delete": {
                 "operationId": "deleteArticle",
                 "summary": "Delete an article; it leaves its feeds at the next publishing pass.",
-                "responses": {"204": {"description": "Deleted."}, **_errors(401, 404)},
+                "responses": {"204": {"description": "Deleted."}, **_errors(401, 403, 404)},
             },
         },
         "/openapi.json": {
@@ -238,9 +255,13 @@ def document(site_url: str) -> dict[str, Any]:
                 "Sections and articles for CMS integrations: the same rules as the editors' "
                 "form. JSON in and out (UTF-8); errors are "
                 '`{"error", "message", "fields"}`. Every route but this description needs '
-                "`Authorization: Bearer <token>` (`flask --app feedsvc create-token USERNAME`); "
-                "the session cookie is never accepted. Feeds are rendered in the background: a "
-                "change reaches them within a few seconds."
+                "`Authorization: Bearer <token>` (made in the admin's API tokens page, or with "
+                "`flask --app feedsvc create-token USERNAME --scope read|write`); the session "
+                "cookie is never accepted. A token acts as its account: an editor's token "
+                "changes articles, an admin's also sections. A token with scope `read` may "
+                "only read (GET). Articles name the accounts that created and last changed "
+                "them. Feeds are rendered in the background: a change reaches them within a "
+                "few seconds."
             ),
         },
         "servers": [{"url": f"{site_url}{PREFIX}"}],
@@ -251,7 +272,8 @@ def document(site_url: str) -> dict[str, Any]:
                 "bearer": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "A token made by `flask --app feedsvc create-token`.",
+                    "description": "A token made in the admin (API tokens) or by `flask --app "
+                    "feedsvc create-token`; its scope is `read` (GET only) or `write`.",
                 }
             },
             "parameters": {

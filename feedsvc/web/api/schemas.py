@@ -9,6 +9,7 @@ from feedsvc import limits
 from feedsvc.web.api.contract import (
     ARTICLE_FIELDS,
     ERROR_CODES,
+    INSUFFICIENT_SCOPE,
     INVALID_TOKEN,
     SECTION_FIELDS,
     Field,
@@ -83,7 +84,7 @@ def schemas() -> dict[str, Any]:
                 "error": {
                     "type": "string",
                     "description": "Machine-readable code.",
-                    "enum": sorted({*ERROR_CODES.values(), INVALID_TOKEN}),
+                    "enum": sorted({*ERROR_CODES.values(), INVALID_TOKEN, INSUFFICIENT_SCOPE}),
                 },
                 "message": {"type": "string", "description": "A full sentence for people."},
                 "fields": {
@@ -181,6 +182,8 @@ def schemas() -> dict[str, Any]:
                 "publish_at",
                 "created_at",
                 "updated_at",
+                "created_by",
+                "updated_by",
             ],
             "additionalProperties": False,
             "properties": {
@@ -212,6 +215,16 @@ def schemas() -> dict[str, Any]:
                 },
                 "created_at": _DATE_TIME,
                 "updated_at": _DATE_TIME,
+                "created_by": {
+                    "type": ["string", "null"],
+                    "description": "The username of the account that created the article (in "
+                    "the admin, or through the API with its token); null when unknown.",
+                },
+                "updated_by": {
+                    "type": ["string", "null"],
+                    "description": "The username of the account that last changed it; null "
+                    "when unknown.",
+                },
             },
         },
         "ArticleList": {

@@ -16,6 +16,7 @@ from feedsvc.errors import SlugInUse, ValidationError
 from feedsvc.storage.db import get_session
 from feedsvc.storage.models import Section
 from feedsvc.web.api import parsing
+from feedsvc.web.api.bearer import require_admin
 from feedsvc.web.api.contract import SECTION_FIELDS
 from feedsvc.web.api.encoding import api_url, json_response, section_json
 from feedsvc.web.api.errors import not_found, refused
@@ -52,7 +53,8 @@ def list_sections() -> Response:
 
 
 def create_section() -> Response:
-    """POST /sections"""
+    """POST /sections (an admin's token)"""
+    require_admin()
     # Typed by parsing; Any for dataclasses.replace, which checks each keyword's type.
     changes: dict[str, Any] = dict(parsing.fields(parsing.body(), SECTION_FIELDS))
     session = get_session()
@@ -69,7 +71,8 @@ def get_section(section_id: int) -> Response:
 
 
 def patch_section(section_id: int) -> Response:
-    """PATCH /sections/<id>: the fields given change, the others keep their values."""
+    """PATCH /sections/<id> (an admin's token): the fields given change, the others stay."""
+    require_admin()
     session = get_session()
     stored = _section_or_404(session, section_id, lock=True)
     changes: dict[str, Any] = dict(parsing.fields(parsing.body(patch=True), SECTION_FIELDS))

@@ -10,6 +10,9 @@ Create Date: 2026-12-03
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -17,6 +20,33 @@ revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
+_AUTOINCREMENT = {"sqlite_autoincrement": True}
+
+
+@contextmanager
+def _articles_counter_kept() -> Iterator[None]:
+    """SQLite: the copy of `articles` (batch mode) starts its AUTOINCREMENT counter at the
+    largest id copied; put back the old one, which also counts articles deleted since."""
+    bind = op.get_bind()
+    if bind.dialect.name != "sqlite":
+        yield
+        return
+    query = sa.text("SELECT seq FROM sqlite_sequence WHERE name = 'articles'")
+    before = bind.execute(query).scalar()
+    yield
+    if before is None:
+        return
+    after = bind.execute(query).scalar()
+    if after is None:
+        bind.execute(
+            sa.text("INSERT INTO sqlite_sequence (name, seq) VALUES ('articles', :seq)"),
+            {"seq": before},
+        )
+    elif after < before:
+        bind.execute(
+            sa.text("UPDATE sqlite_sequence SET seq = :seq WHERE name = 'articles'"),
+            {"seq": before},
+        )
 
 
 def upgrade() -> None:
@@ -32,7 +62,12 @@ def upgrade() -> None:
             sa.Column("password_changed_at", sa.DateTime(timezone=True), nullable=True)
         )
     op.execute("UPDATE users SET role = 'admin'")
-    with op.batch_alter_table("articles") as batch:
+    # SQLite adds a foreign key by copying the table; the copy must keep AUTOINCREMENT, or a
+    # deleted article's id (and so its permanent URL) would be handed to the next one.
+    with (
+        _articles_counter_kept(),
+        op.batch_alter_table("articles", table_kwargs=_AUTOINCREMENT) as batch,
+    ):
         batch.add_column(sa.Column("created_by_id", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("updated_by_id", sa.Integer(), nullable=True))
         batch.create_foreign_key(
@@ -60,7 +95,10 @@ def downgrade() -> None:
     with op.batch_alter_table("api_tokens") as batch:
         batch.drop_column("expires_at")
         batch.drop_column("scope")
-    with op.batch_alter_table("articles") as batch:
+    with (
+        _articles_counter_kept(),
+        op.batch_alter_table("articles", table_kwargs=_AUTOINCREMENT) as batch,
+    ):
         batch.drop_constraint(batch.f("fk_articles_updated_by_id_users"), type_="foreignkey")
         batch.drop_constraint(batch.f("fk_articles_created_by_id_users"), type_="foreignkey")
         batch.drop_column("updated_by_id")
