@@ -46,6 +46,21 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     return user if check_password_hash(user.password_hash, password) else None
 
 
+def find_user(session: Session, username: str) -> User | None:
+    """The account named `username` (any case), or None."""
+    return session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+
+
+def password_matches(user: User | None, password: str) -> bool:
+    """Whether `password` is the user's; with no user, a dummy hash costs the same time.
+
+    The hash is scrypt, tens of milliseconds of CPU: call this with no database transaction
+    open, so a flood of logins holds no lock that publishing waits for.
+    """
+    stored = user.password_hash if user is not None else _DUMMY_HASH
+    return check_password_hash(stored, password) and user is not None
+
+
 def ensure_admin(session: Session, password: str | None) -> str | None:
     """Create `admin` when no user exists; return the generated password, if one was made."""
     if session.scalar(select(func.count(User.id))):

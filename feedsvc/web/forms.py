@@ -21,12 +21,16 @@ from feedsvc.limits import (
     ITEMS_PER_FEED_DEFAULT,
     ITEMS_PER_FEED_MAX,
     ITEMS_PER_FEED_MIN,
+    LOGIN_FORM_SECONDS,
     STATUS_DRAFT,
     STATUS_PUBLISHED,
 )
 
 
 class LoginForm(FlaskForm):
+    class Meta:
+        csrf_time_limit = LOGIN_FORM_SECONDS
+
     username = StringField("Username", validators=[InputRequired("Enter your username.")])
     password = PasswordField("Password", validators=[InputRequired("Enter your password.")])
 

@@ -6,6 +6,7 @@ honoured, so a cross-site form has nothing to ride on.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from flask import current_app, g, request
@@ -15,6 +16,7 @@ from werkzeug.wrappers import Response
 from feedsvc import tokens
 from feedsvc.storage.db import database, get_session, transaction
 from feedsvc.storage.models import utcnow
+from feedsvc.web import throttle
 from feedsvc.web.api.contract import INVALID_TOKEN, OPENAPI_PATH
 from feedsvc.web.api.errors import ApiError
 
@@ -41,6 +43,7 @@ def require_token() -> None:
     with database(current_app).reader() as lookup:
         token = tokens.find_token(lookup, credentials)
     if token is None:
+        _count_bad_token()
         raise ApiError(
             401,
             "The token is not valid: it is mistyped, unknown or revoked.",
@@ -55,6 +58,27 @@ def require_token() -> None:
     now = utcnow()
     if tokens.needs_touch(token, now):
         _touch(token.id, now)
+
+
+def _count_bad_token() -> None:
+    """A bad token counts against the client's address (TOKEN_LIMIT_PER_ADDRESS): 429 over it.
+
+    Asked only after the lookup failed, so a valid token is never counted nor slowed; a
+    request without any token is a mistake, not a guess, and is not counted either.
+    """
+    try:
+        throttle.count_bad_token()
+    except throttle.Refused as refused:
+        current_app.logger.warning(
+            "API requests with bad tokens refused (%s) from %s", refused.limit, request.remote_addr
+        )
+        minutes = max(1, math.ceil(refused.retry_after / 60))
+        raise ApiError(
+            429,
+            "Too many requests with a bad token from your address: wait "
+            f"{minutes} minute{'s' * (minutes != 1)} (Retry-After says how many seconds).",
+            headers={"Retry-After": str(refused.retry_after)},
+        ) from None
 
 
 def _touch(token_id: int, now: datetime) -> None:
