@@ -78,6 +78,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_bp)
     # Bearer tokens only, never the session cookie: nothing for a cross-site form to ride on.
     csrf.exempt(api_bp)
+    # The login form checks its own token, with its own time limit (forms.LoginForm): once
+    # CSRFProtect has passed a token (it knows no per-form limit), forms skip their check.
+    csrf.exempt(auth.login)
     cli.init_app(app)
     # Feed polls are answered ahead of Flask, from the same stored documents.
     app.wsgi_app = FastPath(  # type: ignore[method-assign]

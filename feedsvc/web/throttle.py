@@ -159,7 +159,7 @@ def _retry_after(breached: RequestLimit | None) -> int:
     if breached is None:
         return _FALLBACK_RETRY_SECONDS
     try:
-        seconds = breached.reset_at - time.time()
+        reset = breached.window[0]  # when the oldest counted hit leaves the moving window
     except Exception:  # the store went away between the count and this question
         return min(_FALLBACK_RETRY_SECONDS, breached.limit.get_expiry())
-    return max(1, math.ceil(seconds))
+    return max(1, math.ceil(reset - time.time()))
