@@ -13,6 +13,7 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+import feedsvc.users
 from feedsvc.settings import SettingsError
 from tests.support.apiclient import API, error, new_token
 from tests.support.app import EDITOR, make_app
@@ -110,6 +111,15 @@ def test_one_address_trying_many_accounts_is_stopped(tmp_path: Path) -> None:
     assert attempt(colleague, OTHER[0], OTHER[1]).status_code == 302
 
 
+def test_with_the_defaults_one_address_gets_thirty_attempts(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's figure. The hash is stubbed out: what counts does not depend on it."""
+    monkeypatch.setattr(feedsvc.users, "check_password_hash", lambda stored, given: False)
+    statuses = [attempt(client, f"user{n}").status_code for n in range(31)]
+    assert statuses == [200] * 30 + [429]
+
+
 def test_successful_logins_count_towards_the_address_limit(tmp_path: Path) -> None:
     app = with_users(
         make_app(
@@ -144,6 +154,17 @@ def test_the_address_is_the_one_the_trusted_proxy_saw(tmp_path: Path) -> None:
 
     assert [via_nginx("203.0.113.1") for _ in range(3)] == [200, 200, 429]
     assert via_nginx("203.0.113.2") == 200
+
+
+def test_a_proxy_that_is_not_trusted_is_pointed_out_once(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    client.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.5"
+    attempt(client, "anna")
+    attempt(client, "ben")
+    warnings = [r.getMessage() for r in caplog.records if "TRUSTED_PROXIES is 0" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "every client counts as 127.0.0.1" in warnings[0]
 
 
 # --- logging ------------------------------------------------------------------------------

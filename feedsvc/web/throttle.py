@@ -85,6 +85,31 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
+_LOOPBACK = frozenset({"127.0.0.1", "::1"})
+_WARNED = "feedsvc.proxy_warned"
+
+
+def _warn_if_behind_an_unknown_proxy() -> None:
+    """Once per process: a proxy on this machine forwards, but TRUSTED_PROXIES is 0.
+
+    Then every client has the proxy's address, and one guesser exhausts the per-address login
+    limit for everybody.
+    """
+    if (
+        not current_app.config["TRUSTED_PROXIES"]
+        and request.remote_addr in _LOOPBACK
+        and "X-Forwarded-For" in request.headers
+        and not current_app.extensions.get(_WARNED)
+    ):
+        current_app.extensions[_WARNED] = True
+        current_app.logger.warning(
+            "a login came through a proxy (X-Forwarded-For) but TRUSTED_PROXIES is 0: every "
+            "client counts as %s for the per-address limits; behind nginx set "
+            "FEEDSVC_TRUSTED_PROXIES=1",
+            request.remote_addr,
+        )
+
+
 def account_key(username: str) -> str:
     """The per-account key: a digest of the lower-cased name, so a megabyte of "username"
     makes a short key, and the store never holds what was typed."""
@@ -119,6 +144,7 @@ def count_login(username: str) -> None:
     Each `with` block below is its own call site on purpose: Flask-Limiter keys a
     context-manager limit by the code location that enters it.
     """
+    _warn_if_behind_an_unknown_proxy()
     ext = limiter()
     try:
         with ext.shared_limit(_login_per_address, "login-address", key_func=client_address):
