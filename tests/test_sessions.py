@@ -20,7 +20,7 @@ from feedsvc.storage.models import User
 from feedsvc.users import create_user
 from feedsvc.web import logins
 from tests.support.app import EDITOR, make_app
-from tests.support.forms import AuthActions, form_values, labelled_fields
+from tests.support.forms import AuthActions, form_values, labelled_fields, submit
 
 ENDED = "Your session has ended"
 
@@ -147,6 +147,17 @@ def test_twelve_idle_hours_end_a_session(
     clock.advance(hours=12)
     assert not logged_in(client)
     login_page_says(client, "Your session ended after 12 hours without a request")
+
+
+def test_a_login_page_shown_before_the_session_ended_still_logs_in(
+    app: Flask, client: FlaskClient, auth: AuthActions, clock: Clock
+) -> None:
+    auth.login()
+    page = client.get("/admin/login")  # the session is live while this page is shown
+    clock.advance(hours=13)
+    response = submit(client, page, {"Username": EDITOR[0], "Password": EDITOR[1]})
+    assert response.status_code == 302
+    assert logged_in(client)
 
 
 def test_seven_days_end_even_a_busy_session(

@@ -3,7 +3,8 @@
 The cookie (Flask's, signed with SECRET_KEY) carries the user's id, the user's
 ``session_version`` at login, a random session id that is new at every login (a session
 planted before a login never becomes a logged-in one), the login time and the last-seen time.
-Before every request it is checked against the clock and the database; it ends (cleared) when
+Before every request it is checked against the clock and the database; it ends (the login's
+keys are removed from the cookie) when
 
 - the user is gone or disabled,
 - the user's ``session_version`` moved (logout, a password change, disabling: every session
@@ -74,8 +75,7 @@ def start(user: User) -> str:
 def check() -> Check:
     """Whether the cookie is a live session; ends (clears) it when it is not."""
     if _LEGACY_KEY in session:
-        session.clear()
-        return Check(None, "revoked")
+        return _end("revoked", None)
     if "uid" not in session:
         return Check(None)
     uid, ver, sid, iat, seen = (session.get(key) for key in _KEYS)
@@ -101,7 +101,10 @@ def check() -> Check:
 
 
 def _end(reason: str, sid: str | None) -> Check:
-    session.clear()
+    # Only the login goes: the form secret stays, so a login page shown before the session
+    # ended still submits (start() replaces the secret at the next login anyway).
+    for key in (*_KEYS, _LEGACY_KEY):
+        session.pop(key, None)
     return Check(None, reason, sid)
 
 
