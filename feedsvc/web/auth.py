@@ -47,7 +47,11 @@ def load_user() -> None:
     g.user = checked.user
     if checked.ended is not None:
         current_app.logger.info(
-            "session %s ended (%s) for %s", checked.session_id, checked.ended, _address()
+            "session %s of user id %s ended (%s) for %s",
+            checked.session_id,
+            checked.user_id,
+            checked.ended,
+            _address(),
         )
         if bp.url_prefix and request.path.startswith(bp.url_prefix):
             # The admin page asked for redirects to the login page, which says why.

@@ -60,6 +60,7 @@ class Check:
     user: User | None
     ended: str | None = None
     session_id: str | None = None
+    user_id: int | None = None  # whose session ended (the cookie's claim)
 
 
 def start(user: User) -> str:
@@ -73,39 +74,39 @@ def start(user: User) -> str:
 
 
 def check() -> Check:
-    """Whether the cookie is a live session; ends (clears) it when it is not."""
+    """Whether the cookie is a live session; ends it (drops the login) when it is not."""
     if _LEGACY_KEY in session:
-        return _end("revoked", None)
+        return _end("revoked", None, None)
     if "uid" not in session:
         return Check(None)
     uid, ver, sid, iat, seen = (session.get(key) for key in _KEYS)
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (uid, ver, iat, seen)):
-        return _end("revoked", None)  # signed by us, so only an older layout: start over
+        return _end("revoked", None, None)  # signed by us, so only an older layout: start over
     assert isinstance(uid, int) and isinstance(iat, int) and isinstance(seen, int)
     sid = sid if isinstance(sid, str) else None
     now = int(clock())
     config = current_app.config
     if now - iat >= int(config["SESSION_MAX_HOURS"]) * 3600:
-        return _end("expired", sid)
+        return _end("expired", sid, uid)
     if now - seen >= int(config["SESSION_IDLE_MINUTES"]) * 60:
-        return _end("idle", sid)
+        return _end("idle", sid, uid)
     # A short read of its own, not the request's session: on SQLite a POST's session takes the
     # write lock at its first statement, and checking a cookie is no reason to hold it.
     with database().reader() as lookup:
         user = lookup.get(User, uid)
     if user is None or not user.is_active or user.session_version != ver:
-        return _end("revoked", sid)
+        return _end("revoked", sid, uid)
     if now - seen >= SEEN_RESOLUTION:
         session["seen"] = now
-    return Check(user, session_id=sid)
+    return Check(user, session_id=sid, user_id=uid)
 
 
-def _end(reason: str, sid: str | None) -> Check:
+def _end(reason: str, sid: str | None, uid: int | None) -> Check:
     # Only the login goes: the form secret stays, so a login page shown before the session
     # ended still submits (start() replaces the secret at the next login anyway).
     for key in (*_KEYS, _LEGACY_KEY):
         session.pop(key, None)
-    return Check(None, reason, sid)
+    return Check(None, reason, sid, uid)
 
 
 def message(reason: str) -> str:

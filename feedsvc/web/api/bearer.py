@@ -91,8 +91,8 @@ def _touch(token_id: int, now: datetime) -> None:
             with transaction(current_app) as s:
                 s.execute(statement)
         else:
-            # The request's session is the writer (SQLite: it may hold the write lock already,
-            # from loading a cookie's user), so write here and commit before the view runs.
+            # The request's session is the writer (SQLite: its first statement takes the write
+            # lock), so write here and commit before the view runs.
             session.execute(statement)
             session.commit()
     except SQLAlchemyError:
