@@ -1,6 +1,6 @@
 """The password hash runs with no database transaction open: logins never stall publishing.
 
-scrypt takes tens of milliseconds of CPU. Before, it ran on the request's session, which for a
+scrypt takes about 0.1 s of CPU. Before, it ran on the request's session, which for a
 POST on SQLite holds the write lock (BEGIN IMMEDIATE), so a flood of logins queued every
 publishing write behind it.
 """

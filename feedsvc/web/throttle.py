@@ -3,7 +3,7 @@
 What counts (config/default.toml says the same to operators):
 
 - LOGIN_LIMIT_PER_ADDRESS: every login attempt from one client address, successful or not. It
-  bounds how many accounts one address can try and how many scrypt hashes (tens of ms of CPU
+  bounds how many accounts one address can try and how many scrypt hashes (~0.1 s of CPU
   each) it can demand. Checked first: an address over its limit counts against no account.
 - LOGIN_LIMIT_PER_ACCOUNT: attempts naming one username (any case; unknown names too, so a
   429 tells nothing about which accounts exist), forgotten at a successful login, so it counts
