@@ -36,7 +36,9 @@ class Browser:
 
     def __init__(self, base: str) -> None:
         self.base = base
-        cookies = urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        # Its own cookies; copying them into another Browser is how tests steal a session.
+        self.cookies = http.cookiejar.CookieJar()
+        cookies = urllib.request.HTTPCookieProcessor(self.cookies)
         self.opener = urllib.request.build_opener(cookies)
         self._posting = urllib.request.build_opener(cookies, _NoRedirect())
         self.action = ""  # where the last post() sent its form
@@ -75,6 +77,19 @@ class Browser:
                 return r.status, "", r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.headers.get("Location", ""), e.read()
+
+    def log_out(self) -> int:
+        """Press "Log out" on the admin's front page; the answer's status (302 when done)."""
+        status, body = self.get("/admin/")
+        assert status == 200, status
+        doc: Any = html.fromstring(body)
+        [form] = [f for f in doc.forms if (f.action or "").endswith("/logout")]
+        data = urllib.parse.urlencode(dict(form.form_values())).encode()
+        try:
+            with self._posting.open(self.base + form.action, data=data, timeout=TIMEOUT) as r:
+                return int(r.status)
+        except urllib.error.HTTPError as e:
+            return e.code
 
     def submit(self, path: str, by_label: dict[str, str], *, lands_on: str | None = None) -> Page:
         """Fill the form on path by its labels, POST it, follow the redirect: the next page.

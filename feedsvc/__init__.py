@@ -31,24 +31,38 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # start method): this factory and these settings, without importing the package root.
     app.extensions["feedsvc.settings"] = {**loaded, "INSTANCE_PATH": str(instance)}
     app.extensions["feedsvc.factory"] = create_app
+    https = app.config["SITE_URL"].startswith("https://")
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=app.config["SITE_URL"].startswith("https://"),
-        PERMANENT_SESSION_LIFETIME=timedelta(days=14),
+        SESSION_COOKIE_SECURE=https,
+        # Over https the __Host- prefix makes browsers refuse the cookie unless it is Secure,
+        # host-only and for every path: no sibling subdomain can plant or shadow it (RFC 6265bis
+        # §4.1.3.2).
+        SESSION_COOKIE_NAME="__Host-session" if https else "session",
+        # The cookie outlives no session: web/logins.py also ends it at SESSION_MAX_HOURS after
+        # the login, and after SESSION_IDLE_MINUTES without a request.
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=int(app.config["SESSION_MAX_HOURS"])),
+        # Set-Cookie only when the session changed (web/logins.py rewrites last-seen at most
+        # once a minute), not on every response.
+        SESSION_REFRESH_EACH_REQUEST=False,
         # Bodies up to limits.BODY_MAX characters may be 800 KB of UTF-8; leave room.
         MAX_CONTENT_LENGTH=4 * 1024 * 1024,
         MAX_FORM_MEMORY_SIZE=4 * 1024 * 1024,
+        # Admin forms' tokens live as long as the session (its CSRF secret is new at every
+        # login), so a long article is not lost; the login form has its own hour
+        # (limits.LOGIN_FORM_SECONDS).
         WTF_CSRF_TIME_LIMIT=None,
     )
 
     from feedsvc import cli, logs
     from feedsvc.storage import db
-    from feedsvc.web import documents, metrics
+    from feedsvc.web import documents, metrics, throttle
     from feedsvc.web.fastpath import FastPath
 
     logs.init_app(app)
     db.init_app(app)
+    throttle.init_app(app)
     documents.init_app(app)
     counters = metrics.init_app(app)
     csrf = CSRFProtect(app)
@@ -66,6 +80,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_bp)
     # Bearer tokens only, never the session cookie: nothing for a cross-site form to ride on.
     csrf.exempt(api_bp)
+    # The login form checks its own token, with its own time limit (forms.LoginForm): once
+    # CSRFProtect has passed a token (it knows no per-form limit), forms skip their check.
+    csrf.exempt(auth.login)
     cli.init_app(app)
     # Feed polls are answered ahead of Flask, from the same stored documents.
     app.wsgi_app = FastPath(  # type: ignore[method-assign]

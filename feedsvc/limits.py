@@ -51,6 +51,11 @@ PASSWORD_MIN = 8
 # Long enough for any passphrase or password manager; a longer one is refused before it is
 # hashed, so a megabyte "password" costs nothing.
 PASSWORD_MAX = 1024
+# How long a login form's CSRF token is accepted (seconds): a script must fetch a fresh page
+# at least this often. Other admin forms keep theirs for the session's life (no time limit of
+# their own), so a long article is never lost to an expired token; the session ends anyway
+# after SESSION_IDLE_MINUTES or SESSION_MAX_HOURS, and its CSRF secret with it.
+LOGIN_FORM_SECONDS = 3600
 # Roles: an editor writes articles; an admin also manages sections, users and API tokens.
 ROLE_EDITOR = "editor"
 ROLE_ADMIN = "admin"

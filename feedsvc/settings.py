@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
+from limits import parse_many
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = PROJECT_ROOT / "config"
@@ -153,6 +154,19 @@ def _finish(s: dict[str, Any], instance_path: Path) -> None:
         raise SettingsError(
             f"TRUSTED_PROXIES must be 0 (no proxy in front) to 5, not {s['TRUSTED_PROXIES']!r}."
         )
+    for name in ("LOGIN_LIMIT_PER_ACCOUNT", "LOGIN_LIMIT_PER_ADDRESS", "TOKEN_LIMIT_PER_ADDRESS"):
+        _check_rate(name, s[name])
+    redis_url = str(s["REDIS_URL"])
+    if redis_url and urlsplit(redis_url).scheme not in {"redis", "rediss", "unix"}:
+        raise SettingsError(
+            f"REDIS_URL must be empty (counts in memory) or a redis://, rediss:// or unix:// "
+            f"URL, not {redis_url!r}."
+        )
+    if not str(s["REDIS_KEY_PREFIX"]).strip():
+        raise SettingsError("REDIS_KEY_PREFIX must not be empty.")
+    for name, low in (("SESSION_IDLE_MINUTES", 1), ("SESSION_MAX_HOURS", 1)):
+        if int(s[name]) < low:
+            raise SettingsError(f"{name} must be at least {low}, not {s[name]!r}.")
     if s["LOG_FORMAT"] not in {"text", "json"}:
         raise SettingsError("LOG_FORMAT must be 'text' or 'json'.")
     if s.get("EXPORT_DIR"):
@@ -162,6 +176,19 @@ def _finish(s: dict[str, Any], instance_path: Path) -> None:
         if not export.is_absolute():
             raise SettingsError(f"EXPORT_DIR must be an absolute path, not {s['EXPORT_DIR']!r}.")
         s["EXPORT_DIR"] = str(export)
+
+
+def _check_rate(name: str, value: object) -> None:
+    """A rate in Flask-Limiter's syntax: "5 per 15 minutes", "30/hour", several joined by ";"."""
+    try:
+        # "0 per minute" parses, but would refuse every login: at least one must be allowed.
+        ok = isinstance(value, str) and all(item.amount >= 1 for item in parse_many(value))
+    except ValueError:
+        ok = False
+    if not ok:
+        raise SettingsError(
+            f"{name} must be a rate like “5 per 15 minutes” (several joined by “;”), not {value!r}."
+        )
 
 
 def _instance_secret(instance_path: Path) -> str:

@@ -239,6 +239,21 @@ def change_password(session: Session, user: User, current: str, new_password: st
     session.flush()
 
 
+def find_user(session: Session, username: str) -> User | None:
+    """The account named `username` (any case), or None."""
+    return session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+
+
+def password_matches(user: User | None, password: str) -> bool:
+    """Whether `password` is the user's; with no user, a dummy hash costs the same time.
+
+    The hash is scrypt, about 0.1 s of CPU: call this with no database transaction open, so a
+    flood of logins holds no lock that publishing waits for.
+    """
+    stored = user.password_hash if user is not None else _DUMMY_HASH
+    return check_password_hash(stored, password) and user is not None
+
+
 def ensure_admin(session: Session, password: str | None) -> str | None:
     """Create the admin `admin` when no user exists; return the generated password, if made."""
     if session.scalar(select(func.count(User.id))):

@@ -1,28 +1,62 @@
-"""Login and logout for editors, and the guard that keeps every /admin page behind them."""
+"""Login and logout for editors, and the guard that keeps every /admin page behind them.
+
+Sessions are checked (and ended) by feedsvc.web.logins; attempts are throttled by
+feedsvc.web.throttle. Every login, failed or not, is logged with the username as typed (made
+log-safe) and the client's address; never the password.
+"""
 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from werkzeug.wrappers import Response
 
-from feedsvc.storage.db import get_session
+from feedsvc import users
+from feedsvc.storage.db import database
 from feedsvc.storage.models import User
-from feedsvc.users import authenticate
+from feedsvc.web import logins, throttle
 from feedsvc.web.forms import LoginForm, LogoutForm
 
 bp = Blueprint("auth", __name__, url_prefix="/admin")
 F = TypeVar("F", bound=Callable[..., Any])
+# How much of a typed username a log line keeps (the form accepts any length).
+_LOGGED_NAME_MAX = 100
 
 
 @bp.before_app_request
 def load_user() -> None:
-    user_id = session.get("user_id")
-    g.user = get_session().get(User, user_id) if isinstance(user_id, int) else None
+    """g.user: the session's user (detached from any database session), or None."""
+    checked = logins.check()
+    g.user = checked.user
+    if checked.ended is not None:
+        current_app.logger.info(
+            "session %s of user id %s ended (%s) for %s",
+            checked.session_id,
+            checked.user_id,
+            checked.ended,
+            _address(),
+        )
+        if bp.url_prefix and request.path.startswith(bp.url_prefix):
+            # The admin page asked for redirects to the login page, which says why.
+            flash(logins.message(checked.ended))
 
 
 def login_required(view: F) -> F:
@@ -47,24 +81,95 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> str | Response:
+def login() -> str | Response | tuple[str, int, dict[str, str]]:
     form = LoginForm()
     if form.validate_on_submit():
-        user = authenticate(get_session(), form.username.data or "", form.password.data or "")
+        username = form.username.data or ""
+        try:
+            throttle.count_login(username)
+        except throttle.Refused as refused:
+            current_app.logger.warning(
+                "login refused (%s) for user %s from %s",
+                refused.limit,
+                _log_safe(username),
+                _address(),
+            )
+            return _too_many(refused)
+        user = _check_credentials(username, form.password.data or "")
         if user is not None:
-            session.clear()
-            session["user_id"] = user.id
-            session.permanent = True
+            throttle.forget_failures()
+            sid = logins.start(user)
+            current_app.logger.info(
+                "login ok for user %s from %s (session %s)", _log_safe(username), _address(), sid
+            )
             return redirect(_safe_next(request.args.get("next")))
+        current_app.logger.warning(
+            "login failed for user %s from %s", _log_safe(username), _address()
+        )
         form.password.errors = ["That username and password do not match."]
+    elif form.csrf_token.errors:
+        # The form's token outlived LoginForm's time limit: a fresh one comes with this page.
+        form.password.errors = [
+            "This login page was open too long; enter your username and password again."
+        ]
     return render_template("admin/login.html", form=form)
+
+
+def _check_credentials(username: str, password: str) -> User | None:
+    """The active account these credentials name, or None.
+
+    The row is read in a short session of its own, closed before the hash runs: scrypt takes
+    about 0.1 s (116–137 ms here), and on SQLite a POST's request session would hold the
+    database's write lock meanwhile, stalling every publishing write behind a flood of logins.
+    """
+    with database().reader() as lookup:
+        user = users.find_user(lookup, username)
+    if not users.password_matches(user, password) or user is None or not user.is_active:
+        return None
+    return user
+
+
+def _too_many(refused: throttle.Refused) -> tuple[str, int, dict[str, str]]:
+    """429 with Retry-After (RFC 6585 §4, RFC 9110 §10.2.3) and a page that says when."""
+    minutes = max(1, math.ceil(refused.retry_after / 60))
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    # Rounded up to the minute, so "after 14:32" is never a minute early.
+    moment = datetime.now(UTC) + timedelta(seconds=refused.retry_after + 59)
+    at = moment.replace(second=0, microsecond=0).astimezone(zone)
+    page = render_template(
+        "error.html",
+        code=429,
+        name="Too many login attempts",
+        description=(
+            f"Wait {minutes} minute{'s' * (minutes != 1)} before trying again "
+            f"(after {at:%H:%M} {at.tzname()} on {at:%Y-%m-%d}). Logins are limited "
+            "per account and per address to keep passwords from being guessed."
+        ),
+    )
+    return page, 429, {"Retry-After": str(refused.retry_after)}
+
+
+def _address() -> str:
+    return throttle.client_address()
+
+
+def _log_safe(text: str) -> str:
+    """A typed value for a log line: quoted and escaped (no line breaks), and not too long."""
+    cut = text[:_LOGGED_NAME_MAX]
+    return repr(cut) + ("…" if len(text) > _LOGGED_NAME_MAX else "")
 
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
     if LogoutForm().validate_on_submit():
+        user = g.user
+        if user is not None:
+            # Every session of the user ends, on every device and instance: a copied cookie
+            # stops working with this one.
+            logins.end_everywhere(user.id)
+            current_app.logger.info("logout for user %r from %s", user.username, _address())
         session.clear()
-        flash("You are logged out.")
+        flash("You are logged out, on every device.")
     return redirect(url_for("auth.login"))
 
 

@@ -22,6 +22,7 @@ from feedsvc.limits import (
     ITEMS_PER_FEED_DEFAULT,
     ITEMS_PER_FEED_MAX,
     ITEMS_PER_FEED_MIN,
+    LOGIN_FORM_SECONDS,
     PASSWORD_MIN,
     ROLE_ADMIN,
     ROLE_EDITOR,
@@ -33,6 +34,9 @@ from feedsvc.limits import (
 
 
 class LoginForm(FlaskForm):
+    class Meta:
+        csrf_time_limit = LOGIN_FORM_SECONDS
+
     username = StringField("Username", validators=[InputRequired("Enter your username.")])
     password = PasswordField("Password", validators=[InputRequired("Enter your password.")])
 

@@ -9,6 +9,7 @@ own scope (read: GET and HEAD only).
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from flask import current_app, g, request
@@ -19,6 +20,7 @@ from feedsvc import tokens
 from feedsvc.limits import ROLE_ADMIN, SCOPE_WRITE
 from feedsvc.storage.db import database, get_session, transaction
 from feedsvc.storage.models import utcnow
+from feedsvc.web import throttle
 from feedsvc.web.api.contract import INSUFFICIENT_SCOPE, INVALID_TOKEN, OPENAPI_PATH
 from feedsvc.web.api.errors import FALLBACK, ApiError
 
@@ -56,6 +58,7 @@ def require_token() -> None:
         why = "unknown" if token is None else tokens.unusable_because(token, now)
         role = token.user.role if token is not None else ""
     if why is not None or token is None:
+        _count_bad_token()
         raise ApiError(
             401,
             _REFUSED[why or "unknown"],
@@ -97,6 +100,27 @@ def require_admin() -> None:
         )
 
 
+def _count_bad_token() -> None:
+    """A bad token counts against the client's address (TOKEN_LIMIT_PER_ADDRESS): 429 over it.
+
+    Asked only after the lookup failed, so a valid token is never counted nor slowed; a
+    request without any token is a mistake, not a guess, and is not counted either.
+    """
+    try:
+        throttle.count_bad_token()
+    except throttle.Refused as refused:
+        current_app.logger.warning(
+            "API requests with bad tokens refused (%s) from %s", refused.limit, request.remote_addr
+        )
+        minutes = max(1, math.ceil(refused.retry_after / 60))
+        raise ApiError(
+            429,
+            "Too many requests with a bad token from your address: wait "
+            f"{minutes} minute{'s' * (minutes != 1)} (Retry-After says how many seconds).",
+            headers={"Retry-After": str(refused.retry_after)},
+        ) from None
+
+
 def _touch(token_id: int, now: datetime) -> None:
     """Record last use (at most once a minute; best effort: a failure never fails the call)."""
     statement = tokens.touch_statement(token_id, now)
@@ -107,8 +131,8 @@ def _touch(token_id: int, now: datetime) -> None:
             with transaction(current_app) as s:
                 s.execute(statement)
         else:
-            # The request's session is the writer (SQLite: it may hold the write lock already,
-            # from loading a cookie's user), so write here and commit before the view runs.
+            # The request's session is the writer (SQLite: its first statement takes the write
+            # lock), so write here and commit before the view runs.
             session.execute(statement)
             session.commit()
     except SQLAlchemyError:

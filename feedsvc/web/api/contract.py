@@ -27,6 +27,7 @@ ERROR_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_failed",
+    429: "too_many_requests",
     500: "internal_error",
 }
 # RFC 6750 §3.1: the code of a 401 for a token that was sent but is unknown, revoked or

@@ -63,6 +63,16 @@ def _responses() -> dict[str, Any]:
         "Conflict": _error_response("The slug is used by another section."),
         "PayloadTooLarge": _error_response("The request body is larger than 4 MB."),
         "UnsupportedMediaType": _error_response("The body is not application/json (UTF-8)."),
+        "TooManyRequests": _error_response(
+            "Too many requests with a bad token from this address (TOKEN_LIMIT_PER_ADDRESS); "
+            "a valid token is never refused this way.",
+            {
+                "Retry-After": {
+                    "description": "Seconds to wait (RFC 9110 §10.2.3).",
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            },
+        ),
         "Unprocessable": _error_response(
             "Well-formed JSON whose values cannot be stored; `fields` says why, per field. "
             "Nothing was stored."
@@ -80,7 +90,11 @@ def _errors(*codes: int) -> dict[str, Any]:
         413: "PayloadTooLarge",
         415: "UnsupportedMediaType",
         422: "Unprocessable",
+        429: "TooManyRequests",
     }
+    # Wherever a bad token gets 401, an address that keeps sending bad ones gets 429.
+    if 401 in codes:
+        codes = (*codes, 429)
     return {str(code): ref("responses", names[code]) for code in codes}
 
 
