@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from lxml import etree
 
-from feedsvc.limits import ITEMS_PER_FEED_MAX
+from feedsvc.limits import ITEMS_PER_FEED_MAX, ROLE_ADMIN
 from feedsvc.storage.db import database, transaction
 from feedsvc.users import create_user
 from tests.support.apiclient import Api, add_article, add_section, body, new_token
@@ -40,7 +40,7 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
         SITE_FEED_ITEMS=ITEMS_PER_FEED_MAX,
     )
     with transaction(app) as s:
-        create_user(s, *EDITOR)
+        create_user(s, *EDITOR, role=ROLE_ADMIN)
     yield app
     database(app).dispose()
 
