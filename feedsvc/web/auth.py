@@ -12,10 +12,11 @@ from werkzeug.wrappers import Response
 
 from feedsvc.storage.db import get_session
 from feedsvc.storage.models import User
+from feedsvc.urls import ADMIN_PREFIX
 from feedsvc.users import authenticate
 from feedsvc.web.forms import LoginForm, LogoutForm
 
-bp = Blueprint("auth", __name__, url_prefix="/admin")
+bp = Blueprint("auth", __name__, url_prefix=ADMIN_PREFIX)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
