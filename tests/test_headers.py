@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -195,8 +196,6 @@ def test_error_answers_carry_them_too(database_url: str, tmp_path: Path, scheme:
 
 
 def test_stored_documents_carry_nosniff_and_hsts_in_every_precomputed_list() -> None:
-    from datetime import UTC, datetime
-
     security = [("X-Content-Type-Options", "nosniff"), ("Strict-Transport-Security", HSTS)]
     doc = prepare(
         "rss.xml",
