@@ -57,7 +57,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from feedsvc import cli, logs
     from feedsvc.storage import db
-    from feedsvc.web import documents, metrics, throttle
+    from feedsvc.web import documents, headers, metrics, throttle
     from feedsvc.web.fastpath import FastPath
 
     logs.init_app(app)
@@ -65,6 +65,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     throttle.init_app(app)
     documents.init_app(app)
     counters = metrics.init_app(app)
+    headers.init_app(app)
     csrf = CSRFProtect(app)
     _register_templates(app)
     _register_errors(app)

@@ -173,10 +173,15 @@ def create_user_command(username: str, role: str) -> None:
 
 
 @click.command("rebuild-feeds")
-@click.option("--all", "everything", is_flag=True, help="Re-render every section, changed or not.")
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Re-render every stored article (current sanitising policy) and every section.",
+)
 @with_appcontext
 def rebuild_feeds(everything: bool) -> None:
-    """Run one publishing pass now (for cron, or after restoring a backup)."""
+    """Run one publishing pass now (for cron, after restoring a backup or upgrading nh3)."""
     from feedsvc.publishing.passes import run_pass
 
     _require_schema()
@@ -186,6 +191,11 @@ def rebuild_feeds(everything: bool) -> None:
         f"{' and the site-wide feeds' if result.site_rendered else ''}; "
         f"{result.documents_changed} document(s) changed in {result.seconds:.2f} s."
     )
+    if result.articles_rerendered:
+        click.echo(
+            f"Re-rendered {result.articles_rerendered} stored article(s) with the current "
+            "sanitising policy."
+        )
     if result.failures:
         for where, why in result.failures.items():
             click.echo(f"failed: {where}: {why}", err=True)

@@ -6,6 +6,8 @@ from __future__ import annotations
 FEED_FILES: dict[str, str] = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
 FILE_FORMATS: dict[str, str] = {name: fmt for fmt, name in FEED_FILES.items()}
 OPML_PATH = "opml.xml"
+# The editors' side: every page under it is private (security headers, web/headers.py).
+ADMIN_PREFIX = "/admin"
 
 
 def section_doc_path(slug: str, fmt: str) -> str:

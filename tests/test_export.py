@@ -7,7 +7,9 @@ import http.client
 import os
 import re
 import shutil
+import ssl
 import stat
+import subprocess
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -34,7 +36,7 @@ from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import FeedDocument, Section
 from tests.support.app import make_app
 from tests.support.factories import make_article, make_section
-from tests.support.nginx import check_skips_locally_fails_in_ci, require_nginx
+from tests.support.nginx import check_skips_locally_fails_in_ci, missing_tool, require_nginx
 
 WHEN = datetime(2024, 5, 1, 12, 30, 15, tzinfo=UTC)
 BODY = b"<?xml version='1.0' encoding='UTF-8'?>\n<rss>caf\xc3\xa9</rss>\n"
@@ -296,6 +298,7 @@ def test_missing_nginx_skips_locally_but_fails_in_ci(
 class Nginx:
     port: int
     seen: list[dict[str, str]]  # the headers each proxied request reached the app with
+    tls: ssl.SSLContext | None = None  # https, trusting the test's own certificate
 
     def request(
         self,
@@ -306,8 +309,18 @@ class Nginx:
         source: str = "127.0.0.1",
     ) -> tuple[http.client.HTTPResponse, bytes]:
         """One request on a fresh connection from the source address (any of 127.0.0.0/8)."""
-        conn = http.client.HTTPConnection(
-            "127.0.0.1", self.port, timeout=TIMEOUT, source_address=(source, 0)
+        conn = (
+            http.client.HTTPSConnection(
+                "127.0.0.1",
+                self.port,
+                timeout=TIMEOUT,
+                context=self.tls,
+                source_address=(source, 0),
+            )
+            if self.tls
+            else http.client.HTTPConnection(
+                "127.0.0.1", self.port, timeout=TIMEOUT, source_address=(source, 0)
+            )
         )
         try:
             conn.request(method, path, headers={"Accept-Encoding": "identity", **(headers or {})})
@@ -323,9 +336,40 @@ def _nginx_values(base: Path, export_dir: Path, upstream_port: int, port: int) -
     )
 
 
+def with_tls_and_hsts(text: str, port: int, base: Path) -> tuple[str, ssl.SSLContext]:
+    """deploy/nginx.conf's text as its comments say to turn TLS and HSTS on, with a
+    self-signed certificate for 127.0.0.1 made here; and a client context that trusts it."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        missing_tool("openssl is not installed (apt-get install openssl); TLS is untested")
+    assert openssl is not None
+    cert, key = base / "cert.pem", base / "key.pem"
+    base.mkdir(parents=True, exist_ok=True)
+    made = subprocess.run(
+        [
+            *(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"),
+            *("-addext", "subjectAltName=IP:127.0.0.1"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    listen = f"listen 127.0.0.1:{port};"
+    hsts = '# https "max-age=31536000";'
+    assert listen in text and hsts in text
+    text = text.replace(
+        listen, f"listen 127.0.0.1:{port} ssl; ssl_certificate {cert}; ssl_certificate_key {key};"
+    ).replace(hsts, hsts.removeprefix("# "))
+    return text, ssl.create_default_context(cafile=str(cert))
+
+
 @contextmanager
-def running_nginx(app: Flask, base: Path) -> Iterator[Nginx]:
-    """The app on a real WSGI server thread, deploy/nginx.conf in front of it, both stopped."""
+def running_nginx(app: Flask, base: Path, *, tls: bool = False) -> Iterator[Nginx]:
+    """The app on a real WSGI server thread, deploy/nginx.conf in front of it, both stopped.
+
+    tls: on https, with HSTS turned on, as the template's comments say to do."""
     require_nginx()
     seen: list[dict[str, str]] = []
 
@@ -340,9 +384,12 @@ def running_nginx(app: Flask, base: Path) -> Iterator[Nginx]:
     thread.start()
     port = free_port()
     values = _nginx_values(base, _root(app), upstream.server_port, port)
+    text, context = nginx_tools.render(values), None
+    if tls:
+        text, context = with_tls_and_hsts(text, port, base)
     try:
-        with nginx_tools.running(nginx_tools.render(values), base, port, timeout=TIMEOUT):
-            yield Nginx(port, seen)
+        with nginx_tools.running(text, base, port, timeout=TIMEOUT):
+            yield Nginx(port, seen, context)
     finally:
         upstream.shutdown()
         upstream.server_close()
@@ -355,6 +402,30 @@ TYPES = {
     "feed.json": "application/feed+json; charset=utf-8",
     "opml.xml": "text/x-opml; charset=utf-8",
 }
+
+
+# Written out: the app's values (feedsvc/web/headers.py) and deploy/nginx.conf's must agree.
+PUBLIC_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'; img-src https: http: data:"
+)
+
+
+ADMIN_CSP = PUBLIC_CSP.replace("img-src https: http: data:", "img-src 'self' data:")
+
+
+def assert_security_headers(
+    response: http.client.HTTPResponse,
+    *,
+    referrer: str = "strict-origin-when-cross-origin",
+    csp: str | None = None,
+) -> None:
+    """Each security header exactly once, whether nginx or the app answered; no HSTS on http."""
+    headers = response.headers
+    assert headers.get_all("X-Content-Type-Options") == ["nosniff"]
+    assert headers.get_all("Referrer-Policy") == [referrer]
+    assert headers.get_all("Strict-Transport-Security") is None  # http: RFC 6797 §7.2
+    assert headers.get_all("Content-Security-Policy") == ([csp] if csp else None)
 
 
 @pytest.mark.slow
@@ -384,6 +455,7 @@ def test_nginx_serves_the_export_with_validators_gzip_and_304(
         assert response.headers.get_all("Cache-Control") == ["public, max-age=5"]
         assert response.headers["Vary"] == "Accept-Encoding"
         assert "Content-Encoding" not in response.headers
+        assert_security_headers(response)
 
         for p in (p for p in docs if p != unexported):
             r, b = nginx.request("GET", "/" + p)
@@ -397,11 +469,13 @@ def test_nginx_serves_the_export_with_validators_gzip_and_304(
         assert response.headers["Vary"] == "Accept-Encoding"
         assert gzip.decompress(packed) == doc.body
         gz_etag = response.headers["ETag"]
+        assert_security_headers(response)
         assert gz_etag != etag  # a strong tag per encoding
 
         response, body = nginx.request("GET", "/" + path, {"If-None-Match": etag})
         assert (response.status, body) == (304, b"")
         assert response.headers["ETag"] == etag
+        assert_security_headers(response)
         response, _ = nginx.request(
             "GET", "/" + path, {"If-None-Match": gz_etag, "Accept-Encoding": "gzip"}
         )
@@ -429,8 +503,10 @@ def test_nginx_serves_the_export_with_validators_gzip_and_304(
         assert response.headers["ETag"] == f'"{docs[unexported].etag}"'  # the app's tag
         assert response.headers.get_all("Content-Type") == [TYPES["rss.xml"]]
         assert response.headers.get_all("Cache-Control") == ["public, max-age=5"]
+        assert_security_headers(response)  # the app's, and not nginx's as well
         response, _ = nginx.request("GET", "/sections/no-such-section/feed.json")
         assert response.status == 404
+        assert_security_headers(response, csp=PUBLIC_CSP)
         assert [s["path"] for s in nginx.seen] == [
             "/" + unexported,
             "/sections/no-such-section/feed.json",
@@ -509,11 +585,16 @@ def test_nginx_proxies_everything_else_with_forwarding_headers(
         response, body = nginx.request("GET", "/healthz", {"Host": "feeds.example.org"})
         assert response.status == 200 and b'"database":"ok"' in body.replace(b" ", b"")
         assert response.headers.get_all("Cache-Control") == ["no-store"]
+        assert_security_headers(response)
         response, _ = nginx.request("GET", "/admin/login")
         assert response.status == 200
         assert response.headers.get_all("Cache-Control") == ["no-store"]
+        # The app's own values pass through alone: nginx adds none of its own next to them.
+        assert_security_headers(response, referrer="same-origin", csp=ADMIN_CSP)
+        assert response.headers.get_all("X-Frame-Options") == ["DENY"]
         response, _ = nginx.request("GET", "/")
         assert response.status == 200
+        assert_security_headers(response, csp=PUBLIC_CSP)
         first = nginx.seen[0]
         assert first["HTTP_HOST"] == "feeds.example.org"
         assert first["HTTP_X_FORWARDED_FOR"] == "127.0.0.1"
@@ -528,11 +609,51 @@ def test_nginx_proxies_everything_else_with_forwarding_headers(
         response, _ = nginx.request("GET", "/metrics", source="127.0.0.2")  # not localhost
         assert response.status == 403
         assert response.headers.get_all("Cache-Control") == ["no-store"]
+        assert_security_headers(response)  # nginx's own error page: nginx's own headers
         assert len(nginx.seen) == proxied  # refused by nginx: the app never saw it
         # Upstream keepalive needs HTTP/1.1 without "Connection: close" (nginx's default). The
         # test server closes after each response anyway; gunicorn's gthread workers do not.
         assert first["SERVER_PROTOCOL"] == "HTTP/1.1"
         assert first["HTTP_CONNECTION"] == "None"
+
+
+@pytest.mark.slow
+def test_nginx_over_tls_sends_hsts_once_from_the_export_and_from_the_app(
+    database_url: str, tmp_path: Path
+) -> None:
+    # The app knows it is served over https (SITE_URL) and sends its own HSTS: nginx adds it
+    # only where it answers alone (the exported feeds, its own error pages).
+    app = make_app(
+        database_url,
+        tmp_path,
+        EXPORT_DIR=str(tmp_path / "export"),
+        SITE_URL="https://feeds.example.org",
+    )
+    make_article(app, make_section(app, "World News"), "Elections")
+    run_pass(app)
+    hsts = ["max-age=31536000"]
+    try:
+        with running_nginx(app, tmp_path / "nginx", tls=True) as nginx:
+            response, body = nginx.request("GET", "/sections/world-news/atom.xml")
+            assert response.status == 200 and b"Elections" in body
+            assert response.headers.get_all("Strict-Transport-Security") == hsts
+            assert response.headers.get_all("X-Content-Type-Options") == ["nosniff"]
+            assert not nginx.seen  # the export answered, not the app
+            for path in ("/", "/admin/login", "/healthz", "/sections/no-such-section/rss.xml"):
+                response, _ = nginx.request("GET", path)
+                assert response.headers.get_all("Strict-Transport-Security") == hsts, path
+                assert response.headers.get_all("X-Content-Type-Options") == ["nosniff"], path
+            assert [s["path"] for s in nginx.seen] == [
+                "/",
+                "/admin/login",
+                "/healthz",
+                "/sections/no-such-section/rss.xml",
+            ]
+            response, _ = nginx.request("GET", "/metrics", source="127.0.0.2")
+            assert response.status == 403  # nginx's own page
+            assert response.headers.get_all("Strict-Transport-Security") == hsts
+    finally:
+        database(app).dispose()
 
 
 @pytest.mark.slow

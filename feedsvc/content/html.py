@@ -167,22 +167,20 @@ def parse_fragment(html: str) -> Any:
     return document.body
 
 
-def render_body(markdown_text: str, *, base_url: str) -> str:
-    """Render the editor's Markdown to a sanitised HTML fragment with absolute URLs.
+def sanitise(html: str, *, base_url: str) -> str:
+    """HTML → the allow-listed, absolute-linked, XML-compatible fragment feeds and pages show.
 
-    The result is also well-formed XML and contains only XML-legal characters.
+    The whole policy, applied to any HTML: render_body's output passes through unchanged, so
+    the article page runs it again on stored HTML, and a full rebuild falls back on it for a
+    stored body whose source no longer renders (articles.rerender_stored). Raises
+    ContentError for HTML nested deeper than _MAX_HTML_DEPTH.
     """
     base = urlsplit(base_url)
     if base.scheme not in ("http", "https") or not base.netloc:
         raise ValueError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
-    # Cleaning first keeps XML-illegal characters out of every later stage.
-    text = clean_text(markdown_text).strip()
-    # Checked on the source, before rendering, so oversize input costs no Markdown time.
-    check_length(text, "body", BODY_MAX)
-    markup = markdown_to_html(text)
-    _check_html_depth(markup)  # before nh3, whose parser is what deep nesting makes slow
-    html = nh3.clean(
-        markup,
+    _check_html_depth(html)  # before nh3, whose parser is what deep nesting makes slow
+    cleaned = nh3.clean(
+        html,
         tags=_ALLOWED_TAGS,
         clean_content_tags=_DROP_WITH_CONTENT,
         attributes=_ALLOWED_ATTRIBUTES,
@@ -198,7 +196,21 @@ def render_body(markdown_text: str, *, base_url: str) -> str:
     )
     # Character references such as "&#xfffe;" or "&#1;" decode to characters again, so
     # filter once more. No NFC here: on markup it could fuse ">" + U+0338 into U+226F.
-    html = NOT_XML_TEXT.sub("", _xml_compatible(_drop_empty_elements(html))).strip()
+    return NOT_XML_TEXT.sub("", _xml_compatible(_drop_empty_elements(cleaned))).strip()
+
+
+def render_body(markdown_text: str, *, base_url: str) -> str:
+    """Render the editor's Markdown to a sanitised HTML fragment with absolute URLs.
+
+    The result is also well-formed XML and contains only XML-legal characters. Every render
+    sanitises with the current policy: an edit, and a full rebuild (which re-renders every
+    stored article, publishing/passes.py), so a policy change reaches every stored body.
+    """
+    # Cleaning first keeps XML-illegal characters out of every later stage.
+    text = clean_text(markdown_text).strip()
+    # Checked on the source, before rendering, so oversize input costs no Markdown time.
+    check_length(text, "body", BODY_MAX)
+    html = sanitise(markdown_to_html(text), base_url=base_url)
     root = parse_fragment(html)
     if not root.text_content().strip() and not root.xpath(".//img[@src]"):
         raise ContentError("Body is required.")

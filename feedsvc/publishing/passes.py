@@ -12,6 +12,8 @@ from functools import partial
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from feedsvc import articles
+from feedsvc.content.text import ContentError
 from feedsvc.publishing import renderpool
 from feedsvc.publishing.changes import Due, pass_due
 from feedsvc.publishing.renderpool import Failed
@@ -25,6 +27,9 @@ log = logging.getLogger(__name__)
 # few commits, and a bounded amount of rendered output held in memory at once.
 BATCH_SECTIONS = 50
 BATCH_BYTES = 32 * 1024 * 1024
+# A full rebuild re-renders stored articles this many at a time: one short write transaction
+# per batch, and only when the batch changed something.
+RERENDER_BATCH = 200
 
 
 @dataclass
@@ -34,6 +39,7 @@ class PassResult:
     sections_rendered: list[int] = field(default_factory=list)
     site_rendered: bool = False
     documents_changed: int = 0
+    articles_rerendered: int = 0  # stored renderings a full rebuild changed
     failures: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -61,10 +67,11 @@ def run_pass(
     started = time.perf_counter()
     work = Pass(app, now or utcnow(), started, record)
     try:
-        with transaction(app, write=False) as s:
-            due = pass_due(s, work.now, full=full)
-        if work.render_sections(due.sections, keep_leading):
-            work.finish(due)
+        if not full or rerender_articles(app, work.result, keep_leading):
+            with transaction(app, write=False) as s:
+                due = pass_due(s, work.now, full=full)
+            if work.render_sections(due.sections, keep_leading):
+                work.finish(due)
     finally:
         work.result.seconds = time.perf_counter() - started
     if record is not None and not work.recorded:
@@ -72,6 +79,41 @@ def run_pass(
         with transaction(app) as s:
             record(s, work.result)
     return work.result
+
+
+def rerender_articles(app: Flask, result: PassResult, keep_leading: KeepLeading | None) -> bool:
+    """Render every stored article again from its source with the current policy.
+
+    A full rebuild's first step: after a sanitising policy change (an nh3 upgrade, a narrower
+    allow-list) every stored body and summary is cleaned, its section's revision bumped, and
+    the feeds rendered next from the clean rows. Rows it would leave unchanged are not written.
+    False when the scheduler's lease was lost on the way.
+    """
+    base_url = app.config["SITE_URL"] + "/"
+    after = 0
+    while True:
+        if keep_leading is not None and not keep_leading():
+            log.warning("lost the scheduler lease while re-rendering articles")
+            return False
+        with transaction(app, write=False) as s:
+            batch = articles.stored_batch(s, after, RERENDER_BATCH)
+        if not batch:
+            return True
+        after = batch[-1].id
+        changes = []
+        for stored in batch:
+            try:
+                change = articles.rerender(stored, base_url=base_url)
+            except ContentError as exc:  # stored HTML nobody's source renders: left, reported
+                result.failures[f"article:{stored.id}"] = f"{type(exc).__name__}: {exc}"
+                continue
+            if change is not None:
+                changes.append(change)
+        if changes:
+            with transaction(app) as s:
+                stored_count = articles.store_rerendered(s, changes)
+            result.articles_rerendered += stored_count
+            log.info("re-rendered %d stored article(s) with the current policy", stored_count)
 
 
 class Pass:

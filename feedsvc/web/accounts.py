@@ -13,6 +13,7 @@ from feedsvc import users
 from feedsvc.errors import Conflict, NotFound, ValidationError
 from feedsvc.storage.db import get_session
 from feedsvc.storage.models import User
+from feedsvc.urls import ADMIN_PREFIX
 from feedsvc.web.auth import admin_required, login_required
 from feedsvc.web.forms import (
     ActionForm,
@@ -23,7 +24,7 @@ from feedsvc.web.forms import (
     attach_errors,
 )
 
-bp = Blueprint("accounts", __name__, url_prefix="/admin")
+bp = Blueprint("accounts", __name__, url_prefix=ADMIN_PREFIX)
 
 
 @bp.route("/users/")

@@ -18,13 +18,14 @@ from feedsvc import articles, sections
 from feedsvc.errors import NotFound, ValidationError
 from feedsvc.storage.db import get_session
 from feedsvc.storage.models import Article
+from feedsvc.urls import ADMIN_PREFIX
 from feedsvc.web.auth import admin_required, login_required
 from feedsvc.web.forms import ArticleForm, DeleteForm, SectionForm, attach_errors
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp = Blueprint("admin", __name__, url_prefix=ADMIN_PREFIX)
 InputT = TypeVar("InputT", bound="DataclassInstance")
 
 

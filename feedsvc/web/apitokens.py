@@ -21,10 +21,11 @@ from feedsvc import tokens
 from feedsvc.errors import NotFound, ValidationError
 from feedsvc.storage.db import get_session
 from feedsvc.storage.models import User, utcnow
+from feedsvc.urls import ADMIN_PREFIX
 from feedsvc.web.auth import admin_required
 from feedsvc.web.forms import ActionForm, TokenForm, attach_errors
 
-bp = Blueprint("apitokens", __name__, url_prefix="/admin")
+bp = Blueprint("apitokens", __name__, url_prefix=ADMIN_PREFIX)
 
 
 def _form() -> TokenForm:

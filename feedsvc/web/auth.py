@@ -32,10 +32,11 @@ from werkzeug.wrappers import Response
 from feedsvc import users
 from feedsvc.storage.db import database
 from feedsvc.storage.models import User
+from feedsvc.urls import ADMIN_PREFIX
 from feedsvc.web import logins, throttle
 from feedsvc.web.forms import LoginForm, LogoutForm
 
-bp = Blueprint("auth", __name__, url_prefix="/admin")
+bp = Blueprint("auth", __name__, url_prefix=ADMIN_PREFIX)
 F = TypeVar("F", bound=Callable[..., Any])
 # How much of a typed username a log line keeps (the form accepts any length).
 _LOGGED_NAME_MAX = 100
