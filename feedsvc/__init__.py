@@ -44,13 +44,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from feedsvc import cli, logs
     from feedsvc.storage import db
-    from feedsvc.web import documents, metrics
+    from feedsvc.web import documents, metrics, polling
     from feedsvc.web.fastpath import FastPath
 
     logs.init_app(app)
     db.init_app(app)
     documents.init_app(app)
     counters = metrics.init_app(app)
+    polls = polling.init_app(app, refused=counters.poll_refused, tracked=counters.poll_tracked)
     csrf = CSRFProtect(app)
     _register_templates(app)
     _register_errors(app)
@@ -67,7 +68,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     # Feed polls are answered ahead of Flask, from the same stored documents.
     app.wsgi_app = FastPath(  # type: ignore[method-assign]
-        app.wsgi_app, documents.cache(app), counters.observe
+        app.wsgi_app, documents.cache(app), counters.observe, polls
     )
     proxies = int(app.config["TRUSTED_PROXIES"])
     if proxies:

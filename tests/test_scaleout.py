@@ -29,7 +29,14 @@ def _scheduler(app: Flask, log: Path, **env: str) -> Proc:
 
 
 def _web(app: Flask, port: int, log: Path) -> Proc:
-    env = service_env(app.config["DATABASE_URL"], port=port, WEB_CONCURRENCY="2", **QUICK)
+    # The tests poll a feed unconditionally every 50 ms until it changes: no polling limit.
+    env = service_env(
+        app.config["DATABASE_URL"],
+        port=port,
+        WEB_CONCURRENCY="2",
+        FEEDSVC_POLL_MIN_INTERVAL="0",
+        **QUICK,
+    )
     return gunicorn(env, log)
 
 

@@ -9,9 +9,10 @@ from sqlalchemy import select, text
 from werkzeug.wrappers import Response
 
 from feedsvc import articles, urls
-from feedsvc.limits import valid_id
+from feedsvc.limits import SLUG_MAX, SLUG_RE, valid_id
 from feedsvc.storage.db import get_session
 from feedsvc.storage.models import RENDER_LEASE, Article, SchedulerLease, Section, utcnow
+from feedsvc.web import polling
 from feedsvc.web.conditional import respond
 from feedsvc.web.documents import cache
 
@@ -27,13 +28,19 @@ def _serve(path: str, *, section_slug: str | None = None) -> Response:
 
     Normally feedsvc.fastpath answers these before Flask sees them; Flask serves them only
     when the document was missing a moment ago, and answers 404 or 503 when it still is.
+    Whether a missing feed's section exists is asked once per path until a publishing change
+    (web/documents.py keeps the answer), so polls of made-up slugs cost no query.
     """
-    doc = cache(current_app).get(path)
+    if section_slug is not None and (
+        len(section_slug) > SLUG_MAX or not SLUG_RE.fullmatch(section_slug)
+    ):
+        abort(404)  # not a slug any section can have: nothing to ask the database
+    docs = cache(current_app)
+    doc = docs.get(path)
     if doc is None:
-        exists = section_slug is None or get_session().scalar(
-            select(Section.id).where(Section.slug == section_slug)
-        )
-        if not exists:
+        if section_slug is not None and not docs.owner_exists(
+            path, lambda: _section_exists(section_slug)
+        ):
             abort(404)
         # Known but not rendered yet (a section created seconds ago): ask to come back.
         tick = max(1, round(float(current_app.config["TICK_SECONDS"])))
@@ -44,14 +51,25 @@ def _serve(path: str, *, section_slug: str | None = None) -> Response:
         )
         response.headers["Retry-After"] = str(tick)
         return response
+    if_none_match = request.headers.get("If-None-Match")
+    if_modified_since = request.headers.get("If-Modified-Since")
+    polls = polling.limiter(current_app)
+    if polls is not None:
+        wait = polls.wait(request.remote_addr or "", path, if_none_match, if_modified_since)
+        if wait:
+            return polling.refusal_response(wait)
     status, headers, body = respond(
         doc,
-        if_none_match=request.headers.get("If-None-Match"),
-        if_modified_since=request.headers.get("If-Modified-Since"),
+        if_none_match=if_none_match,
+        if_modified_since=if_modified_since,
         accept_encoding=request.headers.get("Accept-Encoding"),
     )
     # HEAD: Werkzeug drops the body and keeps the headers, Content-Length included.
     return Response(body, status=status, headers=headers)
+
+
+def _section_exists(slug: str) -> bool:
+    return get_session().scalar(select(Section.id).where(Section.slug == slug)) is not None
 
 
 @bp.route(f"/{_FEED_NAME}")
