@@ -96,7 +96,7 @@ def test_standby_takes_over_after_kill_9(app: Flask, tmp_path: Path) -> None:
         new_holder = _leader(app)
         assert int(new_holder.split(":")[1]) == standby.pid
         client = app.test_client()
-        health = client.get("/healthz").get_json()
+        health = client.get("/healthz?detail=1").get_json()  # the test client is 127.0.0.1
         assert health["scheduler"]["leader"] == new_holder
 
 

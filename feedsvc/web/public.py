@@ -1,17 +1,15 @@
-"""What readers and their software fetch: stored feeds, the HTML pages, OPML and health."""
+"""What readers and their software fetch: stored feeds, the HTML pages and OPML."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from flask import Blueprint, abort, current_app, jsonify, render_template, request
-from sqlalchemy import select, text
+from flask import Blueprint, abort, current_app, render_template, request
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from feedsvc import articles, urls
 from feedsvc.limits import SLUG_MAX, SLUG_RE, valid_id
 from feedsvc.storage.db import get_session
-from feedsvc.storage.models import RENDER_LEASE, Article, SchedulerLease, Section, utcnow
+from feedsvc.storage.models import Article, Section, utcnow
 from feedsvc.web import polling
 from feedsvc.web.conditional import respond
 from feedsvc.web.documents import cache
@@ -116,33 +114,3 @@ def article_page(article_id: int) -> str:
     if article is None or not articles.is_public(article, utcnow()):
         abort(404)
     return render_template("article.html", article=article, section=article.section)
-
-
-@bp.route("/healthz")
-def healthz() -> tuple[Response, int]:
-    """200 when the database answers; the scheduler's last success and its age, for monitors."""
-    try:
-        session = get_session()
-        session.execute(text("SELECT 1"))
-        lease = session.get(SchedulerLease, RENDER_LEASE)
-    except Exception as exc:  # any database failure is "not ready", reported, not raised
-        current_app.logger.warning("health check: database unreachable: %s", exc)
-        return jsonify(status="unavailable", database="unreachable"), 503
-    now = datetime.now(UTC)
-    scheduler: dict[str, object] = {"leader": None, "last_success": None, "age_seconds": None}
-    if lease is not None:
-        alive = lease.expires_at is not None and lease.expires_at > now
-        scheduler["leader"] = lease.holder if alive else None
-        if lease.last_success_at is not None:
-            scheduler["last_success"] = lease.last_success_at.isoformat()
-            scheduler["age_seconds"] = round((now - lease.last_success_at).total_seconds(), 1)
-        scheduler["last_error"] = lease.last_error or None
-    stale_after = 3 * float(current_app.config["TICK_SECONDS"]) + float(
-        current_app.config["LEASE_SECONDS"]
-    )
-    age = scheduler["age_seconds"]
-    scheduler["ok"] = isinstance(age, float) and age <= stale_after
-    # 200 either way: this instance can serve (the last good feeds) without a scheduler, so a
-    # load balancer must not pull it; monitors alert on "degraded" / scheduler.ok instead.
-    status = "ok" if scheduler["ok"] else "degraded"
-    return jsonify(status=status, database="ok", scheduler=scheduler), 200
