@@ -107,7 +107,12 @@ def front(ctx: Context, name: str, base: Path, app_port: int, export: Path | Non
     assert root is not None
     root.mkdir(parents=True, exist_ok=True)
     values = nginx.local_values(
-        base / name, port, __EXPORT_DIR__=str(root), __UPSTREAM__=f"127.0.0.1:{app_port}"
+        base / name,
+        port,
+        __EXPORT_DIR__=str(root),
+        __UPSTREAM__=f"127.0.0.1:{app_port}",
+        # Each watch starts with an unconditional fetch, hundreds in a run from one address.
+        **nginx.POLL_OFF,
     )
     conf = serving.deploy_conf(values, cache_variant=cache)
     with nginx.running(conf, base / name, port, check_path="/healthz"):

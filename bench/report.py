@@ -63,6 +63,29 @@ def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
             lambda x: x >= 1.0,
             f"{r:.2f}×" if r else "",
         )
+    # The polling limit's cost: the app path with the limit counting every request (a burst
+    # no run spends) against minimal Flask, and against itself with the limit off.
+    r = ratio(rps("feedsvc_app_limited", "200"), rps("minimal_flask", "200"))
+    _target(
+        t,
+        "6-limit-on",
+        "app path 200 with the polling limit on ≥ 1.3× minimal Flask",
+        r,
+        lambda x: x >= 1.3,
+        f"{r:.2f}×" if r else "",
+    )
+    costs = {v: ratio(rps("feedsvc_app_limited", v), rps("feedsvc_app", v)) for v in ("200", "304")}
+    r = costs["200"]
+    _target(
+        t,
+        "6-limit-cost",
+        "polling limit on costs the app path ≤ 5% of its 200 rate (limit on / off ≥ 0.95)",
+        r,
+        lambda x: x >= 0.95,
+        f"200: {r:.3f}×, 304 (not counted): {costs['304']:.3f}×"
+        if r and costs["304"]
+        else (f"200: {r:.3f}×" if r else ""),
+    )
     r = ratio(rps("feedsvc_app", "200"), rps("django_syndication", "200"))
     _target(
         t,

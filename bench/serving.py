@@ -63,6 +63,16 @@ SPECS = [
         True,
     ),
     Spec("feedsvc_app", "feedsvc app path (make run)", "minimal_flask", VARIANTS, True),
+    # The same, with the polling limit counting every fetch (web/polling.py) but a burst no
+    # run can spend: its cost, never a 429. The other servers run with the limit off, since
+    # wrk fetches unconditionally from one address.
+    Spec(
+        "feedsvc_app_limited",
+        "feedsvc app path, polling limit on (never refusing)",
+        "minimal_flask",
+        VARIANTS,
+        True,
+    ),
     Spec("minimal_flask", "minimal Flask, bytes in memory", "minimal_flask", VARIANTS, True),
     Spec("bare_wsgi", "bare WSGI, bytes in memory", "minimal_flask", VARIANTS, True),
     Spec(
@@ -111,9 +121,22 @@ def load_fixture(ctx: Context) -> Fixture:
 # --- starting servers ------------------------------------------------------------------------
 
 
+# wrk fetches one feed unconditionally from one address, as fast as it can: with the shipped
+# polling limit (30 s, a burst of 5) all but five requests would be 429s.
+POLL_OFF = {"FEEDSVC_POLL_MIN_INTERVAL": "0"}
+# The limit on, counting every request, with a burst no run spends (wrk does ~10⁶ at most).
+POLL_ON_NEVER_REFUSING = {
+    "FEEDSVC_POLL_MIN_INTERVAL": "30",
+    "FEEDSVC_POLL_BURST": "1000000000",
+}
+
+
 def feedsvc_env(db_url: str, port: int, **extra: str) -> dict[str, str]:
-    """feedsvc's own defaults (gunicorn.conf.py: 2 gthread workers × 4 threads, access log on)."""
-    return procs.service_env(db_url, port=port, site_url=SITE_URL, secret_key=SECRET_KEY, **extra)
+    """feedsvc's own defaults (gunicorn.conf.py: 2 gthread workers × 4 threads, access log on),
+    but the polling limit off unless `extra` says otherwise."""
+    return procs.service_env(
+        db_url, port=port, site_url=SITE_URL, secret_key=SECRET_KEY, **(POLL_OFF | extra)
+    )
 
 
 @contextmanager
@@ -215,6 +238,14 @@ class Servers:
             raise Skip("nginx is not installed")
         if name == "feedsvc_app":
             port = self.app_port()
+        elif name == "feedsvc_app_limited":
+            # gunicorn alone: the stored documents are all it serves (feedsvc_app's stack,
+            # started or not, changes nothing in them during the run).
+            port = procs.free_port()
+            self.ctx.log(f"  starting {name} (gunicorn, polling limit on) on :{port}")
+            env = feedsvc_env(fx.db.url, port, **POLL_ON_NEVER_REFUSING)
+            web = procs.gunicorn(env, fx.workdir / name / "gunicorn.log")
+            self.stack.enter_context(procs.serving(web, port, MAIN_PATH))
         elif name in PEER_APPS:
             port = procs.free_port()
             self.ctx.log(f"  starting {name} on :{port}")
@@ -242,6 +273,7 @@ class Servers:
                 port,
                 __EXPORT_DIR__=str(root),
                 __UPSTREAM__=f"127.0.0.1:{self.app_port()}",
+                **nginx.POLL_OFF,
             )
             conf = deploy_conf(values, cache_variant=cache)
             self.ctx.log(f"  starting {name} on :{port} (deploy/nginx.conf)")

@@ -8,12 +8,26 @@ import re
 import shutil
 import signal
 import subprocess
+import tomllib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 from devtools.procs import Proc, http_get, listening, wait_for
 from feedsvc import nginxconf
+from feedsvc.settings import CONFIG_DIR
+
+# The polling limit off: what the benchmark runs with, so wrk's unconditional fetches from one
+# address are all answered (the app likewise gets FEEDSVC_POLL_MIN_INTERVAL=0 there).
+POLL_OFF = nginxconf.poll_values(0, 1)
+
+
+def shipped_poll_values() -> dict[str, str]:
+    """The polling-limit tokens for the shipped POLL_MIN_INTERVAL and POLL_BURST defaults."""
+    with (CONFIG_DIR / "default.toml").open("rb") as f:
+        defaults = tomllib.load(f)
+    return nginxconf.poll_values(float(defaults["POLL_MIN_INTERVAL"]), int(defaults["POLL_BURST"]))
+
 
 # deploy/nginx.conf's optional proxy_cache directives, commented out: `# proxy_…` lines and
 # proxy_cache_path's continuation line (`#      inactive=…`). Comment lines between them
@@ -43,7 +57,8 @@ def version() -> str:
 def local_values(base: Path, port: int, **tokens: str) -> dict[str, str]:
     """Token values for an nginx of our own under base, listening on 127.0.0.1:port.
 
-    tokens: the others, by token name (__EXPORT_DIR__=…, __UPSTREAM__=…).
+    tokens: the others, by token name (__EXPORT_DIR__=…, __UPSTREAM__=…); the polling limit
+    is the shipped defaults' unless they name its tokens too (**POLL_OFF turns it off).
     """
     for d in ("logs", "temp"):
         (base / d).mkdir(parents=True, exist_ok=True)
@@ -55,6 +70,7 @@ def local_values(base: Path, port: int, **tokens: str) -> dict[str, str]:
         "__LOG_DIR__": str(base / "logs"),
         "__TEMP_DIR__": str(base / "temp"),
         "__LISTEN__": f"127.0.0.1:{port}",
+        **shipped_poll_values(),
         **tokens,
     }
 

@@ -57,7 +57,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from feedsvc import cli, logs
     from feedsvc.storage import db
-    from feedsvc.web import documents, headers, metrics, throttle
+    from feedsvc.web import documents, headers, metrics, polling, throttle
     from feedsvc.web.fastpath import FastPath
 
     logs.init_app(app)
@@ -66,14 +66,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     documents.init_app(app)
     counters = metrics.init_app(app)
     headers.init_app(app)
+    polls = polling.init_app(app, refused=counters.poll_refused, tracked=counters.poll_tracked)
     csrf = CSRFProtect(app)
     _register_templates(app)
     _register_errors(app)
 
-    from feedsvc.web import accounts, admin, apitokens, auth, public
+    from feedsvc.web import accounts, admin, apitokens, auth, health, public
     from feedsvc.web.api.blueprint import bp as api_bp
 
     app.register_blueprint(public.bp)
+    app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(accounts.bp)
@@ -87,7 +89,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     # Feed polls are answered ahead of Flask, from the same stored documents.
     app.wsgi_app = FastPath(  # type: ignore[method-assign]
-        app.wsgi_app, documents.cache(app), counters.observe
+        app.wsgi_app, documents.cache(app), counters.observe, polls
     )
     proxies = int(app.config["TRUSTED_PROXIES"])
     if proxies:

@@ -347,11 +347,19 @@ def _nginx_token_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def render_nginx_conf_command(output: Path | None, **options: str | None) -> None:
     """Print deploy/nginx.conf with its tokens filled in (--output: write it to a file).
 
-    Production values are the defaults; --export-dir defaults to the EXPORT_DIR setting and
-    --upstream to FEEDSVC_BIND, else 127.0.0.1:$PORT (where gunicorn.conf.py binds).
+    Production values are the defaults; --export-dir defaults to the EXPORT_DIR setting,
+    --upstream to FEEDSVC_BIND, else 127.0.0.1:$PORT (where gunicorn.conf.py binds), and
+    the --poll-* values to the POLL_MIN_INTERVAL and POLL_BURST settings.
     """
     if not options.get("export_dir"):
         options["export_dir"] = current_app.config["EXPORT_DIR"] or None
+    polls = nginxconf.poll_values(
+        float(current_app.config["POLL_MIN_INTERVAL"]), int(current_app.config["POLL_BURST"])
+    )
+    for token, value in polls.items():
+        option = nginxconf.TOKEN_BY_NAME[token].option.replace("-", "_")
+        if options.get(option) is None:
+            options[option] = value
     if not options.get("upstream"):
         options["upstream"] = nginxconf.default_upstream(os.environ)
     if not options["export_dir"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,8 +38,47 @@ TOKENS = (
         "__EXPORT_DIR__", "export-dir", "", "the static export (default: the EXPORT_DIR setting)"
     ),
     Token("__UPSTREAM__", "upstream", "", "gunicorn (default: FEEDSVC_BIND, else 127.0.0.1:$PORT)"),
+    # Polite polling, for the feeds nginx serves itself: the app's own limit (POLL_MIN_INTERVAL,
+    # POLL_BURST; web/polling.py) in nginx's terms, worked out by poll_values().
+    Token(
+        "__POLL_LIMIT__", "poll-limit", "", "on, or off (default: off when POLL_MIN_INTERVAL is 0)"
+    ),
+    Token("__POLL_RATE__", "poll-rate", "", "limit_req rate (default: 60 / POLL_MIN_INTERVAL r/m)"),
+    Token("__POLL_BURST__", "poll-burst", "", "limit_req burst (default: POLL_BURST - 1)"),
+    Token(
+        "__POLL_RETRY_AFTER__",
+        "poll-retry-after",
+        "",
+        "Retry-After of its 429s (default: the rate's interval)",
+    ),
 )
 TOKEN_BY_NAME = {t.name: t for t in TOKENS}
+
+
+def poll_values(min_interval: float, burst: int) -> dict[str, str]:
+    """The polling-limit tokens for the app's POLL_MIN_INTERVAL (seconds) and POLL_BURST.
+
+    nginx's rate is a whole number of requests per minute (or second): 60 / interval,
+    rounded, and at least one a minute, so an interval above a minute is enforced as one a
+    minute. nginx's burst counts the requests allowed beyond the first one, the app's counts
+    them all: burst - 1 lets the same number through back to back (but at least 1, nginx's
+    smallest, so POLL_BURST 1 lets two through in nginx). Interval 0: off (the key
+    is empty, so limit_req counts nothing at all; the other values only keep nginx -t happy).
+    """
+    if min_interval <= 0:
+        return {
+            "__POLL_LIMIT__": "off",
+            "__POLL_RATE__": "1r/s",
+            "__POLL_BURST__": "1",
+            "__POLL_RETRY_AFTER__": "1",
+        }
+    per_minute = max(1, round(60 / min_interval))
+    return {
+        "__POLL_LIMIT__": "on",
+        "__POLL_RATE__": f"{per_minute}r/m",
+        "__POLL_BURST__": str(max(1, burst - 1)),
+        "__POLL_RETRY_AFTER__": str(math.ceil(60 / per_minute)),
+    }
 
 
 def default_upstream(environ: Mapping[str, str]) -> str:

@@ -19,6 +19,10 @@ from limits import parse_many
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = PROJECT_ROOT / "config"
 ENV_PREFIX = "FEEDSVC_"
+# A day between unconditional fetches is already stricter than any reader needs; a billion
+# back to back is "never refused" (the benchmark measures the limiter's cost that way).
+POLL_INTERVAL_MAX = 86_400
+POLL_BURST_MAX = 1_000_000_000
 
 
 class SettingsError(click.ClickException):
@@ -167,6 +171,13 @@ def _finish(s: dict[str, Any], instance_path: Path) -> None:
     for name, low in (("SESSION_IDLE_MINUTES", 1), ("SESSION_MAX_HOURS", 1)):
         if int(s[name]) < low:
             raise SettingsError(f"{name} must be at least {low}, not {s[name]!r}.")
+    if not 0 <= float(s["POLL_MIN_INTERVAL"]) <= POLL_INTERVAL_MAX:
+        raise SettingsError(
+            f"POLL_MIN_INTERVAL must be 0 (no limit) to {POLL_INTERVAL_MAX} seconds, "
+            f"not {s['POLL_MIN_INTERVAL']!r}."
+        )
+    if not 1 <= int(s["POLL_BURST"]) <= POLL_BURST_MAX:
+        raise SettingsError(f"POLL_BURST must be 1 to {POLL_BURST_MAX}, not {s['POLL_BURST']!r}.")
     if s["LOG_FORMAT"] not in {"text", "json"}:
         raise SettingsError("LOG_FORMAT must be 'text' or 'json'.")
     if s.get("EXPORT_DIR"):

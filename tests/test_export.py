@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import json
 import os
 import re
 import shutil
@@ -30,10 +31,12 @@ from feedsvc import nginxconf, settings
 from feedsvc.publishing import export
 from feedsvc.publishing.export import remove_document, sweep_temp_files, sync_all, write_document
 from feedsvc.publishing.passes import run_pass
+from feedsvc.publishing.scheduler import Publisher
 from feedsvc.sections import SectionInput, update_section
 from feedsvc.settings import SettingsError
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import FeedDocument, Section
+from feedsvc.web import polling
 from tests.support.app import make_app
 from tests.support.factories import make_article, make_section
 from tests.support.nginx import check_skips_locally_fails_in_ci, missing_tool, require_nginx
@@ -330,9 +333,15 @@ class Nginx:
             conn.close()
 
 
-def _nginx_values(base: Path, export_dir: Path, upstream_port: int, port: int) -> dict[str, str]:
+def _nginx_values(
+    base: Path, export_dir: Path, upstream_port: int, port: int, **tokens: str
+) -> dict[str, str]:
     return nginx_tools.local_values(
-        base, port, __EXPORT_DIR__=str(export_dir), __UPSTREAM__=f"127.0.0.1:{upstream_port}"
+        base,
+        port,
+        __EXPORT_DIR__=str(export_dir),
+        __UPSTREAM__=f"127.0.0.1:{upstream_port}",
+        **tokens,
     )
 
 
@@ -366,10 +375,11 @@ def with_tls_and_hsts(text: str, port: int, base: Path) -> tuple[str, ssl.SSLCon
 
 
 @contextmanager
-def running_nginx(app: Flask, base: Path, *, tls: bool = False) -> Iterator[Nginx]:
+def running_nginx(app: Flask, base: Path, *, tls: bool = False, **tokens: str) -> Iterator[Nginx]:
     """The app on a real WSGI server thread, deploy/nginx.conf in front of it, both stopped.
 
-    tls: on https, with HSTS turned on, as the template's comments say to do."""
+    tls: on https, with HSTS turned on, as the template's comments say to do.
+    tokens: template values other than the local ones (e.g. **nginx_tools.POLL_OFF)."""
     require_nginx()
     seen: list[dict[str, str]] = []
 
@@ -383,7 +393,7 @@ def running_nginx(app: Flask, base: Path, *, tls: bool = False) -> Iterator[Ngin
     thread = threading.Thread(target=upstream.serve_forever, kwargs={"poll_interval": 0.1})
     thread.start()
     port = free_port()
-    values = _nginx_values(base, _root(app), upstream.server_port, port)
+    values = _nginx_values(base, _root(app), upstream.server_port, port, **tokens)
     text, context = nginx_tools.render(values), None
     if tls:
         text, context = with_tls_and_hsts(text, port, base)
@@ -536,7 +546,9 @@ def test_nginx_serves_a_replaced_file_within_a_second_and_a_new_one_at_once(
     path = "sections/world-news/rss.xml"
     first = b"<rss>first</rss>"
     write_document(root, path, first, gzip.compress(first), WHEN)
-    with running_nginx(export_app, tmp_path / "nginx") as nginx:
+    # Hundreds of unconditional fetches from one address: the polling limit is off (as in
+    # the benchmark); its own test is below.
+    with running_nginx(export_app, tmp_path / "nginx", **nginx_tools.POLL_OFF) as nginx:
         for version in range(1, 4):
             for _ in range(20):  # every worker holds the current files open
                 nginx.request("GET", "/" + path)
@@ -654,6 +666,92 @@ def test_nginx_over_tls_sends_hsts_once_from_the_export_and_from_the_app(
             assert response.headers.get_all("Strict-Transport-Security") == hsts
     finally:
         database(app).dispose()
+
+
+@pytest.mark.slow
+def test_nginx_refuses_unconditional_polls_past_the_burst_and_never_conditional_ones(
+    export_app: Flask, tmp_path: Path
+) -> None:
+    make_section(export_app, "World News")
+    run_pass(export_app)
+    path = "/sections/world-news/atom.xml"
+    # The shipped defaults, as render-nginx-conf gives them: 30 s, a burst of 5.
+    with running_nginx(export_app, tmp_path / "nginx") as nginx:
+        statuses = []
+        for _ in range(5):
+            response, _ = nginx.request("GET", path)
+            statuses.append(response.status)
+        assert statuses == [200] * 5  # the burst: five back to back, as the app allows
+        etag = response.headers["ETag"]
+        modified = response.headers["Last-Modified"]
+        response, body = nginx.request("GET", path)
+        assert response.status == 429
+        assert response.headers["Retry-After"] == "30"
+        assert response.headers.get_all("Content-Type") == ["text/plain; charset=utf-8"]
+        assert response.headers.get_all("Cache-Control") == ["no-store"]
+        assert response.headers.get_all("X-Content-Type-Options") == ["nosniff"]
+        assert "ETag" not in response.headers
+        # Word for word what the app says when it refuses (web/polling.py).
+        assert body == polling.refusal(30.0)[2]
+        response, _ = nginx.request("HEAD", path)
+        assert response.status == 429
+        # The same client polling politely, however often: never refused.
+        for _ in range(10):
+            response, body = nginx.request("GET", path, {"If-None-Match": etag})
+            assert (response.status, body) == (304, b"")
+            response, _ = nginx.request("GET", path, {"If-Modified-Since": modified})
+            assert response.status == 304
+        # A stale validator is still a conditional poll: the current bytes.
+        response, body = nginx.request("GET", path, {"If-None-Match": '"stale"'})
+        assert response.status == 200 and body
+        # Other feeds of the same client, and the same feed for other clients: their own budgets.
+        response, _ = nginx.request("GET", "/sections/world-news/rss.xml")
+        assert response.status == 200
+        response, _ = nginx.request("GET", path, source="127.0.0.3")
+        assert response.status == 200
+        assert not nginx.seen  # all of it from nginx: the app never saw a request
+
+
+@pytest.mark.slow
+def test_nginx_poll_limit_off_lets_every_fetch_through(export_app: Flask, tmp_path: Path) -> None:
+    make_section(export_app, "World News")
+    run_pass(export_app)
+    with running_nginx(export_app, tmp_path / "nginx", **nginx_tools.POLL_OFF) as nginx:
+        for _ in range(30):
+            response, _ = nginx.request("GET", "/sections/world-news/atom.xml")
+            assert response.status == 200
+
+
+@pytest.mark.slow
+def test_nginx_healthz_detail_only_for_this_machine(
+    database_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # As deployed behind nginx: TRUSTED_PROXIES 1, so the app sees nginx's client.
+    app = make_app(database_url, tmp_path, EXPORT_DIR=str(tmp_path / "export"), TRUSTED_PROXIES=1)
+    request.addfinalizer(database(app).dispose)
+    publisher = Publisher(app)
+    publisher.run()
+    holder = publisher.holder
+    with running_nginx(app, tmp_path / "nginx") as nginx:
+        response, body = nginx.request("GET", "/healthz?detail=1")  # from 127.0.0.1
+        assert response.status == 200
+        data = json.loads(body)
+        assert data["scheduler"]["leader"] == holder
+        assert response.headers.get_all("Cache-Control") == ["no-store"]
+        for query in ("", "?detail=1"):
+            response, body = nginx.request("GET", "/healthz" + query, source="127.0.0.2")
+            assert response.status == 200
+            data = json.loads(body)
+            assert set(data) == {"status", "database", "scheduler"}
+            assert set(data["scheduler"]) == {"ok", "age_seconds"}
+            assert data["status"] == "ok" and data["scheduler"]["ok"] is True
+            assert holder.encode() not in body
+            assert response.headers.get_all("Cache-Control") == ["no-store"]
+        assert [s["HTTP_X_FORWARDED_FOR"] for s in nginx.seen] == [
+            "127.0.0.1",
+            "127.0.0.2",
+            "127.0.0.2",
+        ]
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy import event
 
 from feedsvc.publishing.passes import run_pass
 from feedsvc.storage.db import database
-from feedsvc.web.documents import cache
+from feedsvc.web.documents import DocumentCache, cache
 from feedsvc.web.fastpath import document_path
 from tests.support.app import make_app
 from tests.support.factories import make_section
@@ -113,8 +114,127 @@ def test_cache_stays_within_its_byte_budget(
         for name in ["rss.xml", "atom.xml", "feed.json"]:
             assert client.get(f"/sections/section-{n}/{name}").status_code == 200
     assert 0 < documents.size_bytes <= 0.01 * 1024 * 1024
-    # A flood of made-up paths is remembered as misses, but only up to the budget.
+    # A flood of made-up paths is remembered as misses, apart from the documents.
+    kept = len(documents)
     for n in range(500):
         assert client.get(f"/sections/nope-{n}/atom.xml").status_code == 404
     assert documents.size_bytes <= 0.01 * 1024 * 1024
-    assert len(documents) < 500
+    assert len(documents) == kept
+    assert documents.misses == 500
+
+
+@contextmanager
+def _queries(app: Flask) -> Iterator[list[str]]:
+    """Every SQL statement the app sends while the block runs."""
+    statements: list[str] = []
+    engine = database(app).engine
+
+    def listener(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+
+
+def _selects(statements: list[str]) -> list[str]:
+    # SQLite's driver also shows its BEGINs: only what asks the database something counts.
+    return [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+
+
+def test_a_made_up_slug_costs_queries_once_then_none(cached_app: Flask) -> None:
+    client = cached_app.test_client()
+    client.get("/rss.xml")  # the documents generation is read: nothing else left to ask
+    with _queries(cached_app) as first:
+        assert client.get("/sections/made-up/rss.xml").status_code == 404
+    # The document (nothing stored) and the section (none such): asked once.
+    selects = _selects(first)
+    assert len(selects) == 2, selects
+    assert "feed_documents" in selects[0] and "sections" in selects[1]
+    with _queries(cached_app) as later:
+        for _ in range(20):
+            assert client.get("/sections/made-up/rss.xml").status_code == 404
+            assert client.head("/sections/made-up/rss.xml").status_code == 404
+    assert later == []
+    assert cache(cached_app).misses == 1
+    assert len(cache(cached_app)) == 1  # /rss.xml: misses take no room among the documents
+
+
+def test_a_section_not_rendered_yet_is_asked_once_too(cached_app: Flask) -> None:
+    make_section(cached_app, "Sport")  # no publishing pass: its feeds do not exist yet
+    client = cached_app.test_client()
+    assert client.get("/sections/sport/atom.xml").status_code == 503
+    with _queries(cached_app) as later:
+        for _ in range(10):
+            response = client.get("/sections/sport/atom.xml")
+            assert response.status_code == 503
+            assert response.headers["Retry-After"] == "5"  # one tick
+    assert later == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/sections/" + "a" * 81 + "/rss.xml",  # longer than any slug (limits.SLUG_MAX = 80)
+        "/sections/World/rss.xml",
+        "/sections/world_news/atom.xml",
+        "/sections/-world/feed.json",
+    ],
+)
+def test_a_slug_no_section_can_have_costs_no_query_at_all(cached_app: Flask, url: str) -> None:
+    client = cached_app.test_client()
+    client.get("/rss.xml")  # the documents generation is read: nothing else left to ask
+    with _queries(cached_app) as statements:
+        assert client.get(url).status_code == 404
+    assert statements == []
+    assert cache(cached_app).misses == 0
+
+
+def test_a_flood_of_made_up_slugs_never_evicts_a_real_feed(
+    cached_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = cached_app.test_client()
+    documents = cache(cached_app)
+    real = "/sections/world-news/atom.xml"
+    body = client.get(real).get_data()
+    assert len(documents) == 1
+    # End to end, a few hundred (each first miss is two queries and a 404 page) ...
+    for n in range(300):
+        assert client.get(f"/sections/flood-{n}/rss.xml").status_code == 404
+    assert documents.misses == 300
+    # ... then 50 000 more straight at the cache, whose database knows none of them.
+    asked: list[str] = []
+
+    def nothing_stored(path: str, current: object) -> None:
+        asked.append(path)
+
+    with monkeypatch.context() as m:
+        m.setattr(documents, "_load", nothing_stored)
+        for n in range(50_000):
+            assert documents.get(f"sections/more-{n}/rss.xml") is None
+            assert documents.misses <= DocumentCache.MAX_MISSES
+    assert len(asked) == 50_000  # each new path asked once, none of them kept as a document
+    assert len(documents) == 1  # the real feed is still there: misses are kept apart
+    with _queries(cached_app) as statements:
+        response = client.get(real)
+    assert (response.status_code, response.get_data()) == (200, body)
+    assert statements == []  # from memory
+
+
+def test_misses_are_asked_again_once_the_documents_change(
+    database_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # DOCUMENT_CACHE_SECONDS 0: the generation is read on every request, nothing else.
+    app = make_app(database_url, tmp_path)
+    request.addfinalizer(database(app).dispose)
+    client = app.test_client()
+    assert client.get("/sections/sport/rss.xml").status_code == 404
+    make_section(app, "Sport")
+    # Still the remembered answer: creating a section changes no document. Its first
+    # rendering does, moments later (WATCH_SECONDS), and the miss is forgotten then.
+    assert client.get("/sections/sport/rss.xml").status_code == 404
+    run_pass(app)
+    assert client.get("/sections/sport/rss.xml").status_code == 200
+    assert cache(app).misses == 0

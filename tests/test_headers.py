@@ -178,7 +178,7 @@ def test_error_answers_carry_them_too(database_url: str, tmp_path: Path, scheme:
         ("GET", "/no/such/page", 404, "text/html"),
         ("GET", "/sections/no-such-section/", 404, "text/html"),
         ("POST", "/", 405, "text/html"),
-        ("POST", "/admin/login", 400, "text/html"),  # no CSRF token
+        ("POST", "/admin/articles/new", 400, "text/html"),  # no CSRF token
         ("GET", "/boom", 500, "text/html"),
         ("GET", "/api/v1/articles", 401, "application/json"),
         ("GET", "/api/v1/nothing-here", 401, "application/json"),

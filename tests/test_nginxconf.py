@@ -49,6 +49,9 @@ def test_the_templates_header_lists_every_option_and_its_production_value() -> N
     for token in nginxconf.TOKENS:
         if token.production:
             assert rows[token.option] == token.production, token.option
+    # The polling limit's, for the shipped defaults.
+    for token, value in nginx_tools.shipped_poll_values().items():
+        assert rows[nginxconf.TOKEN_BY_NAME[token].option] == value, token
 
 
 def test_production_values_by_default_and_the_export_folder_from_the_settings(
@@ -70,6 +73,13 @@ def test_production_values_by_default_and_the_export_folder_from_the_settings(
         assert re.search(rf"^\s*{re.escape(line)}$", text, re.MULTILINE), line
     # Only the tokens change: every other byte is the template's.
     values = nginxconf.production_values(export_dir=EXPORT, upstream="127.0.0.1:8000")
+    # The polling limit from the settings (the shipped defaults here: 30 s, a burst of 5).
+    values |= {
+        "__POLL_LIMIT__": "on",
+        "__POLL_RATE__": "2r/m",
+        "__POLL_BURST__": "4",
+        "__POLL_RETRY_AFTER__": "30",
+    }
     template = nginxconf.TEMPLATE.read_text()
     for token, value in values.items():
         template = template.replace(token, value)
@@ -85,6 +95,38 @@ def test_options_win_and_the_upstream_follows_gunicorns_bind(
     assert "server 127.0.0.3:8000;" in _render(cli_app).output
     text = _render(cli_app, "--listen", "127.0.0.1:8080", "--export-dir", "/data/feeds").output
     assert "listen 127.0.0.1:8080;" in text and "root /data/feeds;" in text
+
+
+@pytest.mark.parametrize(
+    ("interval", "burst", "expected"),
+    [
+        (30.0, 5, ("on", "2r/m", "4", "30")),
+        (1.0, 1, ("on", "60r/m", "1", "1")),  # burst=0 is no nginx value: 1 is the least
+        (0.5, 10, ("on", "120r/m", "9", "1")),
+        (7.0, 5, ("on", "9r/m", "4", "7")),  # 8.57 a minute: nginx counts whole requests
+        (3600.0, 5, ("on", "1r/m", "4", "60")),  # nginx's slowest rate: one a minute
+        (0.0, 5, ("off", "1r/s", "1", "1")),
+    ],
+)
+def test_poll_values_follow_the_apps_settings(
+    interval: float, burst: int, expected: tuple[str, str, str, str]
+) -> None:
+    values = nginxconf.poll_values(interval, burst)
+    tokens = ("__POLL_LIMIT__", "__POLL_RATE__", "__POLL_BURST__", "__POLL_RETRY_AFTER__")
+    assert tuple(values[t] for t in tokens) == expected
+
+
+def test_the_poll_options_default_to_the_settings_and_can_be_given(cli_app: Flask) -> None:
+    cli_app.config.update(POLL_MIN_INTERVAL=10.0, POLL_BURST=3)
+    text = _render(cli_app).output
+    assert "limit_req_zone $feed_poll_key zone=feed_polls:10m rate=6r/m;" in text
+    assert text.count("limit_req zone=feed_polls burst=2 nodelay;") == 7  # every feed location
+    assert "add_header Retry-After 10 always;" in text
+    assert "map on:$http_if_none_match$http_if_modified_since $feed_poll_key {" in text
+    cli_app.config.update(POLL_MIN_INTERVAL=0.0)
+    assert "map off:$http_if_none_match" in _render(cli_app).output
+    text = _render(cli_app, "--poll-rate", "1r/s", "--poll-retry-after", "1").output
+    assert "rate=1r/s;" in text and "add_header Retry-After 1 always;" in text
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Readers' side end to end: form → publishing pass → served feeds, validated; pages; health."""
+"""Readers' side end to end: form → publishing pass → served feeds, validated; pages."""
 
 from __future__ import annotations
 
@@ -216,23 +216,6 @@ def test_opml_lists_every_section_feed(editor: FlaskClient, app: Flask) -> None:
     ]
     for url in urls:
         assert editor.get(url.removeprefix("http://feeds.example.org")).status_code == 200
-
-
-def test_healthz_reports_database_and_scheduler(client: FlaskClient, app: Flask) -> None:
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    data = response.get_json()
-    assert data["database"] == "ok"
-    assert data["scheduler"]["ok"] is False  # no scheduler has run yet
-    assert data["status"] == "degraded"
-    from feedsvc.publishing.scheduler import Publisher
-
-    Publisher(app).run()
-    data = client.get("/healthz").get_json()
-    assert data["status"] == "ok"
-    assert data["scheduler"]["ok"] is True
-    assert data["scheduler"]["age_seconds"] < 5
-    assert data["scheduler"]["leader"]
 
 
 def test_story_with_typography_reads_back_identically(editor: FlaskClient, app: Flask) -> None:

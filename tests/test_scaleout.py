@@ -29,7 +29,14 @@ def _scheduler(app: Flask, log: Path, **env: str) -> Proc:
 
 
 def _web(app: Flask, port: int, log: Path) -> Proc:
-    env = service_env(app.config["DATABASE_URL"], port=port, WEB_CONCURRENCY="2", **QUICK)
+    # The tests poll a feed unconditionally every 50 ms until it changes: no polling limit.
+    env = service_env(
+        app.config["DATABASE_URL"],
+        port=port,
+        WEB_CONCURRENCY="2",
+        FEEDSVC_POLL_MIN_INTERVAL="0",
+        **QUICK,
+    )
     return gunicorn(env, log)
 
 
@@ -89,7 +96,7 @@ def test_standby_takes_over_after_kill_9(app: Flask, tmp_path: Path) -> None:
         new_holder = _leader(app)
         assert int(new_holder.split(":")[1]) == standby.pid
         client = app.test_client()
-        health = client.get("/healthz").get_json()
+        health = client.get("/healthz?detail=1").get_json()  # the test client is 127.0.0.1
         assert health["scheduler"]["leader"] == new_holder
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
@@ -93,11 +93,19 @@ class DocumentCache:
     Freshness costs one query per interval per worker, whatever the number of feeds: the
     worker reads the site's documents generation (bumped by every publishing change) and
     revalidates its entries, by ETag, only once that has moved. Size is bounded in bytes
-    (DOCUMENT_CACHE_MB) and entries, so no flood of paths can exhaust memory; misses are kept
-    too, so polls for a missing feed do not each cost a query. Eviction is by load time.
+    (DOCUMENT_CACHE_MB) and entries, so no flood of paths can exhaust memory. Eviction is by
+    load time.
+
+    Misses (paths with no document: made-up section slugs, feeds not rendered yet) are kept
+    apart, in a map of at most MAX_MISSES paths that starts empty whenever the generation
+    moves: a second poll of a missing path costs no query, and no flood of made-up paths can
+    push a real document out of memory. When the map is full it is emptied whole (no scan);
+    the flood's paths then cost a query again, the documents nothing.
     """
 
     MAX_ENTRIES = 20_000
+    # Paths are at most ~100 characters (limits.SLUG_MAX plus the file name): about 2 MB.
+    MAX_MISSES = 10_000
 
     def __init__(self, app: Flask, ttl: float, max_age: int, max_bytes: int) -> None:
         self._app = app
@@ -108,8 +116,11 @@ class DocumentCache:
         self._bytes = 0
         self._generation = -1
         self._checked = float("-inf")
-        self._entries: dict[str, tuple[int, Document | None]] = {}
+        self._entries: dict[str, tuple[int, Document]] = {}
         self._lock = threading.Lock()
+        # path → whether its section (or the site) exists, None until someone asks; replaced
+        # by a new map when the generation moves.
+        self._misses: dict[str, bool | None] = {}
 
     def get(self, path: str) -> Document | None:
         if time.monotonic() - self._checked >= self._ttl:
@@ -117,11 +128,21 @@ class DocumentCache:
         hit = self._entries.get(path)
         if hit is not None and hit[0] == self._generation:
             return hit[1]
+        # Taken before the query: a miss found under a generation that has moved meanwhile
+        # lands in the map that was dropped, never in the new one.
+        misses = self._misses
+        if path in misses:
+            return None
         generation = self._generation
         doc = self._load(path, hit[1] if hit else None)
         with self._lock:
             old = self._entries.pop(path, None)
             self._bytes -= _size(old[1]) if old else 0
+            if doc is None:
+                if len(misses) >= self.MAX_MISSES:
+                    misses.clear()
+                misses[path] = None
+                return None
             size = _size(doc)
             if size <= self._max_bytes:
                 self._entries[path] = (generation, doc)  # re-inserted: now the newest
@@ -134,21 +155,44 @@ class DocumentCache:
         return doc
 
     @property
+    def security_headers(self) -> Headers:
+        """The transport headers every answer of the fast path carries (web/headers.py)."""
+        return self._security
+
+    @property
     def size_bytes(self) -> int:
         return self._bytes
 
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def misses(self) -> int:
+        return len(self._misses)
+
+    def owner_exists(self, path: str, ask: Callable[[], bool]) -> bool:
+        """For a path get() just found no document for: whether the section (or site) it
+        belongs to exists, from `ask` (a query) once per path and generation."""
+        misses = self._misses
+        known = misses.get(path)
+        if known is None:
+            known = ask()
+            if path in misses:  # only a remembered miss: the map's bound stays get()'s
+                misses[path] = known
+        return known
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._misses = {}
             self._bytes = 0
 
     def _check_generation(self) -> None:
         # Read before noting the time: a change committed meanwhile is seen next interval.
         with database(self._app).reader() as session:
             generation = session.scalar(select(SiteState.documents_generation)) or 0
+        if generation != self._generation:
+            self._misses = {}  # a feed rendered or removed since: every miss is asked again
         self._generation = generation
         self._checked = time.monotonic()
 
@@ -184,9 +228,9 @@ class DocumentCache:
         )
 
 
-def _size(doc: Document | None) -> int:
+def _size(doc: Document) -> int:
     # Bodies dominate; a few hundred bytes cover the path, headers and bookkeeping.
-    return 256 if doc is None else len(doc.body) + len(doc.body_gzip) + 512
+    return len(doc.body) + len(doc.body_gzip) + 512
 
 
 def init_app(app: Flask) -> None:

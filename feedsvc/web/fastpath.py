@@ -11,10 +11,11 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from feedsvc.limits import SLUG_PATTERN
+from feedsvc.limits import SLUG_MAX, SLUG_PATTERN
 from feedsvc.urls import FEED_FILES, OPML_PATH
 from feedsvc.web.conditional import respond
 from feedsvc.web.documents import DocumentCache
+from feedsvc.web.polling import PollLimiter, refusal
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Observer = Callable[[str, int], None]
@@ -31,16 +32,24 @@ def document_path(url_path: str) -> tuple[str, str] | None:
     if site is not None:
         return site, url_path
     match = _SECTION.fullmatch(url_path)
-    if match is not None:
+    # No section has a longer slug: Flask answers 404 without asking the database.
+    if match is not None and match.end(1) - match.start(1) <= SLUG_MAX:
         return url_path[1:], f"/sections/<slug>/{match.group(2)}"
     return None
 
 
 class FastPath:
-    def __init__(self, app: WSGIApp, documents: DocumentCache, observe: Observer) -> None:
+    def __init__(
+        self,
+        app: WSGIApp,
+        documents: DocumentCache,
+        observe: Observer,
+        polls: PollLimiter | None = None,
+    ) -> None:
         self.app = app
         self.documents = documents
         self.observe = observe
+        self.polls = polls  # None: POLL_MIN_INTERVAL is 0, nothing is counted
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -51,10 +60,25 @@ class FastPath:
             if found is not None:
                 doc = self.documents.get(found[0])
                 if doc is not None:
+                    if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+                    if_modified_since = environ.get("HTTP_IF_MODIFIED_SINCE")
+                    polls = self.polls
+                    if polls is not None:
+                        wait = polls.wait(
+                            environ.get("REMOTE_ADDR", ""),
+                            found[0],
+                            if_none_match,
+                            if_modified_since,
+                        )
+                        if wait:
+                            line, headers, body = refusal(wait)
+                            start_response(line, headers + self.documents.security_headers)
+                            self.observe(found[1], 429)
+                            return [body] if method == "GET" else []
                     status, headers, body = respond(
                         doc,
-                        if_none_match=environ.get("HTTP_IF_NONE_MATCH"),
-                        if_modified_since=environ.get("HTTP_IF_MODIFIED_SINCE"),
+                        if_none_match=if_none_match,
+                        if_modified_since=if_modified_since,
                         accept_encoding=environ.get("HTTP_ACCEPT_ENCODING"),
                     )
                     start_response(_STATUS[status], headers)

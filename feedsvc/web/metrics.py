@@ -1,4 +1,4 @@
-"""Prometheus metrics at /metrics: requests by route and status, 304 ratio, scheduler state.
+"""Prometheus metrics at /metrics: requests, 304 ratio, refused polls, scheduler state.
 
 Under gunicorn every worker counts in files under PROMETHEUS_MULTIPROC_DIR (set up by
 gunicorn.conf.py) and a scrape adds them up; scheduler figures come from the lease row,
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from flask import Flask, Response, request
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func, select
@@ -35,6 +35,26 @@ class Metrics:
             registry=self.registry,
         )
         self._children: dict[tuple[str, int], Counter] = {}
+        # Polite polling (web/polling.py): refusals, and the (client, feed) pairs in memory.
+        self.polls_refused = Counter(
+            "feedsvc_polls_refused",
+            "Unconditional feed fetches refused with 429: the same client and feed too often.",
+            registry=self.registry,
+        )
+        # livesum: the workers' figures added up, a dead worker's dropped (gunicorn.conf.py
+        # marks it dead); written every few hundred new pairs, so it lags by that much.
+        self.poll_clients = Gauge(
+            "feedsvc_poll_clients_tracked",
+            "(client address, feed) pairs the polling limit holds in memory, all workers.",
+            multiprocess_mode="livesum",
+            registry=self.registry,
+        )
+
+    def poll_refused(self) -> None:
+        self.polls_refused.inc()
+
+    def poll_tracked(self, pairs: int) -> None:
+        self.poll_clients.set(pairs)
 
     def observe(self, route: str, status: int) -> None:
         child = self._children.get((route, status))

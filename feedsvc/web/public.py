@@ -1,20 +1,19 @@
-"""What readers and their software fetch: stored feeds, the HTML pages, OPML and health."""
+"""What readers and their software fetch: stored feeds, the HTML pages and OPML."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 from markupsafe import Markup
-from sqlalchemy import select, text
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from feedsvc import articles, urls
 from feedsvc.content.html import parse_fragment, sanitise
 from feedsvc.content.text import NOT_XML_TEXT, ContentError
-from feedsvc.limits import valid_id
+from feedsvc.limits import SLUG_MAX, SLUG_RE, valid_id
 from feedsvc.storage.db import get_session
-from feedsvc.storage.models import RENDER_LEASE, Article, SchedulerLease, Section, utcnow
+from feedsvc.storage.models import Article, Section, utcnow
+from feedsvc.web import polling
 from feedsvc.web.conditional import respond
 from feedsvc.web.documents import cache
 
@@ -30,13 +29,19 @@ def _serve(path: str, *, section_slug: str | None = None) -> Response:
 
     Normally feedsvc.fastpath answers these before Flask sees them; Flask serves them only
     when the document was missing a moment ago, and answers 404 or 503 when it still is.
+    Whether a missing feed's section exists is asked once per path until a publishing change
+    (web/documents.py keeps the answer), so polls of made-up slugs cost no query.
     """
-    doc = cache(current_app).get(path)
+    if section_slug is not None and (
+        len(section_slug) > SLUG_MAX or not SLUG_RE.fullmatch(section_slug)
+    ):
+        abort(404)  # not a slug any section can have: nothing to ask the database
+    docs = cache(current_app)
+    doc = docs.get(path)
     if doc is None:
-        exists = section_slug is None or get_session().scalar(
-            select(Section.id).where(Section.slug == section_slug)
-        )
-        if not exists:
+        if section_slug is not None and not docs.owner_exists(
+            path, lambda: _section_exists(section_slug)
+        ):
             abort(404)
         # Known but not rendered yet (a section created seconds ago): ask to come back.
         tick = max(1, round(float(current_app.config["TICK_SECONDS"])))
@@ -47,14 +52,25 @@ def _serve(path: str, *, section_slug: str | None = None) -> Response:
         )
         response.headers["Retry-After"] = str(tick)
         return response
+    if_none_match = request.headers.get("If-None-Match")
+    if_modified_since = request.headers.get("If-Modified-Since")
+    polls = polling.limiter(current_app)
+    if polls is not None:
+        wait = polls.wait(request.remote_addr or "", path, if_none_match, if_modified_since)
+        if wait:
+            return polling.refusal_response(wait)
     status, headers, body = respond(
         doc,
-        if_none_match=request.headers.get("If-None-Match"),
-        if_modified_since=request.headers.get("If-Modified-Since"),
+        if_none_match=if_none_match,
+        if_modified_since=if_modified_since,
         accept_encoding=request.headers.get("Accept-Encoding"),
     )
     # HEAD: Werkzeug drops the body and keeps the headers, Content-Length included.
     return Response(body, status=status, headers=headers)
+
+
+def _section_exists(slug: str) -> bool:
+    return get_session().scalar(select(Section.id).where(Section.slug == slug)) is not None
 
 
 @bp.route(f"/{_FEED_NAME}")
@@ -120,33 +136,3 @@ def _body(article: Article) -> Markup:
         current_app.logger.warning("article %s: stored body refused; shown as text", article.id)
         text = parse_fragment(NOT_XML_TEXT.sub("", article.body_html)).text_content()
         return Markup("<p>{}</p>").format(text)
-
-
-@bp.route("/healthz")
-def healthz() -> tuple[Response, int]:
-    """200 when the database answers; the scheduler's last success and its age, for monitors."""
-    try:
-        session = get_session()
-        session.execute(text("SELECT 1"))
-        lease = session.get(SchedulerLease, RENDER_LEASE)
-    except Exception as exc:  # any database failure is "not ready", reported, not raised
-        current_app.logger.warning("health check: database unreachable: %s", exc)
-        return jsonify(status="unavailable", database="unreachable"), 503
-    now = datetime.now(UTC)
-    scheduler: dict[str, object] = {"leader": None, "last_success": None, "age_seconds": None}
-    if lease is not None:
-        alive = lease.expires_at is not None and lease.expires_at > now
-        scheduler["leader"] = lease.holder if alive else None
-        if lease.last_success_at is not None:
-            scheduler["last_success"] = lease.last_success_at.isoformat()
-            scheduler["age_seconds"] = round((now - lease.last_success_at).total_seconds(), 1)
-        scheduler["last_error"] = lease.last_error or None
-    stale_after = 3 * float(current_app.config["TICK_SECONDS"]) + float(
-        current_app.config["LEASE_SECONDS"]
-    )
-    age = scheduler["age_seconds"]
-    scheduler["ok"] = isinstance(age, float) and age <= stale_after
-    # 200 either way: this instance can serve (the last good feeds) without a scheduler, so a
-    # load balancer must not pull it; monitors alert on "degraded" / scheduler.ok instead.
-    status = "ok" if scheduler["ok"] else "degraded"
-    return jsonify(status=status, database="ok", scheduler=scheduler), 200

@@ -30,6 +30,9 @@ def app_settings(database_url: str, tmp_path: Path, **overrides: Any) -> dict[st
         "SITE_URL": SITE_URL,
         # Tests read what they just published: no per-process document cache.
         "DOCUMENT_CACHE_SECONDS": 0.0,
+        # Tests fetch one feed many times from one address: no polling limit, except where
+        # a test turns it on (tests/test_polling.py).
+        "POLL_MIN_INTERVAL": 0.0,
         **overrides,
     }
 

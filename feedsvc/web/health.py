@@ -1,0 +1,125 @@
+"""/healthz: status and ages for anyone; the leader's host and pid and error text for a few.
+
+A public health check is a reconnaissance aid when it names hosts, process ids or raw
+exception text (which can quote SQL, file paths and driver versions). Anyone gets whether
+the database answers and how long ago the scheduler last published; `?detail=1` adds who
+holds the scheduler lease and the last error, but only for a request from this machine or
+from a logged-in admin. Anyone else asking for detail gets the public answer, with the same
+status code: a monitor pointed at `?detail=1` from outside keeps seeing health, not a 403 it
+would page someone about.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request
+from sqlalchemy import text
+from werkzeug.wrappers import Response
+
+from feedsvc.storage.db import get_session
+from feedsvc.storage.models import RENDER_LEASE, SchedulerLease
+
+bp = Blueprint("health", __name__)
+
+# "This machine", as deploy/nginx.conf says it for /metrics (`allow 127.0.0.1`): the loopback
+# addresses a local client connects from, not all of 127.0.0.0/8, so the two agree.
+LOCAL_ADDRESSES = frozenset({ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")})
+# Headers a reverse proxy adds (nginx: deploy/nginx.conf; RFC 7239 for Forwarded).
+_FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
+# A message for people, not a dump: the first line, at most this long.
+_ERROR_MAX = 300
+
+
+def is_local_address(address: str | None) -> bool:
+    """127.0.0.1 or ::1 (also as ::ffff:127.0.0.1, which a dual-stack socket reports)."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:  # empty (a unix socket), or not an address at all
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip in LOCAL_ADDRESSES
+
+
+def local_request() -> bool:
+    """Whether the client is this machine: its address (the real client's behind
+    TRUSTED_PROXIES) is local, and it did not come through a proxy the app was not told of.
+
+    With TRUSTED_PROXIES 0 and nginx in front anyway, every visitor would connect from
+    127.0.0.1; nginx's forwarding headers show that, so such a request is not taken as local.
+    """
+    if not is_local_address(request.remote_addr):
+        return False
+    if int(current_app.config["TRUSTED_PROXIES"]) == 0:
+        return not any(name in request.headers for name in _FORWARDING_HEADERS)
+    return True
+
+
+def may_see_detail() -> bool:
+    """This machine, or a logged-in, enabled admin (g.user comes from auth.load_user)."""
+    user = g.get("user")
+    if user is not None and user.is_admin and user.is_active:
+        return True
+    return local_request()
+
+
+def _wants_detail() -> bool:
+    return request.args.get("detail", "").lower() in {"1", "true", "yes"}
+
+
+def _one_line(exc: BaseException) -> str:
+    # SQLAlchemy wraps the driver's error and appends the SQL and a link; the driver's own
+    # first line says what went wrong.
+    cause = getattr(exc, "orig", None) or exc
+    first = (str(cause).strip().splitlines() or [""])[0]
+    return f"{type(cause).__name__}: {first}"[:_ERROR_MAX]
+
+
+def _answer(body: dict[str, Any], status: int) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    # Live, and for some clients more detailed than for others: never stored anywhere.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/healthz")
+def healthz() -> Response:
+    """200 when the database answers (status ok, or degraded without a recent publishing
+    pass); 503 when it does not."""
+    detail = _wants_detail() and may_see_detail()
+    try:
+        session = get_session()
+        session.execute(text("SELECT 1"))
+        lease = session.get(SchedulerLease, RENDER_LEASE)
+    except Exception as exc:  # any database failure is "not ready", reported, not raised
+        current_app.logger.warning("health check: database unreachable: %s", exc)
+        down: dict[str, Any] = {"status": "unavailable", "database": "unreachable"}
+        if detail:
+            down["error"] = _one_line(exc)
+        return _answer(down, 503)
+    now = datetime.now(UTC)
+    age: float | None = None
+    if lease is not None and lease.last_success_at is not None:
+        age = round((now - lease.last_success_at).total_seconds(), 1)
+    stale_after = 3 * float(current_app.config["TICK_SECONDS"]) + float(
+        current_app.config["LEASE_SECONDS"]
+    )
+    ok = age is not None and age <= stale_after
+    scheduler: dict[str, Any] = {"ok": ok, "age_seconds": age}
+    if detail:
+        alive = lease is not None and lease.expires_at is not None and lease.expires_at > now
+        scheduler["leader"] = lease.holder if lease is not None and alive else None
+        scheduler["last_success"] = (
+            lease.last_success_at.isoformat()
+            if lease is not None and lease.last_success_at is not None
+            else None
+        )
+        scheduler["last_error"] = (lease.last_error or None) if lease is not None else None
+    # 200 either way: this instance can serve (the last good feeds) without a scheduler, so a
+    # load balancer must not pull it; monitors alert on "degraded" / scheduler.ok instead.
+    status = "ok" if ok else "degraded"
+    return _answer({"status": status, "database": "ok", "scheduler": scheduler}, 200)
