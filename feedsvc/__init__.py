@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
+from feedsvc import localtime as wall_clock
 from feedsvc import settings, urls
 
 
@@ -87,7 +88,8 @@ def _register_templates(app: Flask) -> None:
 
     @app.template_filter("localtime")
     def localtime(moment: datetime) -> str:
-        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+        local = wall_clock.to_local(moment, zone)
+        return f"{local.year:04d}{local:-%m-%d %H:%M %Z}"  # %Y gives "1" for the year 1
 
     @app.context_processor
     def helpers() -> dict[str, Any]:
