@@ -39,7 +39,10 @@ def create_user(session: Session, username: str, password: str) -> User:
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
-    user = session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+    user = None
+    # No other name can exist, so it needs no query (and PostgreSQL's text refuses a NUL).
+    if USERNAME_RE.fullmatch(username):
+        user = session.scalar(select(User).where(func.lower(User.username) == username.lower()))
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
         return None

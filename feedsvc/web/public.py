@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 from werkzeug.wrappers import Response
 
 from feedsvc import articles, urls
-from feedsvc.limits import valid_id
+from feedsvc.limits import SLUG_RE, valid_id
 from feedsvc.storage.db import get_session
 from feedsvc.storage.models import RENDER_LEASE, Article, SchedulerLease, Section, utcnow
 from feedsvc.web.conditional import respond
@@ -28,6 +28,8 @@ def _serve(path: str, *, section_slug: str | None = None) -> Response:
     Normally feedsvc.fastpath answers these before Flask sees them; Flask serves them only
     when the document was missing a moment ago, and answers 404 or 503 when it still is.
     """
+    if section_slug is not None and not SLUG_RE.fullmatch(section_slug):
+        abort(404)  # no section has that slug, and PostgreSQL's text refuses a NUL
     doc = cache(current_app).get(path)
     if doc is None:
         exists = section_slug is None or get_session().scalar(
@@ -83,6 +85,8 @@ def index() -> str:
 
 @bp.route("/sections/<slug>/")
 def section_page(slug: str) -> str:
+    if not SLUG_RE.fullmatch(slug):
+        abort(404)  # no section has that slug, and PostgreSQL's text refuses a NUL
     session = get_session()
     section = session.scalar(select(Section).where(Section.slug == slug))
     if section is None:
