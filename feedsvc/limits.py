@@ -55,6 +55,9 @@ PUBLISH_AT_LATEST = datetime(2100, 12, 31, 23, 59, tzinfo=UTC)
 TOKEN_NAME_MAX = 120
 USERNAME_MAX = 64
 PASSWORD_MIN = 8
+# The longest `next=` target a login follows; longer is no page of ours (and a header that
+# long would trouble proxies).
+NEXT_MAX = 2000
 # Roles: an editor writes articles; an admin also manages sections, users and API tokens.
 ROLE_EDITOR = "editor"
 ROLE_ADMIN = "admin"
