@@ -49,10 +49,14 @@ TEXTS: list[str] = [
 
 
 def wire(text: str) -> bytes:
-    """text as request bytes: UTF-8, with surrogates and raw() bytes kept as they are."""
-    if all(ord(ch) < 256 for ch in text) and not text.isascii():
-        return text.encode("latin-1")  # a raw() string: these are the bytes
-    return text.encode("utf-8", "surrogatepass")
+    """text as request bytes: UTF-8, surrogates as a careless encoder writes them (ED A0 80);
+    a raw() string (non-ASCII, all of it below U+0100) as the bytes it stands for."""
+    if text.isascii():
+        return text.encode()
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
 
 
 def form_body(values: dict[str, str]) -> bytes:
@@ -95,6 +99,9 @@ HEADERS: list[tuple[str, str]] = [
     ("HTTP_ORIGIN", raw(b"https://\xff")),
     ("HTTP_REFERER", raw(b"\xff\x00") * 1000),
     ("HTTP_X_FORWARDED_FOR", raw(b"\xff, ::1, 999.999.999.999, ") + "1," * 5000),
+    ("HTTP_X_FORWARDED_FOR", "\x00"),
+    ("HTTP_X_FORWARDED_PROTO", raw(b"javascript\xff")),
+    ("HTTP_X_FORWARDED_PROTO", "https, " * 5000),
     ("HTTP_USER_AGENT", raw(b"\xff\xfe") + "u" * LONG),
     ("QUERY_STRING", raw(b"\xff\xfe=\xc3(&next=\xff")),
     ("QUERY_STRING", "next=%0d%0aSet-Cookie:%20x&a=%&b=%zz&%ff=%fe&c=%ED%A0%80"),
