@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
+from feedsvc import localtime as wall_clock
 from feedsvc import settings, urls
 
 
@@ -57,7 +58,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from feedsvc import cli, logs
     from feedsvc.storage import db
-    from feedsvc.web import documents, headers, metrics, polling, throttle
+    from feedsvc.web import documents, edges, headers, metrics, polling, throttle
     from feedsvc.web.fastpath import FastPath
 
     logs.init_app(app)
@@ -68,6 +69,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     headers.init_app(app)
     polls = polling.init_app(app, refused=counters.poll_refused, tracked=counters.poll_tracked)
     csrf = CSRFProtect(app)
+    edges.init_app(app)
     _register_templates(app)
     _register_errors(app)
 
@@ -109,7 +111,8 @@ def _register_templates(app: Flask) -> None:
 
     @app.template_filter("localtime")
     def localtime(moment: datetime) -> str:
-        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+        local = wall_clock.to_local(moment, zone)
+        return f"{local.year:04d}{local:-%m-%d %H:%M %Z}"  # %Y gives "1" for the year 1
 
     @app.context_processor
     def helpers() -> dict[str, Any]:
@@ -124,18 +127,22 @@ def _register_templates(app: Flask) -> None:
 
 
 def _register_errors(app: Flask) -> None:
+    from feedsvc.web.edges import can_build_urls
+
     def wants_json() -> bool:
         return (
             request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
         )
 
+    def error_page(code: int, name: str, description: str) -> str | Response:
+        if not can_build_urls():  # the page's links need url_for
+            return Response(f"{code} {name}\n\n{description}\n", mimetype="text/plain")
+        return render_template("error.html", code=code, name=name, description=description)
+
     @app.errorhandler(CSRFError)
-    def csrf_error(exc: CSRFError) -> tuple[str, int]:
-        return render_template(
-            "error.html",
-            code=400,
-            name="The form expired",
-            description="Reload the page and submit the form again; nothing was saved.",
+    def csrf_error(exc: CSRFError) -> tuple[str | Response, int]:
+        return error_page(
+            400, "The form expired", "Reload the page and submit the form again; nothing was saved."
         ), 400
 
     @app.errorhandler(HTTPException)
@@ -147,10 +154,8 @@ def _register_errors(app: Flask) -> None:
         if wants_json():
             response = jsonify(error=exc.name, message=exc.description, status=code)
         else:
-            page = render_template(
-                "error.html", code=code, name=exc.name, description=exc.description
-            )
-            response = Response(page, mimetype="text/html")
+            page = error_page(code, exc.name, exc.description or "")
+            response = page if isinstance(page, Response) else Response(page, mimetype="text/html")
         # Keep what the exception says about itself, e.g. 405's Allow (RFC 9110 §15.5.6).
         for name, value in exc.get_headers():
             if name.lower() != "content-type":
@@ -163,9 +168,8 @@ def _register_errors(app: Flask) -> None:
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         if wants_json():
             return jsonify(error="Internal Server Error", status=500), 500
-        return render_template(
-            "error.html",
-            code=500,
-            name="Something went wrong",
-            description="The error was logged. Nothing you submitted was half-saved.",
+        return error_page(
+            500,
+            "Something went wrong",
+            "The error was logged. Nothing you submitted was half-saved.",
         ), 500

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, Select, select, update
@@ -15,13 +15,25 @@ from feedsvc.content.html import sanitise
 from feedsvc.content.summary import derive_summary
 from feedsvc.content.text import ContentError, clean_line, clean_text, clean_title
 from feedsvc.errors import NotFound, ValidationError
-from feedsvc.limits import AUTHOR_MAX, STATUS_PUBLISHED, STATUSES, SUMMARY_MAX, TITLE_MAX, valid_id
+from feedsvc.limits import (
+    AUTHOR_MAX,
+    PUBLISH_AT_EARLIEST,
+    PUBLISH_AT_LATEST,
+    STATUS_PUBLISHED,
+    STATUSES,
+    SUMMARY_MAX,
+    TITLE_MAX,
+    valid_id,
+)
 from feedsvc.sections import bump_revision
 from feedsvc.storage.models import Article, Section, utcnow
 
 SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 12, 31, 23, 59, tzinfo=UTC)
+# The one sentence for a time outside the range, typed in the admin form or sent to the API.
+PUBLISH_AT_RANGE = (
+    f"Publish at must be between {PUBLISH_AT_EARLIEST.year} and {PUBLISH_AT_LATEST.year} "
+    f"({PUBLISH_AT_EARLIEST:%Y-%m-%d %H:%M} to {PUBLISH_AT_LATEST:%Y-%m-%d %H:%M} UTC)."
+)
 
 
 @dataclass(frozen=True)
@@ -106,9 +118,8 @@ def _validated(session: Session, data: ArticleInput, base_url: str) -> _Clean:
     if data.publish_at is not None:
         if data.publish_at.tzinfo is None:
             errors["publish_at"] = "Publish at needs a time zone."
-        elif not EARLIEST <= data.publish_at <= LATEST:
-            # Feeds carry these dates: RFC 822 dates before 1970 or far ahead confuse readers.
-            errors["publish_at"] = "Publish at must be between 1970 and 2100."
+        elif not PUBLISH_AT_EARLIEST <= data.publish_at <= PUBLISH_AT_LATEST:
+            errors["publish_at"] = PUBLISH_AT_RANGE
     if errors:
         raise ValidationError(errors)
     return _Clean(

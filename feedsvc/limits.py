@@ -8,6 +8,7 @@ elsewhere.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 # Ids are 32-bit INTEGER keys (PostgreSQL SERIAL); a larger number in a URL or a JSON body
 # would overflow the driver's parameter, so it is "not found" before any query runs.
@@ -43,6 +44,12 @@ BODY_MAX = 200_000
 STATUS_PUBLISHED = "published"
 STATUS_DRAFT = "draft"
 STATUSES = (STATUS_PUBLISHED, STATUS_DRAFT)
+# Publish at, inclusive, in UTC. Feeds carry the date (RFC 822 in RSS, RFC 3339 in Atom and
+# JSON Feed): readers misread dates before the Unix epoch, and a date centuries ahead is a
+# typing slip. The articles service refuses anything outside these; the admin form reads
+# wall-clock times through feedsvc.localtime, which stays total at the calendar's ends.
+PUBLISH_AT_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+PUBLISH_AT_LATEST = datetime(2100, 12, 31, 23, 59, tzinfo=UTC)
 
 # API tokens and users.
 TOKEN_NAME_MAX = 120
@@ -56,6 +63,9 @@ PASSWORD_MAX = 1024
 # their own), so a long article is never lost to an expired token; the session ends anyway
 # after SESSION_IDLE_MINUTES or SESSION_MAX_HOURS, and its CSRF secret with it.
 LOGIN_FORM_SECONDS = 3600
+# The longest `next=` target a login follows; longer is no page of ours (and a header that
+# long would trouble proxies).
+NEXT_MAX = 2000
 # Roles: an editor writes articles; an admin also manages sections, users and API tokens.
 ROLE_EDITOR = "editor"
 ROLE_ADMIN = "admin"

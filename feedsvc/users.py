@@ -94,7 +94,10 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
 
     A disabled account's password is still checked, so its answer takes as long as any other.
     """
-    user = session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+    user = None
+    # No other name can exist, so it needs no query (and PostgreSQL's text refuses a NUL).
+    if USERNAME_RE.fullmatch(username):
+        user = session.scalar(select(User).where(func.lower(User.username) == username.lower()))
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
         return None
@@ -241,6 +244,8 @@ def change_password(session: Session, user: User, current: str, new_password: st
 
 def find_user(session: Session, username: str) -> User | None:
     """The account named `username` (any case), or None."""
+    if not USERNAME_RE.fullmatch(username):
+        return None  # no such name can exist (and PostgreSQL's text refuses a NUL)
     return session.scalar(select(User).where(func.lower(User.username) == username.lower()))
 
 

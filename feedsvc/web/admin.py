@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 # SelectChoice is newer than the published WTForms stubs.
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 
-from feedsvc import articles, sections
+from feedsvc import articles, localtime, sections
 from feedsvc.errors import NotFound, ValidationError
 from feedsvc.storage.db import get_session
 from feedsvc.storage.models import Article
@@ -35,7 +35,7 @@ def _zone() -> ZoneInfo:
 
 def to_local(moment: datetime | None) -> datetime | None:
     """Stored UTC → the newsroom's zone, for showing and pre-filling Publish at."""
-    return moment.astimezone(_zone()) if moment is not None else None
+    return localtime.to_local(moment, _zone()) if moment is not None else None
 
 
 @bp.route("/")
@@ -131,7 +131,9 @@ def _article_form(article: Article | None = None) -> ArticleForm:
         choices.insert(0, SelectChoice("", "Choose a section…"))
     form.section_id.choices = choices
     form.publish_at.description = (
-        f"In {_zone().key}. Empty means now; a future time schedules the article."
+        f"In {_zone().key}. Empty means now; a future time schedules the article. "
+        "A time the clocks skip when they go forward is moved on by the jump (02:30 becomes "
+        "03:30); a time that occurs twice when they go back means the first."
     )
     return form
 
@@ -145,7 +147,7 @@ def _publish_at(form: ArticleForm, article: Article | None) -> datetime | None:
         stored = to_local(article.publish_at)
         if stored is not None and stored.replace(second=0, tzinfo=None) == local:
             return article.publish_at
-    return local.replace(tzinfo=_zone()).astimezone(UTC)
+    return localtime.to_utc(local, _zone())
 
 
 def _article_input(form: ArticleForm, article: Article | None = None) -> articles.ArticleInput:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import functools
 import math
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -27,9 +28,11 @@ from flask import (
     session,
     url_for,
 )
+from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Response
 
 from feedsvc import users
+from feedsvc.limits import NEXT_MAX
 from feedsvc.storage.db import database
 from feedsvc.storage.models import User
 from feedsvc.urls import ADMIN_PREFIX
@@ -73,12 +76,26 @@ def login_required(view: F) -> F:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths: an open redirect after login would be a phishing aid."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and "\\" not in target:
-            return target
-    return url_for("admin.index")
+    """Only same-site paths: an open redirect after login would be a phishing aid.
+
+    A path-absolute reference ("/" and then not "/", RFC 3986 §4.2) names no other host, but
+    browsers read Location leniently (WHATWG URL): they drop tabs and newlines and take "\\"
+    for "/", so "/\\evil.example" or "/<TAB>/evil.example" would mean //evil.example. So
+    the target, and its percent-decoding (for anything on the way that decodes it once more,
+    such as "/%2F/evil.example"), must not start with "//" and hold no control character
+    (none can split the header either) or backslash; a longer one than NEXT_MAX is no page
+    of ours. Anything else lands on the article list.
+    """
+    fallback = url_for("admin.index")
+    if not target or len(target) > NEXT_MAX:
+        return fallback
+    for text in (target, unquote(target, errors="replace")):
+        if not text.startswith("/") or text.startswith("//"):
+            return fallback
+        if any(ch == "\\" or unicodedata.category(ch) in ("Cc", "Cs") for ch in text):
+            return fallback
+    # A path such as /admin/é goes out percent-encoded: header values are ISO-8859-1 at most.
+    return iri_to_uri(target)
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -25,8 +25,9 @@ def _unmodified_since(doc: Document, if_modified_since: str) -> bool:
         return True  # the usual case: the client echoes our own Last-Modified
     try:
         since = parsedate_to_datetime(if_modified_since)
-    except (TypeError, ValueError, IndexError):
-        return False  # §13.1.3: an invalid date is ignored
+    except (TypeError, ValueError, IndexError, OverflowError):
+        # §13.1.3: an invalid date is ignored; a year with eleven digits overflows C's int.
+        return False
     return since.tzinfo is not None and doc.last_modified <= since
 
 

@@ -78,6 +78,18 @@ def _section_id(value: object) -> int:
         return 0
 
 
+class _PublishAtField(DateTimeLocalField):
+    """datetime-local that always writes four-digit years: strftime's %Y makes "1" of the year
+    1, which no browser reads back (a stored time that far out is shown, and refused)."""
+
+    def _value(self) -> str:
+        if self.raw_data:  # as typed, shown again beside its error
+            return " ".join(self.raw_data)
+        if self.data is None:
+            return ""
+        return f"{self.data.year:04d}{self.data:-%m-%dT%H:%M}"
+
+
 class ArticleForm(FlaskForm):
     """One field per articles.ArticleInput field, by the same name, shown in this order."""
 
@@ -100,7 +112,7 @@ class ArticleForm(FlaskForm):
         render_kw={"rows": 3},
     )
     author = StringField("Author", description="Optional.")
-    publish_at = DateTimeLocalField(
+    publish_at = _PublishAtField(
         "Publish at",
         format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
         validators=[Optional()],

@@ -102,6 +102,8 @@ def index() -> str:
 
 @bp.route("/sections/<slug>/")
 def section_page(slug: str) -> str:
+    if not SLUG_RE.fullmatch(slug):
+        abort(404)  # no section has that slug, and PostgreSQL's text refuses a NUL
     session = get_session()
     section = session.scalar(select(Section).where(Section.slug == slug))
     if section is None:

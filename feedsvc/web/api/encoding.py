@@ -47,7 +47,8 @@ def rfc3339(moment: datetime | None) -> str | None:
     """RFC 3339 §5.6 in UTC, to the second; None stays None (JSON null)."""
     if moment is None:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat, not strftime: %Y writes the year 1 as "1", which is no RFC 3339 date.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def site() -> str:

@@ -24,8 +24,9 @@ _ARTICLE_NOTES = {
     "summary": "Plain text. Empty or null: taken from the body.",
     "publish_at": (
         "RFC 3339 with an offset (a time without one is refused with 422), between "
-        "1970 and 2100. Absent or null: keep the stored time; a published article "
-        "without one gets the current time."
+        f"{limits.PUBLISH_AT_EARLIEST:%Y-%m-%dT%H:%MZ} and "
+        f"{limits.PUBLISH_AT_LATEST:%Y-%m-%dT%H:%MZ}, inclusive. Absent or null: keep the "
+        "stored time; a published article without one gets the current time."
     ),
 }
 _ARTICLE_DEFAULTS = {"status": limits.STATUS_PUBLISHED}
