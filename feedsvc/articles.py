@@ -5,13 +5,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-from sqlalchemy import CursorResult, Select, select, update
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload
 
 from feedsvc.content.html import render_body as render_markdown
-from feedsvc.content.html import sanitise
 from feedsvc.content.summary import derive_summary
 from feedsvc.content.text import ContentError, clean_line, clean_text, clean_title
 from feedsvc.errors import NotFound, ValidationError
@@ -128,13 +127,13 @@ def _validated(session: Session, data: ArticleInput, base_url: str) -> _Clean:
         body_source=clean_text(data.body),
         body_html=body_html,
         summary_source=summary_source,
-        summary=_summary(summary_source, body_html),
+        summary=summary_of(summary_source, body_html),
         author=author,
         status=data.status,
     )
 
 
-def _summary(summary_source: str, body_html: str) -> str:
+def summary_of(summary_source: str, body_html: str) -> str:
     """The editor's own summary on one line, or one derived from the rendered body."""
     return " ".join(summary_source.split()) if summary_source else derive_summary(body_html)
 
@@ -307,95 +306,3 @@ def is_public(article: Article, now: datetime) -> bool:
         and article.publish_at is not None
         and article.publish_at <= now
     )
-
-
-# --- re-rendering stored articles (a full rebuild) -------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Stored:
-    """An article's stored sources and what was made of them, as a full rebuild reads them."""
-
-    id: int
-    section_id: int
-    body_source: str
-    body_html: str
-    summary_source: str
-    summary: str
-
-
-@dataclass(frozen=True, slots=True)
-class Rerendered:
-    """What the current policy makes of a stored article whose renderings it changes."""
-
-    stored: Stored
-    body_html: str
-    summary: str
-
-
-def stored_batch(session: Session, after_id: int, limit: int) -> list[Stored]:
-    """Up to `limit` articles, drafts included, by id after `after_id`: sources and renderings."""
-    query = (
-        select(
-            Article.id,
-            Article.section_id,
-            Article.body_source,
-            Article.body_html,
-            Article.summary_source,
-            Article.summary,
-        )
-        .where(Article.id > after_id)
-        .order_by(Article.id)
-        .limit(limit)
-    )
-    return [Stored(*row) for row in session.connection().execute(query)]
-
-
-def rerender(stored: Stored, *, base_url: str) -> Rerendered | None:
-    """Render a stored article again from its source with the current policy (None: no change).
-
-    A source the current checks refuse (a limit lowered since it was stored) keeps its stored
-    HTML, sanitised again with the current policy. Raises ContentError only when that HTML is
-    itself refused (nested too deep: it was never stored through render_body).
-    """
-    try:
-        body_html = render_markdown(stored.body_source, base_url=base_url)
-    except ContentError:
-        body_html = sanitise(stored.body_html, base_url=base_url)
-    summary = _summary(stored.summary_source, body_html)
-    if body_html == stored.body_html and summary == stored.summary:
-        return None
-    return Rerendered(stored, body_html, summary)
-
-
-def store_rerendered(session: Session, changes: list[Rerendered]) -> int:
-    """Store new renderings and bump their sections' revisions; the number of rows changed.
-
-    Each row only if its sources are still those rendered: an edit committed meanwhile has
-    rendered its own, newer, text. The article's updated_at stays: its text is the editor's
-    as before, only the markup around it changed. The caller commits.
-    """
-    changed = 0
-    sections: set[int] = set()
-    for change in changes:
-        old = change.stored
-        result = cast(
-            "CursorResult[Any]",
-            session.execute(
-                update(Article)
-                .where(
-                    Article.id == old.id,
-                    Article.body_source == old.body_source,
-                    Article.summary_source == old.summary_source,
-                )
-                .values(body_html=change.body_html, summary=change.summary)
-                .execution_options(synchronize_session=False)
-            ),
-        )
-        if result.rowcount:
-            changed += 1
-            sections.add(old.section_id)
-    for section_id in sorted(sections):
-        bump_revision(session, section_id)
-    session.flush()
-    return changed

@@ -100,7 +100,7 @@ def test_init_db_on_a_terminal_prints_a_generated_password_exactly_once(
     empty_app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("FEEDSVC_ADMIN_PASSWORD", raising=False)
-    monkeypatch.setattr("feedsvc.cli._stdout_is_terminal", lambda: True)
+    monkeypatch.setattr("feedsvc.firstadmin._stdout_is_terminal", lambda: True)
     first = invoke(empty_app, "init-db")
     assert first.exit_code == 0, first.output
     found = GENERATED.findall(first.output)

@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from feedsvc import articles
+from feedsvc import rerendering
 from feedsvc.articles import ArticleInput, update_article
 from feedsvc.content import html as content_html
 from feedsvc.content.html import render_body, sanitise
@@ -172,14 +172,14 @@ def test_a_rebuild_never_overwrites_an_edit_committed_meanwhile(app: Flask) -> N
     article = make_article(app, section, "Council", body=SOURCE)
     _store_directly(app, article, body_html=DIRTY)
     with transaction(app, write=False) as s:
-        [stored] = articles.stored_batch(s, 0, 10)
-    change = articles.rerender(stored, base_url=BASE_URL)
+        [stored] = rerendering.stored_batch(s, 0, 10)
+    change = rerendering.rerender(stored, base_url=BASE_URL)
     assert change is not None and change.body_html == CLEAN
     edit = ArticleInput(title="Council", section_id=section, body="Fares *rise*.")
     with transaction(app) as s:
         update_article(s, article, edit, base_url=BASE_URL)
     with transaction(app) as s:
-        assert articles.store_rerendered(s, [change]) == 0
+        assert rerendering.store_rerendered(s, [change]) == 0
     assert _stored(app, article) == ("<p>Fares <em>rise</em>.</p>", "Fares rise.")
 
 

@@ -172,7 +172,7 @@ def sanitise(html: str, *, base_url: str) -> str:
 
     The whole policy, applied to any HTML: render_body's output passes through unchanged, so
     the article page runs it again on stored HTML, and a full rebuild falls back on it for a
-    stored body whose source no longer renders (articles.rerender_stored). Raises
+    stored body whose source no longer renders (rerendering.rerender). Raises
     ContentError for HTML nested deeper than _MAX_HTML_DEPTH.
     """
     base = urlsplit(base_url)

@@ -12,7 +12,7 @@ from functools import partial
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from feedsvc import articles
+from feedsvc import rerendering
 from feedsvc.content.text import ContentError
 from feedsvc.publishing import renderpool
 from feedsvc.publishing.changes import Due, pass_due
@@ -96,14 +96,14 @@ def rerender_articles(app: Flask, result: PassResult, keep_leading: KeepLeading 
             log.warning("lost the scheduler lease while re-rendering articles")
             return False
         with transaction(app, write=False) as s:
-            batch = articles.stored_batch(s, after, RERENDER_BATCH)
+            batch = rerendering.stored_batch(s, after, RERENDER_BATCH)
         if not batch:
             return True
         after = batch[-1].id
         changes = []
         for stored in batch:
             try:
-                change = articles.rerender(stored, base_url=base_url)
+                change = rerendering.rerender(stored, base_url=base_url)
             except ContentError as exc:  # stored HTML nobody's source renders: left, reported
                 result.failures[f"article:{stored.id}"] = f"{type(exc).__name__}: {exc}"
                 continue
@@ -111,7 +111,7 @@ def rerender_articles(app: Flask, result: PassResult, keep_leading: KeepLeading 
                 changes.append(change)
         if changes:
             with transaction(app) as s:
-                stored_count = articles.store_rerendered(s, changes)
+                stored_count = rerendering.store_rerendered(s, changes)
             result.articles_rerendered += stored_count
             log.info("re-rendered %d stored article(s) with the current policy", stored_count)
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
+from typing import Any
+
+from flask import request
+from flask_wtf import FlaskForm as _FlaskForm
 from wtforms import (
     DateField,
     DateTimeLocalField,
@@ -31,6 +34,23 @@ from feedsvc.limits import (
     STATUS_DRAFT,
     STATUS_PUBLISHED,
 )
+
+
+class FlaskForm(_FlaskForm):
+    """Flask-WTF's form reading form fields only, never a JSON body.
+
+    Flask-WTF fills a form from `request.get_json()` when a POST says application/json; a
+    broken or deeply nested body then raises inside any view or template that builds a form
+    (the logout button on every page). An admin form is posted as a form, nothing else.
+    """
+
+    class Meta(_FlaskForm.Meta):
+        def wrap_formdata(self, form: Any, formdata: Any) -> Any:
+            if request.is_json and formdata is not None and not hasattr(formdata, "getlist"):
+                # Flask-WTF's "read the request" marker on a JSON request: the form fields
+                # (none) for a POST, nothing otherwise.
+                return request.form if request.method in {"POST", "PUT", "PATCH"} else None
+            return super().wrap_formdata(form, formdata)
 
 
 class LoginForm(FlaskForm):
