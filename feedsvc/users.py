@@ -94,14 +94,8 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
 
     A disabled account's password is still checked, so its answer takes as long as any other.
     """
-    user = None
-    # No other name can exist, so it needs no query (and PostgreSQL's text refuses a NUL).
-    if USERNAME_RE.fullmatch(username):
-        user = session.scalar(select(User).where(func.lower(User.username) == username.lower()))
-    if user is None:
-        check_password_hash(_DUMMY_HASH, password)
-        return None
-    if not check_password_hash(user.password_hash, password) or not user.is_active:
+    user = find_user(session, username)
+    if not password_matches(user, password) or user is None or not user.is_active:
         return None
     return user
 
