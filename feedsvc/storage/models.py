@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -159,6 +160,10 @@ class Article(Base):
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
 
+    # Bumped by every save: a save made against an older version is refused (lost updates;
+    # the API's ETag / If-Match, RFC 9110 §13.1.1, and the edit form's hidden field).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
     section: Mapped[Section] = relationship(back_populates="articles")
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     updated_by: Mapped[User | None] = relationship(foreign_keys=[updated_by_id])
@@ -185,6 +190,9 @@ class FeedDocument(Base):
         ForeignKey("sections.id", ondelete="CASCADE"), nullable=True, index=True
     )
     source_revision: Mapped[int] = mapped_column(Integer, default=0)
+    # The fencing token of the leader that wrote the row: a write with an older token is
+    # refused, so a stalled leader that wakes up cannot put the document back in time.
+    fencing_token: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     rendered_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     @property
@@ -229,6 +237,13 @@ class SchedulerLease(Base):
     documents_changed_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     pass_seconds_total: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     last_pass_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    # Bumped whenever leadership changes hands; every document write carries it (fencing).
+    fencing_token: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The static export's health, for /healthz and /metrics on any host.
+    export_failures_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_export_error: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+    # When the oldest change still waiting for the export was made (NULL: nothing waits).
+    export_behind_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ApiToken(Base):
