@@ -1,4 +1,4 @@
-"""Create, edit and delete articles; each change bumps its section's revision in one transaction."""
+"""Create, edit and delete articles; a save moves its version and its section's revision on."""
 
 from __future__ import annotations
 
@@ -195,8 +195,12 @@ def _claim(session: Session, article_id: int, expected_version: int | None) -> N
     transactions are serial (BEGIN IMMEDIATE). Raises NotFound, or ArticleConflict with the
     current article.
     """
+    if not valid_id(article_id):
+        raise NotFound(f"There is no article with id {article_id}.")
     query = update(Article).where(Article.id == article_id)
     if expected_version is not None:
+        # Out of the column's range no version matches; the database must not see the number.
+        expected_version = expected_version if valid_id(expected_version) else 0
         query = query.where(Article.version == expected_version)
     # synchronize_session=False: callers read the article afresh after the claim.
     result = session.execute(

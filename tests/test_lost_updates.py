@@ -186,3 +186,20 @@ def test_two_saves_of_one_version_at_once_one_wins_the_other_is_refused(app: Fla
         assert sorted(outcome) == [f"conflict at {n + 2}", "saved"], outcome
     final = stored(app, article_id)
     assert final is not None and final.version == 1 + rounds
+
+
+def test_a_version_out_of_the_columns_range_is_a_conflict_not_a_database_error(
+    app: Flask,
+) -> None:
+    article_id = one_article(app)
+    with transaction(app) as s:
+        current = s.get(Article, article_id)
+        assert current is not None
+        data = input_of(current)
+        for version in (0, -1, 2**31, 10**30):
+            try:
+                update_article(s, article_id, data, base_url=BASE_URL, expected_version=version)
+            except ArticleConflict as exc:
+                assert exc.current.version == 1
+            else:
+                raise AssertionError(f"version {version} was accepted")
