@@ -1,4 +1,4 @@
-"""Create, edit and delete articles; each change bumps its section's revision in one transaction."""
+"""Create, edit and delete articles; a save moves its version and its section's revision on."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from feedsvc.content.html import render_body as render_markdown
 from feedsvc.content.summary import derive_summary
 from feedsvc.content.text import ContentError, clean_line, clean_text, clean_title
-from feedsvc.errors import NotFound, ValidationError
+from feedsvc.errors import NotFound, StaleVersion, ValidationError
 from feedsvc.limits import (
     AUTHOR_MAX,
     PUBLISH_AT_EARLIEST,
@@ -171,15 +171,66 @@ def create_article(
     return article
 
 
+class ArticleConflict(StaleVersion):
+    """The article was saved by someone else since the version the change was made against.
+
+    `current` is the stored article as it is now (its version, values, updated_by/updated_at).
+    """
+
+    def __init__(self, current: Article, expected: int) -> None:
+        super().__init__(
+            f"Article {current.id} is at version {current.version}, not {expected}: "
+            "it was changed since. Nothing was saved."
+        )
+        self.current = current
+        self.expected = expected
+
+
+def _claim(session: Session, article_id: int, expected_version: int | None) -> None:
+    """Move the article's version on by one, if it still is `expected_version` (None: any).
+
+    The check and the bump are one UPDATE ... WHERE id = :id AND version = :expected, so it
+    is atomic in the database, not a read-then-write race: on PostgreSQL a concurrent saver
+    blocks on the row lock and then finds the new version (no row: refused); on SQLite write
+    transactions are serial (BEGIN IMMEDIATE). Raises NotFound, or ArticleConflict with the
+    current article.
+    """
+    if not valid_id(article_id):
+        raise NotFound(f"There is no article with id {article_id}.")
+    query = update(Article).where(Article.id == article_id)
+    if expected_version is not None:
+        # Out of the column's range no version matches; the database must not see the number.
+        expected_version = expected_version if valid_id(expected_version) else 0
+        query = query.where(Article.version == expected_version)
+    # synchronize_session=False: callers read the article afresh after the claim.
+    result = session.execute(
+        query.values(version=Article.version + 1),
+        execution_options={"synchronize_session": False},
+    )
+    if result.rowcount == 1:  # type: ignore[attr-defined]  # a CursorResult for an UPDATE
+        return
+    current = get_article(session, article_id, fresh=True)  # NotFound if it is gone
+    raise ArticleConflict(current, expected_version or 0)
+
+
 def update_article(
-    session: Session, article_id: int, data: ArticleInput, *, base_url: str, by: int | None = None
+    session: Session,
+    article_id: int,
+    data: ArticleInput,
+    *,
+    base_url: str,
+    by: int | None = None,
+    expected_version: int | None = None,
 ) -> Article:
     """Change an article as the user `by`, its last editor from now on.
 
-    Its guid never changes (RSS 2.0 "guid", RFC 4287 §4.2.6).
+    Its guid never changes (RSS 2.0 "guid", RFC 4287 §4.2.6). Every save moves the version
+    on; with `expected_version`, a save made against another version is refused
+    (ArticleConflict) and nothing is stored.
     """
-    article = get_article(session, article_id)
     clean = _validated(session, data, base_url)
+    _claim(session, article_id, expected_version)
+    article = get_article(session, article_id, fresh=True)  # as claimed, not as read before
     old_section = article.section_id
     _store(article, clean)
     article.publish_at = _publish_time(data, article.publish_at)
@@ -192,8 +243,14 @@ def update_article(
     return article
 
 
-def delete_article(session: Session, article_id: int) -> None:
-    article = get_article(session, article_id)
+def delete_article(
+    session: Session, article_id: int, *, expected_version: int | None = None
+) -> None:
+    """Delete an article; with `expected_version`, only if nobody changed it since."""
+    if expected_version is not None:
+        # Claimed first: the row is then ours (locked) until the delete commits.
+        _claim(session, article_id, expected_version)
+    article = get_article(session, article_id, fresh=expected_version is not None)
     bump_revision(session, article.section_id)
     session.delete(article)
     session.flush()
@@ -207,10 +264,13 @@ WITH_PEOPLE = (
 )
 
 
-def get_article(session: Session, article_id: int) -> Article:
+def get_article(session: Session, article_id: int, *, fresh: bool = False) -> Article:
+    """The article with its people; `fresh` reads it again even if the session holds it."""
     article = None
     if valid_id(article_id):
-        article = session.get(Article, article_id, options=list(WITH_PEOPLE))
+        article = session.get(
+            Article, article_id, options=list(WITH_PEOPLE), populate_existing=fresh
+        )
     if article is None:
         raise NotFound(f"There is no article with id {article_id}.")
     return article

@@ -21,3 +21,10 @@ class SlugInUse(Conflict):
 
 class NotFound(LookupError):
     """The thing asked for does not exist."""
+
+
+class StaleVersion(Exception):
+    """A change made against an older version than the stored one; nothing was saved.
+
+    The edges show what changed since (the form) or answer 412 (the API, RFC 9110 §13.1.1).
+    """

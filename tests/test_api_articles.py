@@ -115,14 +115,16 @@ def test_patch_keeps_guid_and_every_untouched_field(api: Api, app: Flask) -> Non
     assert response.status_code == 200, response.get_data(as_text=True)
     patched = body(response)
     conforms(patched, "Article")
-    for key in original.keys() - {"title", "updated_at"}:
+    for key in original.keys() - {"title", "updated_at", "version"}:
         assert patched[key] == original[key], key
     assert patched["title"] == "Council keeps fares, for now"
+    assert patched["version"] == original["version"] + 1  # every save moves it on
 
     # An empty patch changes nothing a reader sees; null clears the optional fields.
     same = body(api.patch(f"/articles/{original['id']}", {}))
-    assert {k: v for k, v in same.items() if k != "updated_at"} == {
-        k: v for k, v in patched.items() if k != "updated_at"
+    saved = {"updated_at", "version"}  # a save, if an empty one
+    assert {k: v for k, v in same.items() if k not in saved} == {
+        k: v for k, v in patched.items() if k not in saved
     }
     cleared = body(
         api.patch(

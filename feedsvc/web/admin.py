@@ -7,7 +7,17 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
@@ -15,18 +25,28 @@ from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 
 from feedsvc import articles, localtime, sections
+from feedsvc.articles import ArticleConflict
 from feedsvc.errors import NotFound, ValidationError
+from feedsvc.limits import valid_id
 from feedsvc.storage.db import get_session
 from feedsvc.storage.models import Article
 from feedsvc.urls import ADMIN_PREFIX
+from feedsvc.web import conflicts
 from feedsvc.web.auth import admin_required, login_required
-from feedsvc.web.forms import ArticleForm, DeleteForm, SectionForm, attach_errors
+from feedsvc.web.forms import (
+    ArticleEditForm,
+    ArticleForm,
+    DeleteForm,
+    SectionForm,
+    attach_errors,
+)
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 bp = Blueprint("admin", __name__, url_prefix=ADMIN_PREFIX)
 InputT = TypeVar("InputT", bound="DataclassInstance")
+FormT = TypeVar("FormT", bound=ArticleForm)
 
 
 def _zone() -> ZoneInfo:
@@ -117,14 +137,14 @@ def section_edit(section_id: int) -> str | Response:
     return render_template("admin/section_form.html", form=form, section=section)
 
 
-def _article_form(article: Article | None = None) -> ArticleForm:
+def _article_form(article: Article | None, cls: type[FormT]) -> FormT:
     """The article form, filled from the stored article (when editing) by the input's fields."""
     data = None
     if article is not None:
         data = dataclasses.asdict(articles.input_of(article))
         local = to_local(article.publish_at)
         data["publish_at"] = local.replace(tzinfo=None) if local else None
-    form = ArticleForm(data=data)
+    form = cls(data=data)
     choices = [SelectChoice(str(s.id), s.name) for s in sections.list_sections(get_session())]
     if article is None and len(choices) > 1:
         # No silent default: filing a story in the first section by accident is easy.
@@ -154,14 +174,104 @@ def _article_input(form: ArticleForm, article: Article | None = None) -> article
     return _service_input(form, articles.ArticleInput, publish_at=_publish_at(form, article))
 
 
-def _render_article_form(form: ArticleForm, article: Article | None) -> str:
-    return render_template("admin/article_form.html", form=form, article=article)
+def _render_article_form(
+    form: ArticleForm, article: Article | None, conflict: dict[str, Any] | None = None
+) -> str:
+    return render_template("admin/article_form.html", form=form, article=article, conflict=conflict)
+
+
+# --- lost updates: the version and digests the edit form carries (web/conflicts.py) ---------
+
+_COMPARED = tuple(f.name for f in dataclasses.fields(articles.ArticleInput))
+_LONG = {"body", "summary"}  # shown folded, in full
+
+
+def _minute(local: datetime | None) -> str:
+    return "" if local is None else f"{local.year:04d}{local:-%m-%dT%H:%M}"
+
+
+def _stored_values(article: Article) -> dict[str, str]:
+    """Each field's value as the edit form shows it for the stored article."""
+    data = articles.input_of(article)
+    values = {name: str(getattr(data, name)) for name in _COMPARED}
+    values["publish_at"] = _minute(to_local(article.publish_at))
+    return values
+
+
+def _submitted_values(form: ArticleEditForm) -> dict[str, str]:
+    values = {name: "" if form[name].data is None else str(form[name].data) for name in _COMPARED}
+    values["publish_at"] = _minute(form.publish_at.data)
+    return values
+
+
+def _open_at(form: ArticleEditForm, article: Article) -> None:
+    """Make the form a save against this version of the article, as its values are now."""
+    form.version.data = str(article.version)
+    form.opened.data = conflicts.encode_digests(_stored_values(article))
+
+
+def _expected_version(raw: str | None) -> int:
+    """The version a form was opened at; 0 (matches none) when missing or garbled."""
+    try:
+        version = int(raw or "")
+    except ValueError:
+        return 0
+    return version if valid_id(version) else 0  # the column's range: an int, 1 and up
+
+
+def _shown(form: ArticleEditForm, article: Article, name: str, value: str) -> str:
+    """A stored value for people: the section's name, the status's label, "(empty)"."""
+    if name == "section_id":
+        return article.section.name
+    if name == "status":
+        labels = {str(choice[0]): str(choice[1]) for choice in form.status.iter_choices()}
+        return str(labels.get(value, value))
+    if name == "publish_at" and value:
+        return f"{value.replace('T', ' ')} ({_zone().key})"
+    return value or "(empty)"
+
+
+def _refused(form: ArticleEditForm, current: Article) -> dict[str, Any]:
+    """After a stale save: say what the other editor changed, keep this editor's own changes,
+    take theirs for the fields this editor left alone, and make the form a save against the
+    current version, so that saving again is deliberate and overwrites nothing unseen."""
+    found = conflicts.changes(
+        conflicts.decode_digests(form.opened.data),
+        _stored_values(current),
+        _submitted_values(form),
+    )
+    stored = articles.input_of(current)
+    for change in found:
+        if change.yours_too:
+            continue
+        field = form[change.name]
+        if change.name == "publish_at":
+            local = to_local(current.publish_at)
+            field.data = local.replace(tzinfo=None) if local else None
+        else:
+            field.data = getattr(stored, change.name)
+        field.raw_data = []  # shown from data, not as typed
+    _open_at(form, current)
+    return {
+        "by": current.updated_by.username if current.updated_by else None,
+        "at": current.updated_at,
+        "version": current.version,
+        "changes": [
+            {
+                "label": form[c.name].label.text,
+                "value": _shown(form, current, c.name, c.theirs),
+                "yours_too": c.yours_too,
+                "long": c.name in _LONG,
+            }
+            for c in found
+        ],
+    }
 
 
 @bp.route("/articles/new", methods=["GET", "POST"])
 @login_required
 def article_new() -> str | Response:
-    form = _article_form()
+    form = _article_form(None, ArticleForm)
     if not form.section_id.choices:
         if not g.user.is_admin:
             flash("There are no sections yet: ask an admin to create one.")
@@ -188,14 +298,16 @@ def article_new() -> str | Response:
 
 @bp.route("/articles/<int:article_id>/edit", methods=["GET", "POST"])
 @login_required
-def article_edit(article_id: int) -> str | Response:
+def article_edit(article_id: int) -> str | Response | tuple[str, int]:
     session = get_session()
     try:
         article = articles.get_article(session, article_id)
     except NotFound:
         abort(404)
-    form = _article_form(article)
-    if form.validate_on_submit():
+    form = _article_form(article, ArticleEditForm)
+    if not form.is_submitted():
+        _open_at(form, article)
+    elif form.validate():
         try:
             article = articles.update_article(
                 session,
@@ -203,7 +315,11 @@ def article_edit(article_id: int) -> str | Response:
                 _article_input(form, article),
                 base_url=current_app.config["SITE_URL"] + "/",
                 by=g.user.id,
+                expected_version=_expected_version(form.version.data),
             )
+        except ArticleConflict as exc:
+            # 409: the save clashed with the stored state; the page shows how.
+            return _render_article_form(form, exc.current, _refused(form, exc.current)), 409
         except ValidationError as exc:
             attach_errors(form, exc)
         else:
@@ -219,12 +335,24 @@ def article_delete(article_id: int) -> Response:
     if not DeleteForm().validate_on_submit():
         abort(400, "The form expired. Reload the page and try again.")
     session = get_session()
+    # A delete confirmed on a list loaded before someone else's save would throw away text
+    # its editor never saw: the button carries the version the list showed.
+    expected = _expected_version(request.form.get("version"))
     try:
         article = articles.get_article(session, article_id)
         title = article.title
-        articles.delete_article(session, article_id)
+        articles.delete_article(session, article_id, expected_version=expected)
     except NotFound:
         abort(404)
+    except ArticleConflict as exc:
+        current = exc.current
+        who = current.updated_by.username if current.updated_by else "someone"
+        when = localtime.to_local(current.updated_at, _zone())
+        flash(
+            f"Not deleted: {who} changed “{current.title}” at {when:%Y-%m-%d %H:%M %Z} "
+            "after this list was loaded. Look at it, then delete it again if you still want to."
+        )
+        return redirect(url_for("admin.index"))
     session.commit()
     flash(f"Article deleted: {title}")
     return redirect(url_for("admin.index"))

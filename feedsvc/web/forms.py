@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm as _FlaskForm
 from wtforms import (
     DateField,
     DateTimeLocalField,
+    HiddenField,
     IntegerField,
     PasswordField,
     SelectField,
@@ -146,6 +147,15 @@ class ArticleForm(FlaskForm):
         choices=[SelectChoice(STATUS_PUBLISHED, "Published"), SelectChoice(STATUS_DRAFT, "Draft")],
         default=STATUS_PUBLISHED,
     )
+
+
+class ArticleEditForm(ArticleForm):
+    """The article form for an edit; it also carries what the save is made against."""
+
+    # Lost updates: the article's version when the form was opened, and a digest of each
+    # field's value then (web/conflicts.py). Not ArticleInput fields: the edit view reads them.
+    version = HiddenField()
+    opened = HiddenField()
 
 
 # --- accounts and API tokens (web/accounts.py, web/apitokens.py) -------------------------------

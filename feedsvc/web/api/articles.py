@@ -22,7 +22,7 @@ from feedsvc.content.text import clean_text
 from feedsvc.errors import NotFound, ValidationError
 from feedsvc.storage.db import get_session
 from feedsvc.storage.models import Article, Section
-from feedsvc.web.api import parsing
+from feedsvc.web.api import parsing, preconditions
 from feedsvc.web.api.contract import (
     ARTICLE_FIELDS,
     ARTICLE_SERVICE_NAMES,
@@ -97,6 +97,9 @@ def _save(save: Callable[[], Article], sent: _Sent) -> Article:
     """
     try:
         return save()
+    except service.ArticleConflict as exc:
+        # Saved by someone else between the If-Match check and the save.
+        raise preconditions.precondition_failed(exc.current, sent.changes) from None
     except ValidationError as exc:
         own = {"section": sent.section_message, "status": _STATUS_MESSAGE}
         when = sent.changes.get("publish_at")
@@ -169,18 +172,31 @@ def create_article() -> Response:
     )
     payload = article_json(article)
     session.commit()
-    return json_response(payload, 201, {"Location": api_url(f"articles/{article.id}")})
+    response = json_response(payload, 201, {"Location": api_url(f"articles/{article.id}")})
+    return preconditions.with_etag(response, article)
 
 
 def get_article(article_id: int) -> Response:
-    """GET /articles/<id>, drafts included."""
-    return json_response(article_json(_article_or_404(get_session(), article_id)))
+    """GET /articles/<id>, drafts included, with its version's ETag."""
+    article = _article_or_404(get_session(), article_id)
+    return preconditions.with_etag(json_response(article_json(article)), article)
+
+
+def _sent_anyway(session: Session) -> dict[str, Any]:
+    """A PATCH's fields for a 412's list of differences; a body that cannot be read has none."""
+    try:
+        return _read(session, parsing.body(patch=True)).changes
+    except ApiError:
+        return {}
 
 
 def patch_article(article_id: int) -> Response:
     """PATCH /articles/<id>: the fields given change, the others keep their values."""
     session = get_session()
     stored = _article_or_404(session, article_id, lock=True)
+    # If-Match before the body is read (RFC 9110 §13.2.2); the row is locked, and the save
+    # checks the version again in its UPDATE.
+    expected = preconditions.expected_version(stored, lambda: _sent_anyway(session))
     sent = _read(session, parsing.body(patch=True))
     # Unspecified fields keep their values: the full input is the stored article + the patch,
     # in the editor's own terms (Markdown source, own summary), as the edit form does.
@@ -188,23 +204,30 @@ def patch_article(article_id: int) -> Response:
     data = dataclasses.replace(current, **sent.changes)
     article = _save(
         lambda: service.update_article(
-            session, article_id, data, base_url=_base_url(), by=g.api_user_id
+            session,
+            article_id,
+            data,
+            base_url=_base_url(),
+            by=g.api_user_id,
+            expected_version=expected,
         ),
         sent,
     )
     session.refresh(article, ["section", "updated_by"])
     payload = article_json(article)
     session.commit()
-    return json_response(payload)
+    return preconditions.with_etag(json_response(payload), article)
 
 
 def delete_article(article_id: int) -> Response:
-    """DELETE /articles/<id>"""
+    """DELETE /articles/<id>, with If-Match: only the version the client has seen."""
     session = get_session()
-    _article_or_404(session, article_id)
+    expected = preconditions.expected_version(_article_or_404(session, article_id))
     try:
-        service.delete_article(session, article_id)
+        service.delete_article(session, article_id, expected_version=expected)
     except NotFound:
         raise not_found("article", article_id) from None
+    except service.ArticleConflict as exc:
+        raise preconditions.precondition_failed(exc.current) from None
     session.commit()
     return Response(status=204)

@@ -103,4 +103,5 @@ def article_json(article: Article) -> dict[str, Any]:
         "updated_at": rfc3339(article.updated_at),
         "created_by": article.created_by.username if article.created_by else None,
         "updated_by": article.updated_by.username if article.updated_by else None,
+        "version": article.version,
     }

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from flask import current_app, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from feedsvc.errors import Conflict, NotFound, SlugInUse, ValidationError
+from feedsvc.errors import Conflict, NotFound, SlugInUse, StaleVersion, ValidationError
 from feedsvc.web.api.contract import ERROR_CODES
 from feedsvc.web.api.encoding import api_url, json_response
 
@@ -16,6 +16,7 @@ from feedsvc.web.api.encoding import api_url, json_response
 # The first match wins, so a subclass comes before its base.
 STATUS_BY_TYPE: tuple[tuple[type[Exception], int], ...] = (
     (NotFound, 404),
+    (StaleVersion, 412),
     (Conflict, 409),
     (ValidationError, 422),
 )
@@ -33,6 +34,7 @@ class ApiError(Exception):
         fields: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
         code: str | None = None,
+        current: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -40,6 +42,7 @@ class ApiError(Exception):
         self.message = message
         self.fields = fields or {}
         self.headers = headers or {}
+        self.current = current  # 412: the resource as stored now
 
 
 def status_of(exc: Exception) -> int:
@@ -76,7 +79,9 @@ def not_found(kind: str, ident: int) -> ApiError:
 
 
 def _error_response(exc: ApiError) -> Response:
-    payload = {"error": exc.code, "message": exc.message, "fields": exc.fields}
+    payload: dict[str, Any] = {"error": exc.code, "message": exc.message, "fields": exc.fields}
+    if exc.current is not None:
+        payload["current"] = exc.current
     return json_response(payload, exc.status, exc.headers)
 
 

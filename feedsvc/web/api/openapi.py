@@ -73,6 +73,13 @@ def _responses() -> dict[str, Any]:
                 }
             },
         ),
+        "PreconditionFailed": _error_response(
+            "If-Match names another version than the stored one (RFC 9110 §13.1.1): someone "
+            "changed the article since. Nothing was saved; `current` is the article as stored "
+            "and `fields` the fields sent whose stored values differ. Merge, then send again "
+            "with the new ETag.",
+            {"ETag": _ETAG_HEADER},
+        ),
         "Unprocessable": _error_response(
             "Well-formed JSON whose values cannot be stored; `fields` says why, per field. "
             "Nothing was stored."
@@ -87,6 +94,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         403: "Forbidden",
         404: "NotFound",
         409: "Conflict",
+        412: "PreconditionFailed",
         413: "PayloadTooLarge",
         415: "UnsupportedMediaType",
         422: "Unprocessable",
@@ -99,20 +107,45 @@ def _errors(*codes: int) -> dict[str, Any]:
 
 
 def _ok(
-    description: str, schema: str, *, status: int = 200, location: bool = False
+    description: str,
+    schema: str,
+    *,
+    status: int = 200,
+    location: bool = False,
+    etag: bool = False,
 ) -> dict[str, Any]:
     response: dict[str, Any] = {
         "description": description,
         "content": _json(ref("schemas", schema)),
     }
+    headers: dict[str, Any] = {}
     if location:
-        response["headers"] = {
-            "Location": {
-                "description": "The new resource's API URL.",
-                "schema": {"type": "string", "format": "uri"},
-            }
+        headers["Location"] = {
+            "description": "The new resource's API URL.",
+            "schema": {"type": "string", "format": "uri"},
         }
+    if etag:
+        headers["ETag"] = _ETAG_HEADER
+    if headers:
+        response["headers"] = headers
     return {str(status): response}
+
+
+_ETAG_HEADER = {
+    "description": "The article's version as a strong entity tag (RFC 9110 §8.8.3), "
+    'e.g. `"42-3"`: send it in If-Match with a change or a delete.',
+    "schema": {"type": "string"},
+}
+_IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "description": "The ETag of the version this change was made against (RFC 9110 §13.1.1), "
+    "or `*` for any. Another version: 412 and nothing is saved. Without If-Match the change is "
+    "unconditional and the last write wins, as for clients written before versions existed; "
+    "send it to never overwrite a change made meanwhile by an editor or another client.",
+    "schema": {"type": "string"},
+}
 
 
 def _body(schema: str, *, patch: bool = False) -> dict[str, Any]:
@@ -209,7 +242,7 @@ def _paths() -> dict[str, Any]:
                 "summary": "Create an article (published now, scheduled, or a draft).",
                 "requestBody": _body("ArticleCreate"),
                 "responses": {
-                    **_ok("Created.", "Article", status=201, location=True),
+                    **_ok("Created.", "Article", status=201, location=True, etag=True),
                     **_errors(*write),
                 },
             },
@@ -219,18 +252,29 @@ def _paths() -> dict[str, Any]:
             "get": {
                 "operationId": "getArticle",
                 "summary": "One article, drafts included.",
-                "responses": {**_ok("The article.", "Article"), **_errors(401, 404)},
+                "responses": {
+                    **_ok("The article.", "Article", etag=True),
+                    **_errors(401, 404),
+                },
             },
             "patch": {
                 "operationId": "updateArticle",
                 "summary": "Change some of an article's fields; the rest keep their values.",
+                "parameters": [_IF_MATCH],
                 "requestBody": _body("ArticlePatch", patch=True),
-                "responses": {**_ok("Saved.", "Article"), **_errors(*write, 404)},
+                "responses": {
+                    **_ok("Saved; the ETag names the new version.", "Article", etag=True),
+                    **_errors(*write, 404, 412),
+                },
             },
             "delete": {
                 "operationId": "deleteArticle",
                 "summary": "Delete an article; it leaves its feeds at the next publishing pass.",
-                "responses": {"204": {"description": "Deleted."}, **_errors(401, 403, 404)},
+                "parameters": [_IF_MATCH],
+                "responses": {
+                    "204": {"description": "Deleted."},
+                    **_errors(401, 403, 404, 412),
+                },
             },
         },
         "/openapi.json": {
@@ -275,7 +319,10 @@ def document(site_url: str) -> dict[str, Any]:
                 "changes articles, an admin's also sections. A token with scope `read` may "
                 "only read (GET). Articles name the accounts that created and last changed "
                 "them. Feeds are rendered in the background: a change reaches them within a "
-                "few seconds."
+                "few seconds. Lost updates: an article's GET answers with an ETag naming its "
+                "version; a PATCH or DELETE sent with `If-Match: <that ETag>` is refused with "
+                "412 if the article was changed meanwhile (without If-Match the last write "
+                "wins, so existing integrations keep working)."
             ),
         },
         "servers": [{"url": f"{site_url}{PREFIX}"}],

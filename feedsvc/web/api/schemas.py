@@ -91,7 +91,13 @@ def schemas() -> dict[str, Any]:
                 "fields": {
                     "type": "object",
                     "additionalProperties": {"type": "string"},
-                    "description": "Per-field sentences (400 wrong types, 409, 422).",
+                    "description": "Per-field sentences (400 wrong types, 409, 422; 412: the "
+                    "fields sent whose stored values differ).",
+                },
+                "current": {
+                    **ref("schemas", "Article"),
+                    "description": "412 only: the article as stored now (its version, who "
+                    "changed it and when).",
                 },
             },
         },
@@ -185,6 +191,7 @@ def schemas() -> dict[str, Any]:
                 "updated_at",
                 "created_by",
                 "updated_by",
+                "version",
             ],
             "additionalProperties": False,
             "properties": {
@@ -225,6 +232,12 @@ def schemas() -> dict[str, Any]:
                     "type": ["string", "null"],
                     "description": "The username of the account that last changed it; null "
                     "when unknown.",
+                },
+                "version": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "Moves on by one with every save. The ETag header names it; "
+                    "send it back in If-Match so that a change made meanwhile is not lost.",
                 },
             },
         },
