@@ -154,10 +154,10 @@ def _exported_files(root: Path) -> set[str]:
 
 
 def _state(file: Path) -> tuple[int, int] | None:
-    """(size, mtime in whole seconds), or None when absent."""
+    """(size, mtime in whole seconds), or None when absent or unreadable (then rewritten)."""
     try:
         st = file.stat()
-    except FileNotFoundError:
+    except OSError:  # absent, or a broken folder: writing it reports the real error
         return None
     return st.st_size, st.st_mtime_ns // 1_000_000_000
 
