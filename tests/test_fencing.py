@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -128,6 +129,34 @@ def test_a_write_under_an_older_token_stores_nothing(app: Flask) -> None:
         write_documents(app, [rendered], token=1)
     assert b"Late" not in _body(app, FEED)
     assert write_documents(app, [rendered], token=2) == 3
+
+
+def test_a_takeover_waits_for_a_write_in_flight(app: Flask) -> None:
+    """The write locks the lease row first: under READ COMMITTED a new leader's acquire
+    cannot slip in between the write's token check and its commit."""
+    section = make_section(app)
+    Publisher(app).run()
+    _expire_lease(app)
+    make_article(app, section, "In flight")
+    rendered = prepare_section(app, section, utcnow())
+    assert rendered is not None
+    taken: list[int | None] = []
+
+    def take_over() -> None:
+        with transaction(app) as s:
+            taken.append(lease.acquire(s, "standby", utcnow(), 10))
+
+    thread = threading.Thread(target=take_over)
+
+    def midway(_session: Any, _changed: int) -> None:
+        thread.start()
+        thread.join(timeout=1.0)  # an acquire that does not wait takes milliseconds
+        assert thread.is_alive(), "the takeover did not wait for the write in flight"
+
+    assert write_documents(app, [rendered], token=1, before_commit=midway) == 3
+    thread.join(timeout=30)
+    assert taken == [2]
+    assert b"In flight" in _body(app, FEED)
 
 
 def test_an_older_revision_never_replaces_a_newer_one(app: Flask) -> None:
