@@ -9,6 +9,8 @@ import os
 import stat
 import tempfile
 import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from sqlalchemy import func, select
 
 from feedsvc import urls
 from feedsvc.storage.db import transaction
-from feedsvc.storage.models import FeedDocument
+from feedsvc.storage.models import FeedDocument, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -152,26 +154,132 @@ def _exported_files(root: Path) -> set[str]:
 
 
 def _state(file: Path) -> tuple[int, int] | None:
-    """(size, mtime in whole seconds), or None when absent."""
+    """(size, mtime in whole seconds), or None when absent or unreadable (then rewritten)."""
     try:
         st = file.stat()
-    except FileNotFoundError:
+    except OSError:  # absent, or a broken folder: writing it reports the real error
         return None
     return st.st_size, st.st_mtime_ns // 1_000_000_000
 
 
-def sync_all(app: Flask) -> int:
-    """Bring the export in line with the database; return how many documents were written.
+@dataclass(frozen=True)
+class Stored:
+    """A document as a write committed it, for the static export."""
 
-    Each written document is two files (the feed and its .gz). Does nothing when EXPORT_DIR
-    is empty. Safe to run while a leader writes: it never deletes a file it did not see before
-    reading the database, and never replaces a file with an older version.
+    path: str
+    body: bytes
+    body_gzip: bytes
+    etag: str
+    last_modified: datetime
+
+
+# Paths per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits.
+_CHUNK = 500
+# How often export_paths re-reads a path that changed again while it was being written.
+VERIFY_ROUNDS = 3
+
+
+def _current(app: Flask, paths: Sequence[str]) -> dict[str, str]:
+    """path → etag of the documents the database holds now (absent: no such document)."""
+    found: dict[str, str] = {}
+    with transaction(app, write=False) as s:
+        for i in range(0, len(paths), _CHUNK):
+            chunk = paths[i : i + _CHUNK]
+            rows = s.execute(
+                select(FeedDocument.path, FeedDocument.etag).where(FeedDocument.path.in_(chunk))
+            )
+            found.update({path: etag for path, etag in rows})
+    return found
+
+
+def _load(app: Flask, path: str) -> Stored | None:
+    with transaction(app, write=False) as s:
+        doc = s.get(FeedDocument, path)
+        if doc is None:
+            return None
+        return Stored(doc.path, doc.body, doc.body_gzip, doc.etag, doc.last_modified)
+
+
+def export_paths(
+    app: Flask, root: Path, paths: Iterable[str], mine: Mapping[str, Stored] | None = None
+) -> dict[str, str]:
+    """Make each path's files show what the database holds now; return failed paths → why.
+
+    Each path on its own: one unwritable file never stops the others, and a removal is
+    attempted like any write. Only the database's current version is ever written (mine,
+    the bytes a write just committed, when they still are; else loaded afresh), and each
+    path is read again after its files are in place: when a newer version was committed
+    meanwhile, it is written too. So a scheduler that stalled between its commit and its
+    export, and wakes up after a newer leader exported newer bytes, cannot put older bytes
+    back: whatever it writes is re-checked against the database afterwards.
     """
+    mine = dict(mine or {})
+    failed: dict[str, str] = {}
+    todo = sorted(set(paths))
+    for _round in range(VERIFY_ROUNDS):
+        if not todo:
+            break
+        current = _current(app, todo)
+        done: dict[str, str | None] = {}
+        for path in todo:
+            try:
+                done[path] = _export_one(app, root, path, current.get(path), mine.get(path))
+            except ValueError as exc:  # never a document path of ours: nothing to retry
+                log.error("static export: %s", exc)
+                failed.pop(path, None)
+            except OSError as exc:
+                failed[path] = f"{path}: {type(exc).__name__}: {exc}"
+            else:
+                failed.pop(path, None)
+        mine = {}
+        after = _current(app, list(done))
+        todo = [path for path, etag in done.items() if after.get(path) != etag]
+    for path in todo:
+        failed[path] = f"{path}: changed again {VERIFY_ROUNDS} times while being exported"
+    return failed
+
+
+def _export_one(
+    app: Flask, root: Path, path: str, etag: str | None, doc: Stored | None
+) -> str | None:
+    """Write (or remove) one path's files as the database has it; the etag written, or None."""
+    if etag is not None and (doc is None or doc.etag != etag):
+        doc = _load(app, path)  # a newer version than ours, or a retry: what is stored now
+    if etag is None or doc is None:
+        remove_document(root, path)
+        return None
+    write_document(root, doc.path, doc.body, doc.body_gzip, doc.last_modified)
+    return doc.etag
+
+
+@dataclass
+class Synced:
+    """What sync did: documents written, files removed, and the paths that failed."""
+
+    written: int = 0
+    removed: int = 0
+    # path → (when its change was made, why it failed): retried at the next tick.
+    failed: dict[str, tuple[datetime, str]] = field(default_factory=dict)
+
+
+def sync(app: Flask) -> Synced:
+    """Bring the export in line with the database, file by file; failures are returned.
+
+    Does nothing when EXPORT_DIR is empty. Safe to run while a leader writes: it never
+    deletes a file it did not see before reading the database, and never replaces a file
+    with an older version. A folder that cannot be created or written fails each of its
+    files, which the caller retries; it never raises for that.
+    """
+    outcome = Synced()
     root = export_root(app)
     if root is None:
-        return 0
-    root.mkdir(mode=0o755, parents=True, exist_ok=True)
-    swept = sweep_temp_files(root)
+        return outcome
+    swept = 0
+    try:
+        root.mkdir(mode=0o755, parents=True, exist_ok=True)
+        swept = sweep_temp_files(root)
+    except OSError as exc:  # each file below fails too, and is reported with its date
+        log.error("static export folder %s is unusable: %s: %s", root, type(exc).__name__, exc)
     # Listed before the database is read: a file a leader exports after this is never deleted.
     on_disk = _exported_files(root)
     # Sizes and dates only: bodies are loaded for the documents that need writing.
@@ -179,7 +287,8 @@ def sync_all(app: Flask) -> int:
     lengths = (FeedDocument.body_length, func.length(FeedDocument.body_gzip))
     with transaction(app, write=False) as s:
         rows = s.execute(select(*columns, *lengths)).all()
-    written, wanted = 0, set()
+    drift: dict[str, datetime] = {}
+    wanted: set[str] = set()
     for path, last_modified, size, gz_size in rows:
         try:
             target = _target(root, path)
@@ -195,17 +304,27 @@ def sync_all(app: Flask) -> int:
         # Newer on disk: a leader exported a later version after our read; keep it.
         if plain is not None and plain[1] > mtime:
             continue
-        # One at a time: thousands of feed bodies need not sit in memory together.
-        with transaction(app, write=False) as s:
-            doc = s.get(FeedDocument, path)
-        if doc is None:  # deleted since the listing
-            continue
-        write_document(root, doc.path, doc.body, doc.body_gzip, doc.last_modified)
-        written += 1
+        drift[path] = last_modified
+    now = utcnow()
     stale = {p.removesuffix(".gz") for p in on_disk - wanted}
-    for path in sorted(stale):
-        remove_document(root, path)
-    log.info(
-        "static export %s: %d written, %d removed, %d temp swept", root, written, len(stale), swept
+    failed = export_paths(app, root, [*drift, *stale])
+    for path, why in failed.items():
+        outcome.failed[path] = (drift.get(path, now), why)
+    outcome.written = sum(1 for p in drift if p not in failed)
+    outcome.removed = sum(1 for p in stale if p not in failed and p not in drift)
+    log.log(
+        logging.ERROR if failed else logging.INFO,
+        "static export %s: %d written, %d removed, %d temp swept, %d failed%s",
+        root,
+        outcome.written,
+        outcome.removed,
+        swept,
+        len(failed),
+        f" (first: {next(iter(failed.values()))})" if failed else "",
     )
-    return written
+    return outcome
+
+
+def sync_all(app: Flask) -> int:
+    """sync, returning how many documents were written (each is two files: feed and .gz)."""
+    return sync(app).written

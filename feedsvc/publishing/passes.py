@@ -18,7 +18,7 @@ from feedsvc.publishing import renderpool
 from feedsvc.publishing.changes import Due, pass_due
 from feedsvc.publishing.renderpool import Failed
 from feedsvc.publishing.snapshot import Rendered, SectionDocs, prepare_section, prepare_site
-from feedsvc.publishing.store import write_documents
+from feedsvc.publishing.store import Fenced, write_documents
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import utcnow
 
@@ -57,15 +57,18 @@ def run_pass(
     now: datetime | None = None,
     keep_leading: KeepLeading | None = None,
     record: Record | None = None,
+    token: int | None = None,
 ) -> PassResult:
     """One publishing pass: each section isolated, so one bad section never stops the rest.
 
     keep_leading is asked between sections: a long pass renews the scheduler's lease as it
     goes, and stops (leaving the rest to the new leader) if the lease was lost. record, when
-    given, notes the pass's outcome in the database exactly once (see Pass).
+    given, notes the pass's outcome in the database exactly once (see Pass). token is the
+    leader's fencing token, carried by every write: store.Fenced, raised when another
+    scheduler has taken the lease since, ends the pass with nothing more stored.
     """
     started = time.perf_counter()
-    work = Pass(app, now or utcnow(), started, record)
+    work = Pass(app, now or utcnow(), started, record, token)
     try:
         if not full or rerender_articles(app, work.result, keep_leading):
             with transaction(app, write=False) as s:
@@ -131,8 +134,16 @@ class Pass:
     - a pass that raises records nothing: the scheduler logs the error.
     """
 
-    def __init__(self, app: Flask, now: datetime, started: float, record: Record | None) -> None:
+    def __init__(
+        self,
+        app: Flask,
+        now: datetime,
+        started: float,
+        record: Record | None,
+        token: int | None = None,
+    ) -> None:
         self.app = app
+        self.token = token
         self.now = now
         self.started = started
         self.record = record
@@ -194,7 +205,11 @@ class Pass:
         if last and self.record is not None:
             before_commit = partial(self._record_within, self.record, batch, site)
         try:
-            changed = write_documents(self.app, batch, site, before_commit=before_commit)
+            changed = write_documents(
+                self.app, batch, site, token=self.token, before_commit=before_commit
+            )
+        except Fenced:  # not this batch's fault: this process no longer leads
+            raise
         except Exception as exc:  # the batch stays as it was; the next pass tries again
             log.exception("storing rendered feeds failed; the last good feeds stay served")
             reason = f"{type(exc).__name__}: {exc}"

@@ -12,9 +12,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from feedsvc.publishing import export, lease
+from feedsvc.publishing import backlog, lease
 from feedsvc.publishing.changes import edits_pending
 from feedsvc.publishing.passes import PassResult, run_pass
+from feedsvc.publishing.store import Fenced
 from feedsvc.storage import db
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import utcnow
@@ -36,6 +37,8 @@ class Publisher:
         self.app = app
         self.holder = lease.make_holder_id()
         self.leading = False
+        # The fencing token of this process's current (or last) leadership.
+        self.token: int | None = None
         self._renewed = 0.0
         # Held by a changes pass (a tick, or one the watch started): never two at once.
         self._changes = threading.Lock()
@@ -43,11 +46,18 @@ class Publisher:
     def _lead(self) -> bool:
         seconds = float(self.app.config["LEASE_SECONDS"])
         with transaction(self.app) as s:
-            leading = lease.acquire(s, self.holder, utcnow(), seconds)
+            token = lease.acquire(s, self.holder, utcnow(), seconds)
         self._renewed = time.monotonic()
-        if leading != self.leading:
-            log.info("%s is now %s", self.holder, "the leader" if leading else "a standby")
-            self.leading = leading
+        leading = token is not None
+        if leading and token != self.token:
+            # A new leadership: whatever an earlier leader left unexported is found by a sync.
+            backlog.of(self.app).owe_sync()
+        if leading != self.leading or (leading and token != self.token):
+            role = f"the leader (fencing token {token})" if leading else "a standby"
+            log.info("%s is now %s", self.holder, role)
+        self.leading = leading
+        if token is not None:
+            self.token = token
         return leading
 
     def _keep_leading(self) -> bool:
@@ -61,6 +71,12 @@ class Publisher:
         try:
             if not self._lead():
                 return None
+            # Pinned for the whole pass: should the lease change hands and come back midway,
+            # what this pass rendered under the old token is not stored under the new one.
+            token = self.token
+
+            def keep_leading() -> bool:
+                return self._keep_leading() and self.token == token
 
             def record(s: Session, outcome: PassResult) -> None:
                 lease.record_run(
@@ -74,9 +90,14 @@ class Publisher:
                     seconds=outcome.seconds,
                 )
 
-            result = run_pass(self.app, full=full, keep_leading=self._keep_leading, record=record)
-            if full:
-                export.sync_all(self.app)  # repairs drift and sweeps interrupted writes
+            result = run_pass(
+                self.app, full=full, keep_leading=keep_leading, record=record, token=token
+            )
+            self._export(full=full)
+        except Fenced as exc:
+            log.warning("fenced: %s; %s steps down", exc, self.holder)
+            self.leading = False
+            return None
         except Exception:  # the scheduler must outlive any single failed run
             log.exception("publishing pass failed")
             return None
@@ -91,6 +112,14 @@ class Publisher:
                 f"; failures: {error}" if error else "",
             )
         return result
+
+    def _export(self, *, full: bool) -> None:
+        """Retry what the export missed (a full rebuild: a whole sync); note its health."""
+        pending = backlog.of(self.app)
+        if full:
+            pending.owe_sync()  # repairs drift and sweeps interrupted writes
+        pending.retry(self.app)
+        pending.report(self.app, self.holder)
 
     def run_changes(self) -> PassResult | None:
         """A tick's pass; skipped (None) while another changes pass is still running."""
@@ -209,10 +238,12 @@ def run_scheduler(app: Flask) -> None:
         app.config["FULL_REBUILD_MINUTES"],
     )
     try:
-        # Bring the static export (if any) in line with the database before the first tick.
-        written = export.sync_all(app)
-        if written:
-            log.info("static export: %d document(s) written", written)
+        # Bring the static export (if any) in line with the database before the first tick. A
+        # folder that is unwritable or full only delays the files: they are retried each tick.
+        try:
+            backlog.of(app).sync(app)
+        except Exception:  # logged by sync, and owed again at the first tick
+            log.warning("static export not synced at start; publishing goes on without it")
         started = True  # from here a signal only asks this loop to stop
         scheduler.start()
         while not stopping:

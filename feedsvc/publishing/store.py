@@ -7,7 +7,6 @@ import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -15,7 +14,8 @@ from flask import Flask
 from sqlalchemy import Table, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from feedsvc.publishing import export
+from feedsvc.publishing import backlog, lease
+from feedsvc.publishing.export import Stored
 from feedsvc.publishing.snapshot import Rendered, SectionDocs
 from feedsvc.storage.codec import etag_of, gzip_of
 from feedsvc.storage.db import transaction
@@ -24,14 +24,16 @@ from feedsvc.storage.models import FeedDocument, Section, SiteState, utcnow
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Stored:
-    """A document as stored, for the static export."""
+class Fenced(Exception):
+    """A write from a scheduler whose lease has since passed to another: refused."""
 
-    path: str
-    body: bytes
-    body_gzip: bytes
-    last_modified: datetime
+    def __init__(self, mine: int, current: int) -> None:
+        super().__init__(
+            f"fencing token {mine} is older than the lease's {current}: another scheduler "
+            "took the lease, so this one's documents were not stored"
+        )
+        self.mine = mine
+        self.current = current
 
 
 def _digest(body: bytes, known_etag: str | None) -> tuple[str, bytes | None]:
@@ -63,7 +65,12 @@ _DOCUMENTS = cast(Table, FeedDocument.__table__)
 # a third of the time of the blob writes themselves in a one-change tick.
 _SITE_STATE = cast(Table, SiteState.__table__)
 _INSERT_DOCUMENT = insert(_DOCUMENTS)
-_UPDATE_DOCUMENT = update(_DOCUMENTS).where(_DOCUMENTS.c.path == bindparam("path_"))
+# A row written under a newer fencing token is never overwritten (nor deleted below); the
+# lease check in write_documents already refuses such a write, this keeps the rows honest
+# even for a writer that skipped it.
+_UPDATE_DOCUMENT = update(_DOCUMENTS).where(
+    _DOCUMENTS.c.path == bindparam("path_"), _DOCUMENTS.c.fencing_token <= bindparam("token_")
+)
 
 
 def store_documents(
@@ -72,37 +79,52 @@ def store_documents(
     *,
     now: datetime,
     owners: Mapping[str, tuple[int, int]] | None = None,
+    token: int = 0,
 ) -> tuple[list[Stored], list[str]]:
     """Upsert documents whose bytes changed; return them, and the section paths removed.
 
     owners maps a section feed's path to its (section id, revision); the site feeds have
     none. Unchanged documents are not written at all. A stored document of one of those
     sections at a path no longer among docs (its slug changed) is deleted: it must stop
-    being served. A whole batch costs one SELECT, one INSERT and one UPDATE (each run for
-    every row), whatever the number of sections in it. The caller bumps the documents
-    generation once (bump_generation) if anything changed.
+    being served. A section whose stored documents come from a later revision than the one
+    given is left alone entirely (a newer pass stored it first: documents never go back in
+    time). Every row written carries token, the writer's fencing token; a row stored under
+    a newer one raises Fenced. A whole batch costs one SELECT, one INSERT and one UPDATE
+    (each run for every row), whatever the number of sections in it. The caller bumps the
+    documents generation once (bump_generation) if anything changed.
     """
     owners = owners or {}
     paths = [d.path for d in docs]
     owner_ids = sorted({section_id for section_id, _revision in owners.values()})
+    c = _DOCUMENTS.c
     # One read for both questions (a row not among paths matched by its section, so it is
     # stale); SQLite answers the OR from the two indexes.
     rows = session.connection().execute(
-        select(_DOCUMENTS.c.path, _DOCUMENTS.c.etag).where(
-            or_(_DOCUMENTS.c.path.in_(paths), _DOCUMENTS.c.section_id.in_(owner_ids))
+        select(c.path, c.etag, c.section_id, c.source_revision, c.fencing_token).where(
+            or_(c.path.in_(paths), c.section_id.in_(owner_ids))
         )
     )
     known: dict[str, str] = {}
-    gone: list[str] = []
+    found: list[tuple[str, int | None]] = []
+    newest: dict[int, int] = {}  # section id → the latest revision among its stored rows
+    for path, etag, section_id, revision, row_token in rows:
+        if row_token > token:
+            raise Fenced(token, row_token)
+        found.append((path, section_id))
+        known[path] = etag
+        if section_id is not None:
+            newest[section_id] = max(newest.get(section_id, 0), revision)
     wanted = set(paths)
-    for path, etag in rows:
-        if path in wanted:
-            known[path] = etag
-        else:
-            gone.append(path)
+    newer = {
+        section_id
+        for section_id, revision in owners.values()
+        if newest.get(section_id, 0) > revision
+    }
+    gone = sorted(path for path, sid in found if path not in wanted and sid not in newer)
     changed: list[Stored] = []
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
+    docs = [d for d in docs if owners.get(d.path, (None, 0))[0] not in newer]
     digests = _digest_all([(doc.body, known.get(doc.path)) for doc in docs])
     for doc, (etag, body_gzip) in zip(docs, digests, strict=True):
         if body_gzip is None:  # the same bytes as stored
@@ -116,21 +138,22 @@ def store_documents(
             "last_modified": now,
             "section_id": section_id,
             "source_revision": revision,
+            "fencing_token": token,
             "rendered_at": now,
         }
         if doc.path in known:
-            updates.append({"path_": doc.path, **values})
+            updates.append({"path_": doc.path, "token_": token, **values})
         else:
             inserts.append({"path": doc.path, **values})
-        changed.append(Stored(doc.path, doc.body, body_gzip, now))
+        changed.append(Stored(doc.path, doc.body, body_gzip, etag, now))
     connection = session.connection()
     if inserts:
         connection.execute(_INSERT_DOCUMENT, inserts)
     if updates:
         connection.execute(_UPDATE_DOCUMENT, updates)
     if gone:
-        connection.execute(delete(_DOCUMENTS).where(_DOCUMENTS.c.path.in_(gone)))
-    return changed, sorted(gone)
+        connection.execute(delete(_DOCUMENTS).where(c.path.in_(gone), c.fencing_token <= token))
+    return changed, gone
 
 
 def bump_generation(session: Session) -> None:
@@ -158,6 +181,7 @@ def write_documents(
     sections: Sequence[SectionDocs],
     site: Sequence[Rendered] = (),
     *,
+    token: int | None = None,
     before_commit: Callable[[Session, int], None] | None = None,
 ) -> int:
     """Store rendered feeds in one transaction, then mirror them; return documents changed.
@@ -166,12 +190,20 @@ def write_documents(
     and the site feed pays for one write transaction, and a full rebuild for one per batch
     instead of one per section. before_commit(session, documents changed) runs last inside
     that transaction.
+
+    token is the writing leader's fencing token (lease.acquire): when the lease has since
+    passed to another scheduler, Fenced is raised and nothing is stored. None (a one-off
+    `publish` from the command line) writes under the lease's current token.
     """
     docs = [doc for sd in sections for doc in sd.docs]
     owners = {doc.path: (sd.section_id, sd.revision) for sd in sections for doc in sd.docs}
     with transaction(app) as s:
+        # First statement: the lease row stays locked until this commits (current_token).
+        current = lease.current_token(s, lock=True)
+        if token is not None and token != current:
+            raise Fenced(token, current)
         now = utcnow()
-        changed, gone = store_documents(s, [*docs, *site], now=now, owners=owners)
+        changed, gone = store_documents(s, [*docs, *site], now=now, owners=owners, token=current)
         if sections:
             # Never move a section back: a newer pass may have stored a later revision.
             s.connection().execute(
@@ -186,19 +218,5 @@ def write_documents(
         if before_commit is not None:
             before_commit(s, len(changed))
     # After the commit: exported files never show what the database does not hold.
-    _export(app, changed, gone)
+    backlog.of(app).after_commit(app, changed, gone, now)
     return len(changed)
-
-
-def _export(app: Flask, changed: Sequence[Stored], gone: Sequence[str]) -> None:
-    """Mirror changes into EXPORT_DIR; a failure is logged, and export.sync_all repairs it."""
-    root = export.export_root(app)
-    if root is None:
-        return
-    try:
-        for doc in changed:
-            export.write_document(root, doc.path, doc.body, doc.body_gzip, doc.last_modified)
-        for path in gone:
-            export.remove_document(root, path)
-    except OSError:
-        log.exception("writing the static export under %s failed; the database is intact", root)

@@ -121,5 +121,30 @@ def healthz() -> Response:
         scheduler["last_error"] = (lease.last_error or None) if lease is not None else None
     # 200 either way: this instance can serve (the last good feeds) without a scheduler, so a
     # load balancer must not pull it; monitors alert on "degraded" / scheduler.ok instead.
-    status = "ok" if ok else "degraded"
-    return _answer({"status": status, "database": "ok", "scheduler": scheduler}, 200)
+    export_ok, export = export_health(lease, now, stale_after)
+    status = "ok" if ok and export_ok else "degraded"
+    body = {"status": status, "database": "ok", "scheduler": scheduler}
+    if detail:
+        body["export"] = export
+    return _answer(body, 200)
+
+
+def export_health(
+    lease: SchedulerLease | None, now: datetime, stale_after: float
+) -> tuple[bool, dict[str, Any]]:
+    """Whether the static export keeps up, and its figures for ?detail=1.
+
+    Behind for longer than stale_after (the scheduler's own bound: a few ticks and a lease)
+    means files have failed more than one retry: "degraded" with 200, since the app still
+    serves every feed from the database; nginx serving the export may be serving old files.
+    """
+    since = lease.export_behind_since if lease is not None else None
+    behind = round((now - since).total_seconds(), 1) if since is not None else None
+    ok = behind is None or behind <= stale_after
+    return ok, {
+        "ok": ok,
+        "behind_seconds": behind,
+        "behind_since": since.isoformat() if since is not None else None,
+        "failures_total": lease.export_failures_total if lease is not None else 0,
+        "last_error": (lease.last_export_error or None) if lease is not None else None,
+    }

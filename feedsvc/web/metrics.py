@@ -121,6 +121,19 @@ class _DerivedCollector:
         last = GaugeMetricFamily("feedsvc_last_pass_seconds", "Duration of the last pass.")
         last.add_metric([], row.last_pass_seconds)
         yield last
+        # The static export, from the lease row (the scheduler may run on another host).
+        failures = CounterMetricFamily(
+            "feedsvc_export_failures", "Static export files (writes or removals) that failed."
+        )
+        failures.add_metric([], float(row.export_failures_total))
+        yield failures
+        behind = GaugeMetricFamily(
+            "feedsvc_export_oldest_unexported_change_age_seconds",
+            "Age of the oldest change not yet in the static export; 0 when it is up to date.",
+        )
+        since = row.export_behind_since
+        behind.add_metric([], (now - since).total_seconds() if since is not None else 0.0)
+        yield behind
 
 
 def _requests_registry(metrics: Metrics) -> CollectorRegistry:
