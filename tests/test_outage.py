@@ -20,7 +20,7 @@ from werkzeug.test import TestResponse
 from devtools.procs import wait_for
 from feedsvc.limits import ROLE_ADMIN
 from feedsvc.settings import SettingsError
-from feedsvc.storage.db import database, transaction
+from feedsvc.storage.db import database, get_session, transaction
 from feedsvc.storage.models import Section
 from feedsvc.users import create_user
 from tests.support.apiclient import Api, error, new_token
@@ -269,3 +269,17 @@ def test_database_waits_out_of_range_stop_the_start(
     with pytest.raises(SettingsError) as caught:
         settings.load(instance, {name: value})
     assert name in str(caught.value)
+
+
+def test_sqlite_web_readers_wait_less_for_a_lock_and_writers_keep_30_s(tmp_path: Path) -> None:
+    app = make_app(f"sqlite:///{tmp_path / 'busy.sqlite3'}", tmp_path, DB_STATEMENT_TIMEOUT=2.5)
+    busy = text("PRAGMA busy_timeout")
+    try:
+        with app.test_request_context("/"):
+            assert get_session().scalar(busy) == 2500  # a page's reads
+        with app.test_request_context("/admin/articles/new", method="POST"):
+            assert get_session().scalar(busy) == 30_000  # a form's write
+        with transaction(app, write=False) as s:
+            assert s.scalar(busy) == 30_000  # the scheduler's and the commands' work
+    finally:
+        database(app).dispose()

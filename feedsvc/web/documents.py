@@ -134,7 +134,11 @@ class DocumentCache:
     def get(self, path: str) -> Document | None:
         """The document at path, None when none is stored; raises Unavailable when the
         database is down and this worker does not hold the path (from any generation)."""
-        if time.monotonic() - self._checked >= self._ttl and self._checking.acquire(False):
+        if (
+            time.monotonic() - self._checked >= self._ttl
+            and self._state.due()
+            and self._checking.acquire(False)
+        ):
             # One thread checks; the others serve what they hold meanwhile, so none queues
             # behind a check that hangs until the connect timeout.
             try:

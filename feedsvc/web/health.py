@@ -7,6 +7,10 @@ holds the scheduler lease and the last error, but only for a request from this m
 from a logged-in admin. Anyone else asking for detail gets the public answer, with the same
 status code: a monitor pointed at `?detail=1` from outside keeps seeing health, not a 403 it
 would page someone about.
+
+With the database unreachable the answer is "degraded" with 200 while this worker holds feeds
+it can still serve (a load balancer keeps it), and 503 only when it holds none; the database
+is then asked at most once per DB_RETRY_SECONDS (web/outage.py), not on every check.
 """
 
 from __future__ import annotations

@@ -20,10 +20,11 @@ from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, request
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import text
+from sqlalchemy import select
 from werkzeug.exceptions import ServiceUnavailable
 
 from feedsvc.storage.db import database
+from feedsvc.storage.models import SiteState
 
 T = TypeVar("T")
 
@@ -71,8 +72,8 @@ class Unavailable(ServiceUnavailable):
     """503 with Retry-After; the app's and the API's HTTP error handlers render it."""
 
     description = (
-        "The database is not answering, so this page cannot be shown right now. "
-        "Feeds are still served. Try again in a moment."
+        "The database is not answering right now, so this request cannot be served. "
+        "Feeds are still served; try again in a moment."
     )
 
 
@@ -100,6 +101,12 @@ class DatabaseState:
     @property
     def retry_after(self) -> int:
         return max(1, math.ceil(self.retry_seconds))
+
+    def due(self) -> bool:
+        """Cheap, without the lock: whether may_try() could say yes now."""
+        return self._down_since is None or (
+            not self._trying and time.monotonic() - self._last_try >= self.retry_seconds
+        )
 
     def may_try(self) -> bool:
         """Whether the caller may use the database now. Always while it is up; while it is
@@ -186,8 +193,9 @@ def database_optional() -> bool:
 
 
 def _ping() -> None:
-    with database().engine.connect() as conn:
-        conn.execute(text("SELECT 1"))
+    # A row of a table, not SELECT 1: SQLite answers that without reading the file at all.
+    with database().reader() as session:
+        session.scalar(select(SiteState.documents_generation))
 
 
 def init_app(app: Flask) -> DatabaseState:

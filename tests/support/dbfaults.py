@@ -63,6 +63,8 @@ class SqliteFault(Fault):
         self._saved: dict[Path, bytes] = {}
 
     def cut(self) -> None:
+        if self._saved:
+            return  # cut already
         # Everything into the main file first, so its bytes alone are the database.
         with sqlite3.connect(self.path) as conn:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
