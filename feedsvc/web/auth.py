@@ -50,10 +50,16 @@ def load_user() -> None:
     """g.user: the session's user (detached from any database session), or None."""
     if outage.database_optional():
         # /healthz, /metrics and static files answer while the database is down: without
-        # it, a logged-in admin counts as anyone (the cookie is left as it is).
+        # it, a logged-in admin counts as anyone (the cookie is left as it is). They re-check
+        # the database themselves; a cookie check (no query without a login) cannot.
+        if outage.state().down:
+            g.user = None
+            return
         try:
-            checked = outage.state().attempt(logins.check)
-        except outage.Unavailable:
+            checked = logins.check()
+        except Exception as exc:
+            if outage.answer(exc) is None:
+                raise
             g.user = None
             return
     else:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, request
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from werkzeug.exceptions import ServiceUnavailable
@@ -151,8 +151,9 @@ class DatabaseState:
     def attempt(self, work: Callable[[], T]) -> T:
         """Run work() if the database may be used now; raise Unavailable if not, or if work()
         found it unreachable. Errors that are no outage pass through unchanged."""
-        was_down = self.down
-        if not self.may_try():
+        # Down: this caller must be the one re-check of the interval, and must report back.
+        claimed = self.down
+        if claimed and not self.may_try():
             raise unavailable(self)
         try:
             result = work()
@@ -161,12 +162,18 @@ class DatabaseState:
             if kind == DOWN:
                 self.failed(exc)
                 raise unavailable(self) from exc
-            if kind == BUSY:
+            if claimed and kind == BUSY:
                 self.succeeded()  # it answered, if slowly
-            elif was_down:
+            elif claimed:
                 self.released()
             raise
-        if was_down or self.down:
+        except BaseException:
+            if claimed:
+                self.released()  # e.g. the worker stopping: the next caller may re-check
+            raise
+        # Only the re-check says the database is back: work that began before another thread
+        # found it down may well have finished on a connection that has gone since.
+        if claimed:
             self.succeeded()
         return result
 
@@ -215,10 +222,9 @@ def init_app(app: Flask) -> DatabaseState:
     def gate() -> None:
         if not db_state.down or database_optional():
             return
-        # This request re-checks the database (SELECT 1 within the timeouts) or is told to
+        # This request re-checks the database (one small read within the timeouts) or is told to
         # come back: nothing waits here while another thread checks.
         db_state.attempt(_ping)
-        g.database_rechecked = True
 
     return db_state
 

@@ -65,10 +65,19 @@ class SqliteFault(Fault):
     def cut(self) -> None:
         if self._saved:
             return  # cut already
-        # Everything into the main file first, so its bytes alone are the database.
-        with sqlite3.connect(self.path) as conn:
+        # Everything into the main file first, so its bytes alone are the database. Then one
+        # commit that changes nothing visible, so the WAL is not empty: a connection that
+        # rebuilds the clobbered WAL index finds an empty WAL, which no open connection has
+        # cached (had one, it would trust its page cache and still answer from memory).
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        try:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.close()
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("CREATE TABLE fault_marker (x)")
+            conn.execute("DROP TABLE fault_marker")
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
         for suffix in _SQLITE_FILES:
             path = Path(f"{self.path}{suffix}")
             if path.exists():
