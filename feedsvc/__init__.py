@@ -58,13 +58,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from feedsvc import cli, logs
     from feedsvc.storage import db
-    from feedsvc.web import documents, edges, headers, metrics, polling, throttle
+    from feedsvc.web import documents, edges, headers, metrics, outage, polling, throttle
     from feedsvc.web.fastpath import FastPath
 
     logs.init_app(app)
     db.init_app(app)
+    # First of the request hooks: while the database is down nothing after it waits on it.
+    database_state = outage.init_app(app)
     throttle.init_app(app)
-    documents.init_app(app)
+    documents.init_app(app, database_state)
     counters = metrics.init_app(app)
     headers.init_app(app)
     polls = polling.init_app(app, refused=counters.poll_refused, tracked=counters.poll_tracked)
@@ -165,6 +167,12 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[str | Response, int]:
+        from feedsvc.web.outage import answer
+
+        # The database unreachable or too slow: 503 with Retry-After, not a 500.
+        replacement = answer(exc)
+        if replacement is not None:
+            return http_error(replacement), 503
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         if wants_json():
             return jsonify(error="Internal Server Error", status=500), 500

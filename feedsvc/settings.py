@@ -180,6 +180,7 @@ def _finish(s: dict[str, Any], instance_path: Path) -> None:
         raise SettingsError(f"POLL_BURST must be 1 to {POLL_BURST_MAX}, not {s['POLL_BURST']!r}.")
     if s["LOG_FORMAT"] not in {"text", "json"}:
         raise SettingsError("LOG_FORMAT must be 'text' or 'json'.")
+    _check_database_timeouts(s)
     if s.get("EXPORT_DIR"):
         # Absolute only: nginx's `root` names the same directory, and a relative path would
         # depend on each process's working directory.
@@ -187,6 +188,23 @@ def _finish(s: dict[str, Any], instance_path: Path) -> None:
         if not export.is_absolute():
             raise SettingsError(f"EXPORT_DIR must be an absolute path, not {s['EXPORT_DIR']!r}.")
         s["EXPORT_DIR"] = str(export)
+
+
+def _check_database_timeouts(s: Mapping[str, Any]) -> None:
+    """DB_* waits: bounded, and within what the drivers accept (libpq: whole seconds, >= 2)."""
+    connect = float(s["DB_CONNECT_TIMEOUT"])
+    if connect != 0 and not 2 <= connect <= 600:
+        raise SettingsError(
+            f"DB_CONNECT_TIMEOUT must be 0 (the driver's default) or 2 to 600 seconds, "
+            f"not {s['DB_CONNECT_TIMEOUT']!r}."
+        )
+    for name, low in (("DB_STATEMENT_TIMEOUT", 0.0), ("DB_POOL_TIMEOUT", 0.1)):
+        if not low <= float(s[name]) <= 3600:
+            raise SettingsError(f"{name} must be {low:g} to 3600 seconds, not {s[name]!r}.")
+    if not 0.1 <= float(s["DB_RETRY_SECONDS"]) <= 3600:
+        raise SettingsError(
+            f"DB_RETRY_SECONDS must be 0.1 to 3600 seconds, not {s['DB_RETRY_SECONDS']!r}."
+        )
 
 
 def _check_rate(name: str, value: object) -> None:

@@ -2,43 +2,118 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 # How long a SQLite writer waits for the lock before "database is locked" (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_PAGE_SIZE = 16_384
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Execution option on the web side's work outside a Flask request (the fast path's document
+# cache): its transactions get the web's statement timeout too.
+WEB_WORK = "feedsvc_web"
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Bounds on waiting for the database, in seconds (0: none); see DB_* in the README.
+
+    connect: establishing a PostgreSQL connection (libpq connect_timeout, at least 2).
+    statement: one statement of web work (PostgreSQL statement_timeout; on SQLite a web
+    reader's busy timeout). The scheduler and commands have none: a full rebuild's
+    statements are long by nature, and the lease, not a timeout, bounds a stuck leader.
+    pool: waiting for a free pooled connection.
+    """
+
+    connect: float = 0
+    statement: float = 0
+    pool: float = 30  # SQLAlchemy's own default
+
+    @classmethod
+    def from_config(cls, config: Any) -> Timeouts:
+        return cls(
+            connect=float(config["DB_CONNECT_TIMEOUT"]),
+            statement=float(config["DB_STATEMENT_TIMEOUT"]),
+            pool=float(config["DB_POOL_TIMEOUT"]),
+        )
 
 
 @dataclass(frozen=True)
 class Database:
-    """An engine with two session factories: plain (reads) and write (SQLite: BEGIN IMMEDIATE)."""
+    """An engine with its session factories: plain (reads), write (SQLite: BEGIN IMMEDIATE),
+    and web_reader (reads of web work outside a request, under the web's statement timeout)."""
 
     engine: Engine
     reader: sessionmaker[Session]
     writer: sessionmaker[Session]
+    web_reader: sessionmaker[Session]
 
     def dispose(self) -> None:
         self.engine.dispose()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, timeouts: Timeouts = Timeouts()) -> Engine:
     """Create the engine for url, with SQLite set up for several processes at once."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-        _tune_sqlite(engine)
+        engine = create_engine(
+            url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            pool_timeout=timeouts.pool,
+        )
+        _tune_sqlite(engine, timeouts)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    connect_args: dict[str, Any] = {}
+    if timeouts.connect:
+        connect_args["connect_timeout"] = max(2, math.ceil(timeouts.connect))
+        # A host that vanishes (packets dropped, no RST) leaves a pooled connection's ping
+        # unacknowledged: without this the wait is the kernel's retransmission limit (about
+        # 15 minutes on Linux), which no statement timeout on the server can shorten. Data a
+        # live server has not acknowledged after this long means it is gone (libpq
+        # tcp_user_timeout, RFC 5482).
+        connect_args["tcp_user_timeout"] = round(1000 * (timeouts.connect + timeouts.statement))
+    engine = create_engine(
+        url,
+        # A connection that died while the database was away is replaced at checkout.
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        pool_timeout=timeouts.pool,
+        connect_args=connect_args,
+    )
+    if timeouts.statement and make_url(url).get_backend_name() == "postgresql":
+        _web_statement_timeout(engine, round(timeouts.statement * 1000))
+    return engine
 
 
-def _tune_sqlite(engine: Engine) -> None:
+def _is_web_work(conn: Any) -> bool:
+    return bool(conn.get_execution_options().get(WEB_WORK)) or has_request_context()
+
+
+def _web_statement_timeout(engine: Engine, ms: int) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # Per transaction (SET LOCAL), for web work only: a request gives up on a statement
+        # the server has not finished in time (SQLSTATE 57014, a 503 in web/outage.py), while
+        # the scheduler's and the commands' transactions on the same pool keep no limit.
+        if _is_web_work(conn):
+            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
+
+
+def _tune_sqlite(engine: Engine, timeouts: Timeouts) -> None:
+    # A web reader waits at most this long for a lock. In WAL mode readers only wait in rare
+    # cases (WAL recovery, an exclusive lock taken by a maintenance command); the writer's
+    # 30 s wait for the write lock stays as it is.
+    reader_busy_ms = round(timeouts.statement * 1000) or SQLITE_BUSY_TIMEOUT_MS
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is deferred
@@ -62,16 +137,22 @@ def _tune_sqlite(engine: Engine) -> None:
         # A write transaction takes the write lock at BEGIN, so it waits (busy_timeout)
         # instead of failing when it later tries to upgrade a shared lock.
         immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        busy = SQLITE_BUSY_TIMEOUT_MS if immediate or not _is_web_work(conn) else reader_busy_ms
+        if conn.info.get("busy_ms", SQLITE_BUSY_TIMEOUT_MS) != busy:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={busy}")
+            conn.info["busy_ms"] = busy
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def make_database(url: str) -> Database:
-    engine = make_engine(url)
+def make_database(url: str, timeouts: Timeouts = Timeouts()) -> Database:
+    engine = make_engine(url, timeouts)
     write_engine = engine.execution_options(sqlite_immediate=True)
+    web_engine = engine.execution_options(**{WEB_WORK: True})
     return Database(
         engine=engine,
         reader=sessionmaker(bind=engine, expire_on_commit=False),
         writer=sessionmaker(bind=write_engine, expire_on_commit=False),
+        web_reader=sessionmaker(bind=web_engine, expire_on_commit=False),
     )
 
 
@@ -117,7 +198,9 @@ def checkpoint(app: Flask) -> tuple[int, int, int]:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["feedsvc.db"] = make_database(app.config["DATABASE_URL"])
+    app.extensions["feedsvc.db"] = make_database(
+        app.config["DATABASE_URL"], Timeouts.from_config(app.config)
+    )
     app.teardown_appcontext(_close_session)
 
 
@@ -139,7 +222,10 @@ def get_session() -> Session:
 def _close_session(_exc: BaseException | None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
-        session.close()
+        # The database went away mid-request: the answer (a 503) is already made, and the
+        # pool has dropped the connection; a failed rollback must not replace it.
+        with suppress(SQLAlchemyError):
+            session.close()
 
 
 @contextmanager

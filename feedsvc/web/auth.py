@@ -36,7 +36,7 @@ from feedsvc.limits import NEXT_MAX
 from feedsvc.storage.db import database
 from feedsvc.storage.models import User
 from feedsvc.urls import ADMIN_PREFIX
-from feedsvc.web import logins, throttle
+from feedsvc.web import logins, outage, throttle
 from feedsvc.web.forms import LoginForm, LogoutForm
 
 bp = Blueprint("auth", __name__, url_prefix=ADMIN_PREFIX)
@@ -48,7 +48,22 @@ _LOGGED_NAME_MAX = 100
 @bp.before_app_request
 def load_user() -> None:
     """g.user: the session's user (detached from any database session), or None."""
-    checked = logins.check()
+    if outage.database_optional():
+        # /healthz, /metrics and static files answer while the database is down: without
+        # it, a logged-in admin counts as anyone (the cookie is left as it is). They re-check
+        # the database themselves; a cookie check (no query without a login) cannot.
+        if outage.state().down:
+            g.user = None
+            return
+        try:
+            checked = logins.check()
+        except Exception as exc:
+            if outage.answer(exc) is None:
+                raise
+            g.user = None
+            return
+    else:
+        checked = logins.check()
     g.user = checked.user
     if checked.ended is not None:
         current_app.logger.info(

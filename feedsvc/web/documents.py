@@ -16,6 +16,7 @@ from feedsvc.storage.codec import gunzip
 from feedsvc.storage.db import database
 from feedsvc.storage.models import FeedDocument, SiteState
 from feedsvc.web.headers import transport_headers
+from feedsvc.web.outage import DatabaseState, Unavailable
 
 Headers = list[tuple[str, str]]
 
@@ -101,14 +102,22 @@ class DocumentCache:
     moves: a second poll of a missing path costs no query, and no flood of made-up paths can
     push a real document out of memory. When the map is full it is emptied whole (no scan);
     the flood's paths then cost a query again, the documents nothing.
+
+    While the database is unreachable (web/outage.py) the cache serves every document it
+    holds, whatever its generation: the last good bytes with their ETag and Last-Modified,
+    so conditional polls still get 304. A path it does not hold raises Unavailable (503).
     """
 
     MAX_ENTRIES = 20_000
     # Paths are at most ~100 characters (limits.SLUG_MAX plus the file name): about 2 MB.
     MAX_MISSES = 10_000
 
-    def __init__(self, app: Flask, ttl: float, max_age: int, max_bytes: int) -> None:
+    def __init__(
+        self, app: Flask, ttl: float, max_age: int, max_bytes: int, state: DatabaseState
+    ) -> None:
         self._app = app
+        self._state = state
+        self._checking = threading.Lock()
         self._ttl = ttl
         self._max_age = max_age
         self._security = transport_headers(app.config["SITE_URL"])
@@ -123,9 +132,27 @@ class DocumentCache:
         self._misses: dict[str, bool | None] = {}
 
     def get(self, path: str) -> Document | None:
-        if time.monotonic() - self._checked >= self._ttl:
-            self._check_generation()
+        """The document at path, None when none is stored; raises Unavailable when the
+        database is down and this worker does not hold the path (from any generation)."""
+        if (
+            time.monotonic() - self._checked >= self._ttl
+            and self._state.due()
+            and self._checking.acquire(False)
+        ):
+            # One thread checks; the others serve what they hold meanwhile, so none queues
+            # behind a check that hangs until the connect timeout.
+            try:
+                self._state.attempt(self._check_generation)
+            except Unavailable:
+                pass  # noted in the state: serve what is held below
+            finally:
+                self._checking.release()
         hit = self._entries.get(path)
+        if self._state.down:
+            # The last good bytes with their validators, whichever generation they are from.
+            if hit is not None:
+                return hit[1]
+            raise Unavailable(retry_after=self._state.retry_after)
         if hit is not None and hit[0] == self._generation:
             return hit[1]
         # Taken before the query: a miss found under a generation that has moved meanwhile
@@ -134,7 +161,12 @@ class DocumentCache:
         if path in misses:
             return None
         generation = self._generation
-        doc = self._load(path, hit[1] if hit else None)
+        try:
+            doc = self._state.attempt(lambda: self._load(path, hit[1] if hit else None))
+        except Unavailable:
+            if hit is not None:
+                return hit[1]
+            raise
         with self._lock:
             old = self._entries.pop(path, None)
             self._bytes -= _size(old[1]) if old else 0
@@ -189,7 +221,7 @@ class DocumentCache:
 
     def _check_generation(self) -> None:
         # Read before noting the time: a change committed meanwhile is seen next interval.
-        with database(self._app).reader() as session:
+        with database(self._app).web_reader() as session:
             generation = session.scalar(select(SiteState.documents_generation)) or 0
         if generation != self._generation:
             self._misses = {}  # a feed rendered or removed since: every miss is asked again
@@ -198,7 +230,7 @@ class DocumentCache:
 
     def _load(self, path: str, current: Document | None) -> Document | None:
         db = database(self._app)
-        with db.reader() as session:
+        with db.web_reader() as session:
             if current is not None:
                 # Revalidate cheaply: the etag column alone, the body only when it moved.
                 etag = session.scalar(select(FeedDocument.etag).where(FeedDocument.path == path))
@@ -233,12 +265,13 @@ def _size(doc: Document) -> int:
     return len(doc.body) + len(doc.body_gzip) + 512
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, state: DatabaseState) -> None:
     app.extensions["feedsvc.documents"] = DocumentCache(
         app,
         float(app.config["DOCUMENT_CACHE_SECONDS"]),
         max_age=max(1, round(float(app.config["TICK_SECONDS"]))),
         max_bytes=int(float(app.config["DOCUMENT_CACHE_MB"]) * 1024 * 1024),
+        state=state,
     )
 
 

@@ -2,7 +2,8 @@
 
 Feed readers poll constantly; routing, request objects and sessions are not needed to hand
 back a stored document. Anything it does not recognise, or a document not stored (yet),
-goes on to Flask, which answers 404 or 503 as usual.
+goes on to Flask, which answers 404 or 503 as usual. While the database is down it keeps
+answering from the documents the worker holds (web/documents.py, web/outage.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from feedsvc.limits import SLUG_MAX, SLUG_PATTERN
 from feedsvc.urls import FEED_FILES, OPML_PATH
 from feedsvc.web.conditional import respond
 from feedsvc.web.documents import DocumentCache
+from feedsvc.web.outage import Unavailable
 from feedsvc.web.polling import PollLimiter, refusal
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -58,7 +60,12 @@ class FastPath:
         if method == "GET" or method == "HEAD":
             found = document_path(environ.get("PATH_INFO", ""))
             if found is not None:
-                doc = self.documents.get(found[0])
+                try:
+                    doc = self.documents.get(found[0])
+                except Unavailable:
+                    # The database is down and this worker never held the feed: Flask
+                    # answers 503 with Retry-After, like every page meanwhile.
+                    doc = None
                 if doc is not None:
                     if_none_match = environ.get("HTTP_IF_NONE_MATCH")
                     if_modified_since = environ.get("HTTP_IF_MODIFIED_SINCE")

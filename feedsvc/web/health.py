@@ -7,6 +7,10 @@ holds the scheduler lease and the last error, but only for a request from this m
 from a logged-in admin. Anyone else asking for detail gets the public answer, with the same
 status code: a monitor pointed at `?detail=1` from outside keeps seeing health, not a 403 it
 would page someone about.
+
+With the database unreachable the answer is "degraded" with 200 while this worker holds feeds
+it can still serve (a load balancer keeps it), and 503 only when it holds none; the database
+is then asked at most once per DB_RETRY_SECONDS (web/outage.py), not on every check.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from werkzeug.wrappers import Response
 
 from feedsvc.storage.db import get_session
 from feedsvc.storage.models import RENDER_LEASE, SchedulerLease
+from feedsvc.web import outage
+from feedsvc.web.documents import cache
 
 bp = Blueprint("health", __name__)
 
@@ -29,8 +35,6 @@ bp = Blueprint("health", __name__)
 LOCAL_ADDRESSES = frozenset({ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")})
 # Headers a reverse proxy adds (nginx: deploy/nginx.conf; RFC 7239 for Forwarded).
 _FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
-# A message for people, not a dump: the first line, at most this long.
-_ERROR_MAX = 300
 
 
 def is_local_address(address: str | None) -> bool:
@@ -70,14 +74,6 @@ def _wants_detail() -> bool:
     return request.args.get("detail", "").lower() in {"1", "true", "yes"}
 
 
-def _one_line(exc: BaseException) -> str:
-    # SQLAlchemy wraps the driver's error and appends the SQL and a link; the driver's own
-    # first line says what went wrong.
-    cause = getattr(exc, "orig", None) or exc
-    first = (str(cause).strip().splitlines() or [""])[0]
-    return f"{type(cause).__name__}: {first}"[:_ERROR_MAX]
-
-
 def _answer(body: dict[str, Any], status: int) -> Response:
     response = jsonify(body)
     response.status_code = status
@@ -86,21 +82,43 @@ def _answer(body: dict[str, Any], status: int) -> Response:
     return response
 
 
+def _read_lease() -> SchedulerLease | None:
+    session = get_session()
+    session.execute(text("SELECT 1"))
+    return session.get(SchedulerLease, RENDER_LEASE)
+
+
+def _database_down(detail: bool, error: str | None) -> Response:
+    """Degraded (200) while this worker holds feeds to serve, so a load balancer keeps it;
+    unavailable (503) when it can serve nothing."""
+    held = len(cache(current_app))
+    down: dict[str, Any] = {
+        "status": "degraded" if held else "unavailable",
+        "database": "unreachable",
+    }
+    if detail:
+        down["error"] = error
+        seconds = outage.state().down_seconds
+        if held and seconds is not None:
+            down["documents_held"] = held
+            down["down_seconds"] = round(seconds, 1)
+    return _answer(down, 200 if held else 503)
+
+
 @bp.route("/healthz")
 def healthz() -> Response:
     """200 when the database answers (status ok, or degraded without a recent publishing
-    pass); 503 when it does not."""
+    pass) or when it does not but feeds are held (degraded); 503 when nothing can be served."""
     detail = _wants_detail() and may_see_detail()
     try:
-        session = get_session()
-        session.execute(text("SELECT 1"))
-        lease = session.get(SchedulerLease, RENDER_LEASE)
-    except Exception as exc:  # any database failure is "not ready", reported, not raised
+        # While the database is known down this asks it at most once per DB_RETRY_SECONDS
+        # (web/outage.py), so a load balancer's checks never queue on the connect timeout.
+        lease = outage.state().attempt(_read_lease)
+    except outage.Unavailable:
+        return _database_down(detail, outage.state().last_error)
+    except Exception as exc:  # any other database failure is "not ready", reported, not raised
         current_app.logger.warning("health check: database unreachable: %s", exc)
-        down: dict[str, Any] = {"status": "unavailable", "database": "unreachable"}
-        if detail:
-            down["error"] = _one_line(exc)
-        return _answer(down, 503)
+        return _database_down(detail, outage.one_line(exc))
     now = datetime.now(UTC)
     age: float | None = None
     if lease is not None and lease.last_success_at is not None:

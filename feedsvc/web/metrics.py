@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from feedsvc.storage.db import database
 from feedsvc.storage.models import RENDER_LEASE, FeedDocument, SchedulerLease
+from feedsvc.web import outage
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -84,7 +85,20 @@ class _DerivedCollector:
         )
         ratio.add_metric([], not_modified / total if total else 0.0)
         yield ratio
-        yield from self._scheduler()
+        # What the database knows, unless it is unreachable (web/outage.py): then the scrape
+        # still answers, without those figures, and says so.
+        try:
+            figures = outage.state(self.app).attempt(lambda: list(self._scheduler()))
+        except outage.Unavailable:
+            figures = []
+        reachable = GaugeMetricFamily(
+            "feedsvc_database_reachable",
+            "1 when the database answered this scrape; 0 while it is unreachable and this "
+            "worker serves the feeds it holds.",
+        )
+        reachable.add_metric([], 1.0 if figures else 0.0)
+        yield reachable
+        yield from figures
 
     def _scheduler(self) -> Iterator[Metric]:
         with database(self.app).reader() as s:

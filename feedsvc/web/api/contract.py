@@ -30,6 +30,7 @@ ERROR_CODES = {
     422: "validation_failed",
     429: "too_many_requests",
     500: "internal_error",
+    503: "unavailable",
 }
 # RFC 6750 §3.1: the code of a 401 for a token that was sent but is unknown, revoked or
 # expired (or whose account is disabled), and of a 403 for a token whose scope is too small

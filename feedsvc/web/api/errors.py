@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from feedsvc.errors import Conflict, NotFound, SlugInUse, StaleVersion, ValidationError
+from feedsvc.web import outage
 from feedsvc.web.api.contract import ERROR_CODES
 from feedsvc.web.api.encoding import api_url, json_response
 
@@ -108,7 +109,10 @@ def http_error(exc: HTTPException) -> Response:
 
 
 def unexpected(exc: Exception) -> Response:
-    """Handler: anything else is a 500, logged."""
+    """Handler: anything else is a 500, logged; the database unreachable or too slow, 503."""
+    replacement = outage.answer(exc)
+    if replacement is not None:
+        return http_error(replacement)
     current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
     return _error_response(ApiError(500, "Something went wrong on our side. The error was logged."))
 
