@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
 from markdown_it.rules_inline import StateInline
+from markdown_it.token import Token
 
 from feedsvc.content.text import ContentError
+from feedsvc.limits import BODY_HTML_MAX_BYTES
 
 # Nesting limits. Past maxNesting markdown-it silently drops the rest of a quote or list, so
 # deeper input is refused with a message instead (each list level is two markdown-it levels,
@@ -19,6 +23,10 @@ _MARKDOWN_MAX_NESTING = 2 * _MAX_BLOCK_DEPTH + 10
 # is maxNesting, about 110 here). Deeper brackets stay literal text, as past any such limit.
 _MAX_INLINE_DEPTH = 8
 NESTING_ERROR = "The body nests {what} more than {limit} levels deep."
+OUTPUT_ERROR = (
+    "The body makes more than {limit:,} bytes of HTML, the most an article may have: "
+    "shorten it, or repeat long links less (each use of a reference link copies its URL)."
+)
 
 
 class _Markdown(MarkdownIt):
@@ -82,8 +90,11 @@ _QUOTE_OR_LIST_OPEN = {"blockquote_open", "bullet_list_open", "ordered_list_open
 _QUOTE_OR_LIST_CLOSE = {"blockquote_close", "bullet_list_close", "ordered_list_close"}
 
 
-def markdown_to_html(text: str) -> str:
-    """Render Markdown to HTML for nh3 to sanitise, refusing quotes or lists nested too deep."""
+def markdown_to_html(text: str, *, max_bytes: int = BODY_HTML_MAX_BYTES) -> str:
+    """Render Markdown to HTML for nh3 to sanitise, refusing quotes or lists nested too deep.
+
+    Raises ContentError, before building it, for HTML longer than ``max_bytes`` in UTF-8.
+    """
     # A new parser per call (about 0.1 ms): nothing is shared between gunicorn's threads.
     md = _Markdown()
     env: dict[str, Any] = {}
@@ -105,5 +116,39 @@ def markdown_to_html(text: str) -> str:
             style = str(token.attrs.pop("style", ""))
             if style.startswith("text-align:"):
                 token.attrs["align"] = style.removeprefix("text-align:")
-    html: str = md.renderer.render(tokens, md.options, env)
-    return html
+    return _render_bounded(md, tokens, env, max_bytes)
+
+
+def _render_bounded(md: MarkdownIt, tokens: Sequence[Token], env: Any, max_bytes: int) -> str:
+    """md.renderer.render(tokens), token by token, stopping as soon as the output passes max_bytes.
+
+    The token stream stays about as long as the source, but its rendering need not: each use
+    of "[a]" copies the reference's URL and title, so 28 KB of them made 40 MB of HTML. Built
+    piece by piece, no more than max_bytes plus one token's rendering is ever held.
+    """
+    renderer = md.renderer
+    assert isinstance(renderer, RendererHTML)  # MarkdownIt's default, which _Markdown keeps
+    rules = renderer.rules
+    options = md.options
+    out: list[str] = []
+    size = 0
+
+    def render(stream: Sequence[Token]) -> None:
+        nonlocal size
+        for i, token in enumerate(stream):
+            if token.type == "inline":  # as RendererHTML.render does: its children, in place
+                render(token.children or ())
+                continue
+            rule = rules.get(token.type)
+            piece = (
+                rule(stream, i, options, env)
+                if rule
+                else renderer.renderToken(stream, i, options, env)
+            )
+            size += len(piece) if piece.isascii() else len(piece.encode())
+            if size > max_bytes:
+                raise ContentError(OUTPUT_ERROR.format(limit=max_bytes))
+            out.append(piece)
+
+    render(tokens)
+    return "".join(out)
