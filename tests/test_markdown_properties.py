@@ -128,6 +128,23 @@ def test_fewer_uses_of_the_same_reference_render_under_the_bound() -> None:
     assert len(rendered.encode()) <= BODY_HTML_MAX_BYTES
 
 
+# 1.5 KB: a 256-column header over 256 rows of one cell, filled up to 65,536 cells (2-3 s).
+TABLE_FILL = "|a" * 256 + "|\n" + "|-" * 256 + "|\n" + "x\n" * 257
+
+
+def test_a_table_that_leaves_out_most_cells_is_refused_before_parsing(
+    prose_seconds_per_char: float,
+) -> None:
+    with pytest.raises(ContentError, match=r"tables leave out more than 4,096 cells"):
+        render_body(TABLE_FILL, base_url=BASE)
+    spent = _cpu_seconds(partial(render_body, TABLE_FILL, base_url=BASE))
+    assert spent < TIME_RATIO * prose_seconds_per_char * len(TABLE_FILL), spent
+    # Rows written out in full, and a few short rows, are tables as ever.
+    full = "|a|b|\n|-|:-:|\n" + "|x|y|\n" * 3_000 + "|z\n"
+    rendered = render_body(full, base_url=BASE)
+    assert rendered.count("<tr>") == 3_002 and '<td align="center"></td>' in rendered
+
+
 @pytest.fixture
 def api(app: Flask, client: FlaskClient) -> Api:
     return Api(client, new_token(app))
