@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, TypeVar
 
+from flask import current_app, has_app_context
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session, joinedload
 
@@ -16,6 +17,7 @@ from feedsvc.content.text import ContentError, clean_line, clean_text, clean_tit
 from feedsvc.errors import NotFound, StaleVersion, ValidationError
 from feedsvc.limits import (
     AUTHOR_MAX,
+    BODY_HTML_MAX_BYTES,
     PUBLISH_AT_EARLIEST,
     PUBLISH_AT_LATEST,
     STATUS_PUBLISHED,
@@ -102,7 +104,7 @@ def _validated(session: Session, data: ArticleInput, base_url: str) -> _Clean:
     if not valid_id(data.section_id) or session.get(Section, data.section_id) is None:
         errors["section_id"] = "Choose one of the sections."
     try:
-        body_html = render_markdown(data.body, base_url=base_url)
+        body_html = render_markdown(data.body, base_url=base_url, max_html_bytes=body_html_max())
     except ContentError as exc:
         errors["body"] = str(exc)
     summary_source = clean_text(data.summary).strip()
@@ -130,6 +132,13 @@ def _validated(session: Session, data: ArticleInput, base_url: str) -> _Clean:
         summary=summary_of(summary_source, body_html),
         author=author,
         status=data.status,
+    )
+
+
+def body_html_max() -> int:
+    """The BODY_HTML_MAX_BYTES setting of the app at hand (every edge has one), else its default."""
+    return (
+        int(current_app.config["BODY_HTML_MAX_BYTES"]) if has_app_context() else BODY_HTML_MAX_BYTES
     )
 
 

@@ -41,6 +41,11 @@ AUTHOR_MAX = 120
 SUMMARY_MAX = 1000
 # Markdown source; its UTF-8 may be four times as long, which the request size limit allows.
 BODY_MAX = 200_000
+# Rendered HTML, in UTF-8 bytes: the BODY_HTML_MAX_BYTES setting's shipped default (also in
+# config/default.toml), and the bound wherever a body renders without the app's settings.
+# Markdown can expand far past its source (each "[a]" copies its reference's URL), so the
+# output is bounded too, as it is built.
+BODY_HTML_MAX_BYTES = 2_000_000
 STATUS_PUBLISHED = "published"
 STATUS_DRAFT = "draft"
 STATUSES = (STATUS_PUBLISHED, STATUS_DRAFT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -12,8 +13,15 @@ from feedsvc.articles import summary_of
 from feedsvc.content.html import render_body as render_markdown
 from feedsvc.content.html import sanitise
 from feedsvc.content.text import ContentError
+from feedsvc.limits import BODY_HTML_MAX_BYTES
 from feedsvc.sections import bump_revision
 from feedsvc.storage.models import Article
+
+log = logging.getLogger(__name__)
+# Stored articles already reported as kept, by id and source: every full rebuild meets them
+# again (hourly, for as long as the process lives), and one line each is enough.
+_REPORTED: set[tuple[int, int]] = set()
+_REPORTED_MAX = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,21 +63,59 @@ def stored_batch(session: Session, after_id: int, limit: int) -> list[Stored]:
     return [Stored(*row) for row in session.connection().execute(query)]
 
 
-def rerender(stored: Stored, *, base_url: str) -> Rerendered | None:
+def rerender(
+    stored: Stored, *, base_url: str, max_html_bytes: int = BODY_HTML_MAX_BYTES
+) -> Rerendered | None:
     """Render a stored article again from its source with the current policy (None: no change).
 
-    A source the current checks refuse (a limit lowered since it was stored) keeps its stored
-    HTML, sanitised again with the current policy. Raises ContentError only when that HTML is
-    itself refused (nested too deep: it was never stored through render_body).
+    A source the current checks refuse (a limit lowered since it was stored, HTML over
+    max_html_bytes) keeps its stored HTML, sanitised again with the current policy, or as it
+    is when that HTML is itself over max_html_bytes; so does a source the renderer fails on.
+    Each is logged once per process. Raises ContentError only when the stored HTML is itself
+    refused (nested too deep: it was never stored through render_body): the caller reports it.
     """
     try:
-        body_html = render_markdown(stored.body_source, base_url=base_url)
+        return _rerender(stored, base_url, max_html_bytes)
     except ContentError:
+        raise
+    except Exception:  # a renderer bug on one body must not stop the rebuild of the others
+        _report_once(stored, "failed to render; its stored HTML is kept", exc_info=True)
+        return None
+
+
+def _rerender(stored: Stored, base_url: str, max_html_bytes: int) -> Rerendered | None:
+    try:
+        body_html = render_markdown(
+            stored.body_source, base_url=base_url, max_html_bytes=max_html_bytes
+        )
+    except ContentError as exc:
+        if _utf8_length_over(stored.body_html, max_html_bytes):
+            # Stored before the bound: sanitising it again would cost what the bound avoids.
+            _report_once(stored, f"is refused ({exc}); its stored HTML is kept as it is")
+            return None
+        _report_once(stored, f"is refused ({exc}); its stored HTML is kept, sanitised again")
         body_html = sanitise(stored.body_html, base_url=base_url)
     summary = summary_of(stored.summary_source, body_html)
     if body_html == stored.body_html and summary == stored.summary:
         return None
     return Rerendered(stored, body_html, summary)
+
+
+def _utf8_length_over(text: str, limit: int) -> bool:
+    # Each character is 1 to 4 bytes: only the uncertain middle needs encoding.
+    if len(text) > limit:
+        return True
+    return len(text) * 4 > limit and len(text.encode()) > limit
+
+
+def _report_once(stored: Stored, what: str, *, exc_info: bool = False) -> None:
+    key = (stored.id, hash(stored.body_source))
+    if key in _REPORTED:
+        return
+    if len(_REPORTED) >= _REPORTED_MAX:  # bounded memory; at worst a line is repeated
+        _REPORTED.clear()
+    _REPORTED.add(key)
+    log.warning("article %d: its body %s", stored.id, what, exc_info=exc_info)
 
 
 def store_rerendered(session: Session, changes: list[Rerendered]) -> int:

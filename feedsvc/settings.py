@@ -23,6 +23,9 @@ ENV_PREFIX = "FEEDSVC_"
 # back to back is "never refused" (the benchmark measures the limiter's cost that way).
 POLL_INTERVAL_MAX = 86_400
 POLL_BURST_MAX = 1_000_000_000
+# An article's HTML: a page of text at least; at most what a feed document can carry whole.
+BODY_HTML_MIN_BYTES = 10_000
+BODY_HTML_MAX_BYTES_MAX = 50_000_000
 
 
 class SettingsError(click.ClickException):
@@ -178,6 +181,11 @@ def _finish(s: dict[str, Any], instance_path: Path) -> None:
         )
     if not 1 <= int(s["POLL_BURST"]) <= POLL_BURST_MAX:
         raise SettingsError(f"POLL_BURST must be 1 to {POLL_BURST_MAX}, not {s['POLL_BURST']!r}.")
+    if not BODY_HTML_MIN_BYTES <= int(s["BODY_HTML_MAX_BYTES"]) <= BODY_HTML_MAX_BYTES_MAX:
+        raise SettingsError(
+            f"BODY_HTML_MAX_BYTES must be {BODY_HTML_MIN_BYTES:,} to {BODY_HTML_MAX_BYTES_MAX:,}, "
+            f"not {s['BODY_HTML_MAX_BYTES']!r}."
+        )
     if s["LOG_FORMAT"] not in {"text", "json"}:
         raise SettingsError("LOG_FORMAT must be 'text' or 'json'.")
     _check_database_timeouts(s)

@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 import lxml.html
 import nh3
 
-from feedsvc.content.markdown import NESTING_ERROR, markdown_to_html
+from feedsvc.content.markdown import NESTING_ERROR, OUTPUT_ERROR, markdown_to_html
 from feedsvc.content.text import NOT_XML_TEXT, ContentError, check_length, clean_text
-from feedsvc.limits import BODY_MAX
+from feedsvc.limits import BODY_HTML_MAX_BYTES, BODY_MAX
 
 # No h1: the page template and feed readers render the article title as the top heading.
 _ALLOWED_TAGS = {
@@ -45,9 +45,11 @@ _URL_SCHEMES = {"http", "https", "mailto"}
 # depth on every block tag, so 40,000 unclosed "<div>" took 7 s; a real article needs a few.
 _MAX_HTML_DEPTH = 100
 
-# Tags as they may appear in raw HTML, as far as nesting is concerned. "[^<>]" keeps the scan
-# linear on runs of "<" without ">".
-_RAW_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^<>]*?(/?)>")
+# Tags as they may appear in raw HTML, as far as nesting is concerned. Linear in the input:
+# "[^<>]" stops each attempt at the next "<", and the possessive "*+" never gives back what
+# it took. (With a plain "*", "<a" + "b" * 30,000 and no ">" tried every split of the run
+# between the name and the attributes: 17 s.)
+_RAW_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*+)([^<>]*+)>")
 # Void elements, and elements whose end tag HTML lets authors leave out (the parser closes
 # them when a sibling starts): neither nests what follows.
 _NOT_NESTING = {
@@ -63,7 +65,8 @@ def _check_html_depth(html: str) -> None:
     open_elements: list[str] = []
     foreign = 0  # inside <svg> or <math>, where "<x/>" does close itself
     for match in _RAW_TAG.finditer(html):
-        closing, name, self_closing = match.group(1), match.group(2).lower(), match.group(3)
+        closing, name = match.group(1), match.group(2).lower()
+        self_closing = match.group(3).endswith("/")
         if name in ("svg", "math") and not self_closing:
             foreign = max(foreign - 1, 0) if closing else foreign + 1
         if name in _NOT_NESTING or (self_closing and foreign):
@@ -199,18 +202,26 @@ def sanitise(html: str, *, base_url: str) -> str:
     return NOT_XML_TEXT.sub("", _xml_compatible(_drop_empty_elements(cleaned))).strip()
 
 
-def render_body(markdown_text: str, *, base_url: str) -> str:
+def render_body(
+    markdown_text: str, *, base_url: str, max_html_bytes: int = BODY_HTML_MAX_BYTES
+) -> str:
     """Render the editor's Markdown to a sanitised HTML fragment with absolute URLs.
 
     The result is also well-formed XML and contains only XML-legal characters. Every render
     sanitises with the current policy: an edit, and a full rebuild (which re-renders every
     stored article, publishing/passes.py), so a policy change reaches every stored body.
+    Raises ContentError for a body whose HTML would pass ``max_html_bytes`` (UTF-8), as soon
+    as the Markdown stage's output does, so the oversize HTML is never built whole.
     """
     # Cleaning first keeps XML-illegal characters out of every later stage.
     text = clean_text(markdown_text).strip()
     # Checked on the source, before rendering, so oversize input costs no Markdown time.
     check_length(text, "body", BODY_MAX)
-    html = sanitise(markdown_to_html(text), base_url=base_url)
+    html = sanitise(markdown_to_html(text, max_bytes=max_html_bytes), base_url=base_url)
+    # Sanitising can still add a little per element (rel="noopener noreferrer" on links, the
+    # base URL on relative ones), so the stored result is measured again.
+    if len(html.encode()) > max_html_bytes:
+        raise ContentError(OUTPUT_ERROR.format(limit=max_html_bytes))
     root = parse_fragment(html)
     if not root.text_content().strip() and not root.xpath(".//img[@src]"):
         raise ContentError("Body is required.")

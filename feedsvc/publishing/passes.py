@@ -93,6 +93,7 @@ def rerender_articles(app: Flask, result: PassResult, keep_leading: KeepLeading 
     False when the scheduler's lease was lost on the way.
     """
     base_url = app.config["SITE_URL"] + "/"
+    max_html = int(app.config["BODY_HTML_MAX_BYTES"])
     after = 0
     while True:
         if keep_leading is not None and not keep_leading():
@@ -106,7 +107,7 @@ def rerender_articles(app: Flask, result: PassResult, keep_leading: KeepLeading 
         changes = []
         for stored in batch:
             try:
-                change = rerendering.rerender(stored, base_url=base_url)
+                change = rerendering.rerender(stored, base_url=base_url, max_html_bytes=max_html)
             except ContentError as exc:  # stored HTML nobody's source renders: left, reported
                 result.failures[f"article:{stored.id}"] = f"{type(exc).__name__}: {exc}"
                 continue
