@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from devtools.procs import (
     PYTHON,
@@ -31,7 +33,7 @@ from feedsvc.publishing import backlog, lease, passes
 from feedsvc.publishing.export import Stored
 from feedsvc.publishing.scheduler import Publisher
 from feedsvc.publishing.snapshot import prepare_section
-from feedsvc.publishing.store import Fenced, write_documents
+from feedsvc.publishing.store import STALLED_WRITE_MIN, Fenced, write_documents
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import RENDER_LEASE, FeedDocument, SchedulerLease, Section, utcnow
 from tests.support.app import make_app
@@ -157,6 +159,46 @@ def test_a_takeover_waits_for_a_write_in_flight(app: Flask) -> None:
     thread.join(timeout=30)
     assert taken == [2]
     assert b"In flight" in _body(app, FEED)
+
+
+def test_a_writer_stalled_inside_its_transaction_does_not_block_the_takeover(
+    database_url: str, tmp_path: Path
+) -> None:
+    """PostgreSQL: a leader stopped while it holds the lease row (inside a document write)
+    would make the new leader's acquire wait until it woke; the server ends the stalled
+    session after the lease's length instead, and the stalled write stores nothing."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite lets one writer in at a time: a stalled writer blocks every writer")
+    app = make_app(database_url, tmp_path, LEASE_SECONDS=1.0, TICK_SECONDS=0.5)
+    try:
+        section = make_section(app)
+        Publisher(app).run()
+        _expire_lease(app)
+        make_article(app, section, "Stalled")
+        rendered = prepare_section(app, section, utcnow())
+        assert rendered is not None
+        taken: list[tuple[int | None, float]] = []
+        stall = STALLED_WRITE_MIN + 4
+
+        def take_over() -> None:
+            started = time.monotonic()
+            with transaction(app) as s:
+                token = lease.acquire(s, "standby", utcnow(), 10)
+            taken.append((token, time.monotonic() - started))
+
+        def stalls(_session: Any, _changed: int) -> None:
+            threading.Thread(target=take_over).start()
+            time.sleep(stall)  # idle in the transaction, the lease row locked
+
+        with pytest.raises(DBAPIError):  # the server ended the session
+            write_documents(app, [rendered], token=1, before_commit=stalls)
+        assert len(taken) == 1
+        token, waited = taken[0]
+        assert token == 2
+        assert waited < stall - 1, "the takeover waited for the stalled writer to wake up"
+        assert b"Stalled" not in _body(app, FEED)
+    finally:
+        database(app).dispose()
 
 
 def test_an_older_revision_never_replaces_a_newer_one(app: Flask) -> None:

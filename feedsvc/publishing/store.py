@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from flask import Flask
-from sqlalchemy import Table, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Table, bindparam, delete, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from feedsvc.publishing import backlog, lease
@@ -22,6 +22,11 @@ from feedsvc.storage.db import transaction
 from feedsvc.storage.models import FeedDocument, Section, SiteState, utcnow
 
 log = logging.getLogger(__name__)
+
+
+# Seconds: the least idleness inside a document write before PostgreSQL ends the session
+# (write_documents); a busy machine's pause between two statements of a batch stays under it.
+STALLED_WRITE_MIN = 5.0
 
 
 class Fenced(Exception):
@@ -198,6 +203,13 @@ def write_documents(
     docs = [doc for sd in sections for doc in sd.docs]
     owners = {doc.path: (sd.section_id, sd.revision) for sd in sections for doc in sd.docs}
     with transaction(app) as s:
+        if s.get_bind().dialect.name == "postgresql":
+            # A writer that stalls inside this transaction (SIGSTOP, a suspended VM) would keep
+            # the lease row locked, and the new leader's acquire waiting, until it woke up.
+            # PostgreSQL ends a session left idle in a transaction this long, which releases
+            # the lock; the stalled writer's commit then fails (it was fenced anyway).
+            idle_ms = round(1000 * max(float(app.config["LEASE_SECONDS"]), STALLED_WRITE_MIN))
+            s.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {idle_ms}"))
         # First statement: the lease row stays locked until this commits (current_token).
         current = lease.current_token(s, lock=True)
         if token is not None and token != current:
