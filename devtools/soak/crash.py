@@ -46,6 +46,7 @@ class CrashResult:
     settle_seconds: list[float] = field(default_factory=list)
     export_scans: int = 0
     temp_files_left: int = 0
+    leftovers: set[Path] = field(default_factory=set)
     seconds: float = 0.0
 
     @property
@@ -142,12 +143,15 @@ def _kill_point(log: str, new_temp_files: int) -> str:
 
 
 def _kill(sched: procs.Proc, export: Path, what: str, result: CrashResult) -> int:
-    """SIGKILL; then no final-name export file may be partial. New temp files left behind."""
-    temps = len(checks.temp_files(export))
+    """SIGKILL; then no final-name export file may be partial. Temp files it left behind."""
     sched.stop(signal.SIGKILL)
     result.kills += 1
     result.problems += [f"{what}: {p}" for p in checks.partial_exports(export)]
-    return len(checks.temp_files(export)) - temps
+    # Any temp file there now was being written when the process died (the start-up sync
+    # sweeps them only once a minute old, so earlier kills' leftovers are remembered).
+    left = set(checks.temp_files(export)) - result.leftovers
+    result.leftovers |= left
+    return len(left)
 
 
 def run(

@@ -130,7 +130,9 @@ def add_articles(site: Site, count: int) -> None:
 
 def settings_env(site: Site, **extra: str) -> dict[str, str]:
     """The environment every soak child gets: the database, the site feed size, `extra`."""
-    return procs.service_env(site.url, FEEDSVC_SITE_FEED_ITEMS=str(site.site_feed_items), **extra)
+    env = procs.service_env(site.url, FEEDSVC_SITE_FEED_ITEMS=str(site.site_feed_items))
+    env.update(extra)
+    return env
 
 
 def web(site: Site, port: int, log: Path, env: Mapping[str, str]) -> procs.Proc:
