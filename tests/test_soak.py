@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from devtools.soak import crash, load, stack
-from feedsvc.storage.db import database
+from devtools import procs
+from devtools.soak import checks, crash, load, stack
+from feedsvc.articles import ArticleInput, create_article
+from feedsvc.storage.db import database, transaction
+from tests.support.published import publish
 
 pytestmark = pytest.mark.slow
 
@@ -58,3 +61,35 @@ def test_readers_see_no_error_while_editors_post(database_url: str, tmp_path: Pa
     assert r.statuses[200] > 0 and r.statuses[304] > 0 and r.gzip > 0
     assert set(r.statuses) <= {200, 304}
     assert max(r.freshness) < 10, r.freshness
+
+
+def test_the_checks_catch_a_missing_article_and_a_partial_file(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The soaks' verdicts can fail: an unpublished article and a truncated file are found."""
+    site = stack.prepare(database_url, _engine(database_url), tmp_path, 1, 5, 5)
+    export = tmp_path / "export"
+    app = site.app
+    app.config["EXPORT_DIR"] = str(export)
+    try:
+        publish(app)
+        port = procs.free_port()
+        web = stack.web(site, port, tmp_path / "web.log", {"FEEDSVC_POLL_MIN_INTERVAL": "0"})
+        with procs.serving(web, port, "/healthz"):
+            assert checks.verify_site(site, port, export, []) == []
+            with transaction(app) as s:
+                data = ArticleInput(
+                    title="Not yet published", section_id=site.sections[0].id, body="Text."
+                )
+                guid = create_article(s, data, base_url=procs.SITE_URL + "/").guid
+            problems = checks.verify_site(site, port, export, [guid])
+            assert len(problems) == 6 and all(guid in p and "missing" in p for p in problems)
+            publish(app)
+            procs.wait_for("the feeds", lambda: not checks.verify_site(site, port, export, [guid]))
+    finally:
+        database(app).dispose()
+    atom = export / "atom.xml"
+    atom.write_bytes(atom.read_bytes()[:-40])
+    assert [p.split(":")[0] for p in checks.partial_exports(export)] == [
+        "export atom.xml is partial"
+    ]

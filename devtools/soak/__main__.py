@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from devtools import procs
-from devtools.soak import crash, load, stack
+from devtools.soak import crash, durability, load, stack
 from feedsvc.storage.db import database
 
 
@@ -96,7 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("FEEDSVC_TEST_DATABASE_URL") or stack.DEFAULT_PG_URL,
         help="PostgreSQL server (a schema of its own is made and dropped)",
     )
-    p.add_argument("--only", choices=["crash", "load"], help="one soak (default: both)")
+    p.add_argument(
+        "--only",
+        choices=["crash", "load", "durability"],
+        help="one soak (default: crash and load); durability: SQLite synchronous=NORMAL vs FULL",
+    )
     p.add_argument("--passes", type=int, default=50, help="crash soak: SIGKILLs")
     p.add_argument("--readers", type=int, default=200, help="load soak: concurrent readers")
     p.add_argument("--articles", type=int, default=100, help="load soak: posts through the API")
@@ -118,6 +122,15 @@ def main(argv: list[str] | None = None) -> int:
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
     print(f"soak on {_machine()}; seed {seed}")
     failed = False
+    if args.only == "durability":
+        workdir = Path(tempfile.mkdtemp(prefix="feedsvc-soak-durability-"))
+        try:
+            print("SQLite synchronous=NORMAL vs FULL (WAL), alternating rounds:")
+            for line in durability.run(workdir):
+                print(line)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return 0
     for engine in engines:
         for part in ["crash", "load"] if args.only is None else [args.only]:
             workdir = Path(tempfile.mkdtemp(prefix=f"feedsvc-soak-{engine}-{part}-"))
