@@ -83,6 +83,7 @@ def print_load(r: load.LoadResult) -> None:
         f"  acknowledged {r.acknowledged}/{r.articles}; never seen by a reader: {len(r.unseen)}; "
         f"distinct bodies fully validated: {r.documents_checked}"
     )
+    print(f"  refused by the polling limit (429, by design, not errors): {r.statuses[429]}")
     print(f"  errors: {len(r.errors)}")
     for line in r.errors[:20]:
         print(f"    {line}")
@@ -116,7 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         help="load soak: keep the shipped polling limit on (its 429s are counted apart)",
     )
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--keep", action="store_true", help="keep the work folder (logs, export)")
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep every work folder (logs, export); a failed part always keeps its own",
+    )
     args = p.parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(1_000_000)
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
@@ -155,15 +160,19 @@ def main(argv: list[str] | None = None) -> int:
                         print_load(lr)
                     database(site.app).dispose()
                     ok = r.ok if part == "crash" else lr.ok
+                    load1, load5, _ = os.getloadavg()
+                    print(f"  machine load average {load1:.1f} (1 min), {load5:.1f} (5 min)")
+                    kept = f"; logs kept in {workdir}" if args.keep or not ok else ""
                     print(
-                        f"  {'ok' if ok else 'FAILED'} ({time.monotonic() - started:.0f} s; "
-                        f"work folder {workdir})",
+                        f"  {'ok' if ok else 'FAILED'} ({time.monotonic() - started:.0f} s{kept})",
                         flush=True,
                     )
                     failed |= not ok
-            finally:
-                if not args.keep:
-                    shutil.rmtree(workdir, ignore_errors=True)
+                    if ok and not args.keep:
+                        shutil.rmtree(workdir, ignore_errors=True)
+            except BaseException:
+                shutil.rmtree(workdir, ignore_errors=True)
+                raise
     return 1 if failed else 0
 
 
