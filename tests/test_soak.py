@@ -74,7 +74,8 @@ def test_the_checks_catch_a_missing_article_and_a_partial_file(
     try:
         publish(app)
         port = procs.free_port()
-        web = stack.web(site, port, tmp_path / "web.log", {"FEEDSVC_POLL_MIN_INTERVAL": "0"})
+        env = {"FEEDSVC_POLL_MIN_INTERVAL": "0", "WEB_CONCURRENCY": "1"}
+        web = stack.web(site, port, tmp_path / "web.log", env)
         with procs.serving(web, port, "/healthz"):
             assert checks.verify_site(site, port, export, []) == []
             with transaction(app) as s:
