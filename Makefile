@@ -34,6 +34,13 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+# Crash and load soak, long versions, on SQLite and PostgreSQL (FEEDSVC_TEST_DATABASE_URL, or
+# the local server): 50 scheduler SIGKILLs; 200 readers while 100 articles are posted. Prints
+# the figures (~20 min). One part or engine: make soak SOAK_ARGS='--only load --engine sqlite'.
+.PHONY: soak
+soak: $(STAMP)
+	$(BIN)/python -m devtools.soak $(SOAK_ARGS)
+
 # mypy: feedsvc, devtools and bench (pyproject's [tool.mypy] packages), --strict.
 LINTED := feedsvc devtools bench tests wsgi.py gunicorn.conf.py
 lint: $(STAMP)

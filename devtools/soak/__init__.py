@@ -1,0 +1,1 @@
+"""Crash and load soak: SIGKILLed schedulers and hundreds of readers against the real processes."""
