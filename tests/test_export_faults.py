@@ -155,6 +155,29 @@ def test_a_restart_finds_what_the_last_process_missed(
     assert in_step(app, root)
 
 
+def test_a_restart_rewrites_a_file_of_the_same_size_and_second(export_app: Flask) -> None:
+    """A crash between storing a version and exporting it, when the older file has the same
+    length and the same whole-second date (two versions stored in one second): the next
+    sync must still see the file is not the stored one."""
+    app = export_app
+    root = Path(app.config["EXPORT_DIR"])
+    make_section(app)
+    publisher = Publisher(app)
+    publisher.run()
+    target = root / FEED
+    stored = target.read_bytes()
+    when = target.stat().st_mtime
+    older = stored.replace(b"</channel>", b"</channeL>")  # same length, other bytes
+    assert len(older) == len(stored) and older != stored
+    target.write_bytes(older)
+    os.utime(target, (when, when))
+    publisher.release()
+    app.extensions.pop("feedsvc.export_backlog", None)
+    Publisher(app).run()  # a new process, a new leadership: a whole sync
+    assert target.read_bytes() == stored
+    assert in_step(app, root)
+
+
 def _leader_pid(app: Flask) -> int | None:
     with transaction(app, write=False) as s:
         row = s.get(SchedulerLease, RENDER_LEASE)

@@ -18,6 +18,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from feedsvc import urls
+from feedsvc.storage.codec import etag_of
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import FeedDocument, utcnow
 
@@ -162,6 +163,16 @@ def _state(file: Path) -> tuple[int, int] | None:
     return st.st_size, st.st_mtime_ns // 1_000_000_000
 
 
+def _holds(file: Path, etag: str) -> bool:
+    """Whether file's bytes are the document's: size and date alone cannot tell two versions
+    stored in the same second at the same length (a crash between storing one and exporting
+    it would leave the older file). One hash per file, at start, takeover and full rebuild."""
+    try:
+        return etag_of(file.read_bytes()) == etag
+    except OSError:  # unreadable: rewriting it reports the real error
+        return False
+
+
 @dataclass(frozen=True)
 class Stored:
     """A document as a write committed it, for the static export."""
@@ -283,13 +294,13 @@ def sync(app: Flask) -> Synced:
     # Listed before the database is read: a file a leader exports after this is never deleted.
     on_disk = _exported_files(root)
     # Sizes and dates only: bodies are loaded for the documents that need writing.
-    columns = (FeedDocument.path, FeedDocument.last_modified)
+    columns = (FeedDocument.path, FeedDocument.last_modified, FeedDocument.etag)
     lengths = (FeedDocument.body_length, func.length(FeedDocument.body_gzip))
     with transaction(app, write=False) as s:
         rows = s.execute(select(*columns, *lengths)).all()
     drift: dict[str, datetime] = {}
     wanted: set[str] = set()
-    for path, last_modified, size, gz_size in rows:
+    for path, last_modified, etag, size, gz_size in rows:
         try:
             target = _target(root, path)
         except ValueError as exc:
@@ -299,7 +310,12 @@ def sync(app: Flask) -> Synced:
         mtime = int(last_modified.timestamp())
         plain = _state(target)
         gz = _state(target.with_name(target.name + ".gz"))
-        if plain == (size, mtime) and gz is not None and (gz_size == 0 or gz == (gz_size, mtime)):
+        if (
+            plain == (size, mtime)
+            and gz is not None
+            and (gz_size == 0 or gz == (gz_size, mtime))
+            and _holds(target, etag)
+        ):
             continue
         # Newer on disk: a leader exported a later version after our read; keep it.
         if plain is not None and plain[1] > mtime:
