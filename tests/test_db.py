@@ -23,6 +23,8 @@ def test_sqlite_runs_in_wal_with_a_busy_timeout(app: Flask) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 10_000
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        # FULL (2): every commit synced, so an acknowledged article survives a power cut.
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
         # A database created by feedsvc has pages large enough for feed-sized blobs.
         assert conn.exec_driver_sql("PRAGMA page_size").scalar() == 16_384
 

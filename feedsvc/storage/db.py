@@ -128,7 +128,11 @@ def _tune_sqlite(engine: Engine, timeouts: Timeouts) -> None:
         # WAL: readers never block the writer and the writer never blocks readers.
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        # FULL: WAL synced at every commit, so an article the API acknowledged (201) survives
+        # a power cut; NORMAL syncs only at checkpoints and can roll the last commits back
+        # (sqlite.org/pragma.html#pragma_synchronous). Measured cost: 2-4 ms per edit
+        # (README, Reliability).
+        cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
