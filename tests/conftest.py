@@ -147,7 +147,7 @@ def writer(app: Flask) -> FlaskClient:
     return client
 
 
-# Hypothesis profiles. "feedsvc" (loaded here) is what `make test` runs: a hundred examples a
+# Hypothesis profiles. "feedsvc" (loaded here) is what `make test` runs: sixty examples a
 # test. "fuzz" is `make fuzz`'s (pytest --hypothesis-profile=fuzz). Both: no deadline (a
 # database commit on a busy machine is no bug), no example database written into the checkout,
 # and function-scoped fixtures (the app, the client) shared by a test's examples on purpose.
@@ -161,6 +161,6 @@ _HYPOTHESIS = {
         hypothesis.HealthCheck.data_too_large,
     ],
 }
-hypothesis.settings.register_profile("feedsvc", max_examples=100, **_HYPOTHESIS)
+hypothesis.settings.register_profile("feedsvc", max_examples=60, **_HYPOTHESIS)
 hypothesis.settings.register_profile("fuzz", max_examples=4_000, **_HYPOTHESIS)
 hypothesis.settings.load_profile("feedsvc")
