@@ -1,7 +1,7 @@
 """Generated sections and articles through the services: each is refused with a field error, or
 published into RSS, Atom and JSON Feed that parse strictly, validate, and show its title.
 
-`make test` runs the "feedsvc" hypothesis profile (a hundred examples or so per engine);
+`make test` runs the "feedsvc" hypothesis profile (sixty examples per engine);
 `make fuzz` the "fuzz" one (tests/conftest.py).
 """
 
