@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
@@ -144,3 +145,22 @@ def writer(app: Flask) -> FlaskClient:
     response = AuthActions(client).login(*WRITER)
     assert response.status_code == 302, response.get_data(as_text=True)
     return client
+
+
+# Hypothesis profiles. "feedsvc" (loaded here) is what `make test` runs: sixty examples a
+# test. "fuzz" is `make fuzz`'s (pytest --hypothesis-profile=fuzz). Both: no deadline (a
+# database commit on a busy machine is no bug), no example database written into the checkout,
+# and function-scoped fixtures (the app, the client) shared by a test's examples on purpose.
+_HYPOTHESIS = {
+    "deadline": None,
+    "database": None,
+    "print_blob": True,
+    "suppress_health_check": [
+        hypothesis.HealthCheck.function_scoped_fixture,
+        hypothesis.HealthCheck.too_slow,
+        hypothesis.HealthCheck.data_too_large,
+    ],
+}
+hypothesis.settings.register_profile("feedsvc", max_examples=60, **_HYPOTHESIS)
+hypothesis.settings.register_profile("fuzz", max_examples=4_000, **_HYPOTHESIS)
+hypothesis.settings.load_profile("feedsvc")

@@ -77,7 +77,6 @@ def test_section_fields_of_the_wrong_type_are_400(api: Api, app: Flask) -> None:
     for payload in [
         {"name": 1},
         {"name": "x", "items_per_feed": "10"},
-        {"name": "x", "items_per_feed": 10.0},
         {"name": "x", "items_per_feed": True},
         {"name": "x", "slug": 3},
         {"name": "x", "id": 3},
@@ -272,8 +271,9 @@ ANSWERS: list[tuple[Any, tuple[int, ...]]] = [
     (2**63,         (400, 422, 400, 400, 400, 400, 400)),
     (10**400,       (400, 422, 400, 400, 400, 400, 400)),
     (1.5,           (400, 400, 400, 400, 400, 400, 400)),
-    (-0.0,          (400, 400, 400, 400, 400, 400, 400)),
-    (1e308,         (400, 400, 400, 400, 400, 400, 400)),
+    # A whole number is an integer however it is written (JSON Schema 2020-12 says 5.0 is).
+    (-0.0,          (400, 422, 400, 400, 400, 400, 400)),
+    (1e308,         (400, 422, 400, 400, 400, 400, 400)),
     ("",            (422, 422, 422, OK,  OK,  OK,  422)),  # "" publish_at: keep / now
     (" ",           (422, 422, 422, OK,  OK,  422, 422)),
     ("\ud800",      (422, 422, 422, OK,  OK,  422, 422)),  # cleaned away: empty

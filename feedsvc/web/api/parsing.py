@@ -77,9 +77,19 @@ def body(*, patch: bool = False) -> dict[str, Any]:
     return data
 
 
+def _whole(value: Any) -> Any:
+    """A JSON number with a zero fraction as the integer it is: JSON Schema 2020-12 (§6.1.1 of
+    its validation vocabulary) counts 5.0 as an integer, so the description allows it."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def _typed(field: Field, value: Any) -> tuple[Value | None, str]:
     """The value if its JSON type is the field's (null → "" where allowed), else a sentence."""
     name = field.name
+    if field.kind in (Kind.INTEGER, Kind.REFERENCE):
+        value = _whole(value)
     if field.kind is Kind.INTEGER:
         if isinstance(value, bool) or not isinstance(value, int):
             return None, f"“{name}” must be an integer."
