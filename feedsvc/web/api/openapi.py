@@ -80,6 +80,16 @@ def _responses() -> dict[str, Any]:
             "with the new ETag.",
             {"ETag": _ETAG_HEADER},
         ),
+        "ServiceUnavailable": _error_response(
+            "The database is unreachable or too slow (`unavailable`); nothing was read or "
+            "stored. Try again after Retry-After (RFC 9110 §15.6.4); feeds keep being served.",
+            {
+                "Retry-After": {
+                    "description": "Seconds to wait (RFC 9110 §10.2.3).",
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            },
+        ),
         "Unprocessable": _error_response(
             "Well-formed JSON whose values cannot be stored; `fields` says why, per field. "
             "Nothing was stored."
@@ -99,10 +109,12 @@ def _errors(*codes: int) -> dict[str, Any]:
         415: "UnsupportedMediaType",
         422: "Unprocessable",
         429: "TooManyRequests",
+        503: "ServiceUnavailable",
     }
-    # Wherever a bad token gets 401, an address that keeps sending bad ones gets 429.
+    # Wherever a bad token gets 401, an address that keeps sending bad ones gets 429; and
+    # every route that checks a token reads the database, so it answers 503 in an outage.
     if 401 in codes:
-        codes = (*codes, 429)
+        codes = (*codes, 429, 503)
     return {str(code): ref("responses", names[code]) for code in codes}
 
 
