@@ -298,7 +298,17 @@ def _passes(app: Flask) -> int:
 
 @pytest.mark.slow
 def test_a_leader_stopped_past_its_lease_wakes_up_fenced(export_app: Flask, tmp_path: Path) -> None:
-    """Two run-scheduler processes; the leader is SIGSTOPped with rendered, unstored feeds."""
+    """Two run-scheduler processes; the leader is SIGSTOPped with rendered, unstored feeds.
+
+    PostgreSQL only. On SQLite the stopped leader was seen, in about half the runs, to hold
+    the database's write lock (a POSIX lock on the -shm file's write byte) although none of
+    its threads was inside a transaction when it stopped itself, so the standby waited on
+    the lock instead of taking over: a stopped SQLite writer stops every writer. The token
+    checks themselves are the same on both engines and are covered on SQLite by the tests
+    above, which stall a leader in-process.
+    """
+    if not export_app.config["DATABASE_URL"].startswith("postgresql"):
+        pytest.skip("a stopped process can hold SQLite's single write lock (see docstring)")
     app, client = export_app, export_app.test_client()
     root = Path(app.config["EXPORT_DIR"])
     section = make_section(app)
