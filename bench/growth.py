@@ -25,8 +25,8 @@ from devtools import nginx
 
 def render_times(ctx: Context) -> dict[str, Any]:
     from feedsvc import feeds
-    from feedsvc.articles import feed_rows
     from feedsvc.publishing.snapshot import feed_items
+    from feedsvc.reading import feed_rows
     from feedsvc.storage.db import transaction
     from feedsvc.storage.models import Section, utcnow
 

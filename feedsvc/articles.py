@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, TypeVar
 
 from flask import current_app, has_app_context
-from sqlalchemy import Select, select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session, joinedload
 
 from feedsvc.content.html import render_body as render_markdown
@@ -29,7 +28,6 @@ from feedsvc.limits import (
 from feedsvc.sections import bump_revision
 from feedsvc.storage.models import Article, Section, utcnow
 
-SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
 # The one sentence for a time outside the range, typed in the admin form or sent to the API.
 PUBLISH_AT_RANGE = (
     f"Publish at must be between {PUBLISH_AT_EARLIEST.year} and {PUBLISH_AT_LATEST.year} "
@@ -283,95 +281,3 @@ def get_article(session: Session, article_id: int, *, fresh: bool = False) -> Ar
     if article is None:
         raise NotFound(f"There is no article with id {article_id}.")
     return article
-
-
-def list_articles(session: Session, *, limit: int = 200) -> list[Article]:
-    """For the admin list: newest first, drafts (no publish time) by creation."""
-    query = (
-        select(Article)
-        .options(*WITH_PEOPLE)
-        .order_by(Article.created_at.desc(), Article.id.desc())
-        .limit(limit)
-    )
-    return list(session.scalars(query))
-
-
-def _newest_published(
-    query: SelectT, as_of: datetime, limit: int, section_id: int | None = None
-) -> SelectT:
-    """Narrow query to published articles due by as_of, one section's or all, newest first.
-
-    Ties go by id, for determinism; the order is that of ix_articles_section_feed and
-    ix_articles_status, so the database reads it from the index (tests/test_query_plans.py).
-    """
-    query = query.where(Article.status == STATUS_PUBLISHED, Article.publish_at <= as_of)
-    if section_id is not None:
-        query = query.where(Article.section_id == section_id)
-    return query.order_by(Article.publish_at.desc(), Article.id.desc()).limit(limit)
-
-
-def published_in_section(
-    session: Session, section_id: int, as_of: datetime, limit: int
-) -> list[Article]:
-    """The section's page: its newest published articles."""
-    return list(session.scalars(_newest_published(select(Article), as_of, limit, section_id)))
-
-
-def published_everywhere(session: Session, as_of: datetime, limit: int) -> list[Article]:
-    """The home page: every section's newest published articles, with their sections."""
-    query = select(Article).options(joinedload(Article.section))
-    return list(session.scalars(_newest_published(query, as_of, limit)))
-
-
-# What a feed entry needs, as plain columns: a 50-item feed loads in a fraction of the time
-# 50 ORM objects take, and the scheduler's tick pays that for every changed feed.
-FEED_COLUMNS = (
-    Article.id,
-    Article.guid,
-    Article.title,
-    Article.body_html,
-    Article.summary,
-    Article.publish_at,
-    Article.updated_at,
-    Article.author,
-    Article.section_id,
-)
-
-
-@dataclass(frozen=True, slots=True)
-class FeedRow:
-    """A published article as a feed entry needs it; the fields in FEED_COLUMNS' order."""
-
-    id: int
-    guid: str
-    title: str
-    body_html: str
-    summary: str
-    publish_at: datetime  # never None: only published articles due by as_of are read
-    updated_at: datetime
-    author: str
-    section_id: int
-
-
-def feed_rows(
-    session: Session, as_of: datetime, limit: int, section_id: int | None = None
-) -> list[FeedRow]:
-    """A feed's articles as plain values: one section's, or the whole site's."""
-    # On the Core connection: the ORM's row machinery would add a third to every tick's reads.
-    # A slotted dataclass per row costs about what reading a Row's attributes by name does,
-    # and the renderer's snapshot then reads plain attributes (the strings are not copied).
-    query = _newest_published(select(*FEED_COLUMNS), as_of, limit, section_id)
-    result = session.connection().execute(query)
-    rows = []
-    for a_id, guid, title, html, summary, publish_at, updated, author, s_id in result:
-        assert publish_at is not None  # the query reads published articles due by as_of
-        rows.append(FeedRow(a_id, guid, title, html, summary, publish_at, updated, author, s_id))
-    return rows
-
-
-def is_public(article: Article, now: datetime) -> bool:
-    return (
-        article.status == STATUS_PUBLISHED
-        and article.publish_at is not None
-        and article.publish_at <= now
-    )

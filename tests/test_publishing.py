@@ -117,7 +117,7 @@ def test_a_large_pass_is_stored_in_batches_and_a_failed_batch_is_retried(
 
 
 def test_feed_rows_are_plain_values_newest_first(app: Flask) -> None:
-    from feedsvc.articles import FeedRow, feed_rows
+    from feedsvc.reading import FeedRow, feed_rows
     from feedsvc.storage.models import Article
 
     world, sport = make_section(app, "World"), make_section(app, "Sport")

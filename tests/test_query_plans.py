@@ -11,9 +11,9 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from feedsvc.articles import feed_rows, published_everywhere, published_in_section
 from feedsvc.publishing.changes import sections_due
 from feedsvc.publishing.passes import run_pass
+from feedsvc.reading import feed_rows, published_everywhere, published_in_section
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import Article, Section, utcnow
 from tests.support.factories import make_section

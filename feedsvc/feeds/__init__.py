@@ -7,15 +7,19 @@ from typing import Final
 
 from . import atom, jsonfeed, rss
 from .fragments import FragmentCache, ItemKey, split_xml
-from .model import FeedItem, FeedMeta
+from .model import ArchiveLinks, Attachment, DeletedEntry, FeedItem, FeedMeta, Image
 from .xmltext import clean_item, clean_meta
 
 __all__ = [
     "CONTENT_TYPES",
     "FORMATS",
     "FRAGMENTS",
+    "ArchiveLinks",
+    "Attachment",
+    "DeletedEntry",
     "FeedItem",
     "FeedMeta",
+    "Image",
     "render",
     "render_all",
 ]

@@ -12,8 +12,8 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from feedsvc import feeds, urls
-from feedsvc.articles import FeedRow, feed_rows
 from feedsvc.feeds.opml import OPML_CONTENT_TYPE, OpmlEntry, render_opml
+from feedsvc.reading import FeedRow, feed_rows
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import Section
 

@@ -24,7 +24,7 @@ from werkzeug.wrappers import Response
 # SelectChoice is newer than the published WTForms stubs.
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 
-from feedsvc import articles, localtime, sections
+from feedsvc import articles, localtime, reading, sections
 from feedsvc.articles import ArticleConflict
 from feedsvc.errors import NotFound, ValidationError
 from feedsvc.limits import valid_id
@@ -64,7 +64,7 @@ def index() -> str:
     session = get_session()
     return render_template(
         "admin/articles.html",
-        articles=articles.list_articles(session),
+        articles=reading.list_articles(session),
         sections=sections.list_sections(session),
         now=datetime.now(UTC),
         delete_form=DeleteForm(),

@@ -7,7 +7,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from feedsvc import articles, urls
+from feedsvc import reading, urls
 from feedsvc.content.html import parse_fragment, sanitise
 from feedsvc.content.text import NOT_XML_TEXT, ContentError
 from feedsvc.limits import SLUG_MAX, SLUG_RE, valid_id
@@ -94,7 +94,7 @@ def index() -> str:
     return render_template(
         "index.html",
         sections=list(session.scalars(select(Section).order_by(Section.name, Section.id))),
-        latest=articles.published_everywhere(session, utcnow(), PAGE_ITEMS),
+        latest=reading.published_everywhere(session, utcnow(), PAGE_ITEMS),
         feed_files=urls.FEED_FILES,
         opml_path=urls.OPML_PATH,
     )
@@ -108,7 +108,7 @@ def section_page(slug: str) -> str:
     section = session.scalar(select(Section).where(Section.slug == slug))
     if section is None:
         abort(404)
-    items = articles.published_in_section(session, section.id, utcnow(), PAGE_ITEMS)
+    items = reading.published_in_section(session, section.id, utcnow(), PAGE_ITEMS)
     return render_template("section.html", section=section, articles=items)
 
 
@@ -116,7 +116,7 @@ def section_page(slug: str) -> str:
 def article_page(article_id: int) -> str:
     session = get_session()
     article = session.get(Article, article_id) if valid_id(article_id) else None
-    if article is None or not articles.is_public(article, utcnow()):
+    if article is None or not reading.is_public(article, utcnow()):
         abort(404)
     return render_template(
         "article.html", article=article, section=article.section, body=_body(article)
