@@ -173,8 +173,8 @@ def create_article(
     )
     _store(article, clean)
     session.add(article)
-    bump_revision(session, data.section_id)
     session.flush()
+    feeds_changed(session, article)
     return article
 
 
@@ -243,10 +243,8 @@ def update_article(
     article.publish_at = _publish_time(data, article.publish_at)
     article.updated_at = utcnow()
     article.updated_by_id = by
-    bump_revision(session, data.section_id)
-    if old_section != data.section_id:
-        bump_revision(session, old_section)
     session.flush()
+    feeds_changed(session, article, old_section_id=old_section)
     return article
 
 
@@ -258,9 +256,20 @@ def delete_article(
         # Claimed first: the row is then ours (locked) until the delete commits.
         _claim(session, article_id, expected_version)
     article = get_article(session, article_id, fresh=expected_version is not None)
-    bump_revision(session, article.section_id)
+    feeds_changed(session, article)
     session.delete(article)
     session.flush()
+
+
+def feeds_changed(session: Session, article: Article, *, old_section_id: int | None = None) -> None:
+    """Mark every feed that shows, or showed, the article out of date, in the save's transaction.
+
+    The one place a create, edit or delete tells the scheduler what to render again: its
+    section's feeds (and, when it moved, the old section's); the site feed follows any section.
+    """
+    bump_revision(session, article.section_id)
+    if old_section_id is not None and old_section_id != article.section_id:
+        bump_revision(session, old_section_id)
 
 
 # An article with its section and the accounts that wrote and last changed it, in one query.
