@@ -10,6 +10,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import update
 from sqlalchemy.orm import Session, joinedload
 
+from feedsvc import tombstones
 from feedsvc.content.html import render_body as render_markdown
 from feedsvc.content.summary import derive_summary
 from feedsvc.content.text import ContentError, clean_line, clean_text, clean_title
@@ -168,6 +169,7 @@ def create_article(
         publish_at=_publish_time(data, None),
         created_at=now,
         updated_at=now,
+        revised_at=now,
         created_by_id=by,
         updated_by_id=by,
     )
@@ -228,23 +230,28 @@ def update_article(
     base_url: str,
     by: int | None = None,
     expected_version: int | None = None,
+    correction: bool = False,
 ) -> Article:
     """Change an article as the user `by`, its last editor from now on.
 
     Its guid never changes (RSS 2.0 "guid", RFC 4287 §4.2.6). Every save moves the version
     on; with `expected_version`, a save made against another version is refused
-    (ArticleConflict) and nothing is stored.
+    (ArticleConflict) and nothing is stored. Only a `correction` moves the date feeds show
+    (revised_at) once readers have seen the article; a silent fix keeps it.
     """
     clean = _validated(session, data, base_url)
     _claim(session, article_id, expected_version)
     article = get_article(session, article_id, fresh=True)  # as claimed, not as read before
     old_section = article.section_id
+    shown_before = tombstones.shown_in(article)
     _store(article, clean)
     article.publish_at = _publish_time(data, article.publish_at)
     article.updated_at = utcnow()
+    if correction or not shown_before:  # nobody has seen it yet: its date is free
+        article.revised_at = article.updated_at
     article.updated_by_id = by
     session.flush()
-    feeds_changed(session, article, old_section_id=old_section)
+    feeds_changed(session, article, old_section_id=old_section, shown_before=shown_before)
     return article
 
 
@@ -256,20 +263,29 @@ def delete_article(
         # Claimed first: the row is then ours (locked) until the delete commits.
         _claim(session, article_id, expected_version)
     article = get_article(session, article_id, fresh=expected_version is not None)
-    feeds_changed(session, article)
+    feeds_changed(session, article, shown_before=tombstones.shown_in(article), deleted=True)
     session.delete(article)
     session.flush()
 
 
-def feeds_changed(session: Session, article: Article, *, old_section_id: int | None = None) -> None:
+def feeds_changed(
+    session: Session,
+    article: Article,
+    *,
+    old_section_id: int | None = None,
+    shown_before: frozenset[str] = frozenset(),
+    deleted: bool = False,
+) -> None:
     """Mark every feed that shows, or showed, the article out of date, in the save's transaction.
 
     The one place a create, edit or delete tells the scheduler what to render again: its
     section's feeds (and, when it moved, the old section's); the site feed follows any section.
+    The feeds it was in (shown_before) and leaves keep a tombstone (tombstones.after_change).
     """
     bump_revision(session, article.section_id)
     if old_section_id is not None and old_section_id != article.section_id:
         bump_revision(session, old_section_id)
+    tombstones.after_change(session, article, shown_before, deleted=deleted)
 
 
 # An article with its section and the accounts that wrote and last changed it, in one query.

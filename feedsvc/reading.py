@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from feedsvc.articles import WITH_PEOPLE
 from feedsvc.limits import STATUS_PUBLISHED
-from feedsvc.storage.models import Article
+from feedsvc.storage.models import Article, UTCDateTime
 
 SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
 
@@ -63,7 +63,9 @@ FEED_COLUMNS = (
     Article.body_html,
     Article.summary,
     Article.publish_at,
-    Article.updated_at,
+    # The date feeds show (corrections move it, silent fixes keep it); updated_at for a row
+    # no save has touched since migration 0010 filled the column.
+    func.coalesce(Article.revised_at, Article.updated_at, type_=UTCDateTime),
     Article.author,
     Article.section_id,
 )
@@ -79,7 +81,7 @@ class FeedRow:
     body_html: str
     summary: str
     publish_at: datetime  # never None: only published articles due by as_of are read
-    updated_at: datetime
+    revised_at: datetime
     author: str
     section_id: int
 

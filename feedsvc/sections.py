@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from feedsvc import sectionhistory
 from feedsvc.content.slugs import slugify
 from feedsvc.content.text import ContentError, clean_line, clean_text
 from feedsvc.errors import NotFound, SlugInUse, ValidationError
@@ -82,6 +83,7 @@ def create_section(session: Session, data: SectionInput) -> Section:
         items_per_feed=clean.items_per_feed,
     )
     session.add(section)
+    sectionhistory.take_over(session, clean.slug)  # a slug left behind by another: now this one's
     session.flush()
     return section
 
@@ -90,6 +92,7 @@ def update_section(session: Session, section_id: int, data: SectionInput) -> Sec
     """Change a section; its feeds (and the site feeds, whose categories name it) re-render."""
     section = get_section(session, section_id)
     clean = _validated(session, data, section_id)
+    sectionhistory.renamed(session, section_id, section.slug, clean.slug)
     section.name = clean.name
     section.slug = clean.slug
     section.description = clean.description

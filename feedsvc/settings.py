@@ -26,6 +26,8 @@ POLL_BURST_MAX = 1_000_000_000
 # An article's HTML: a page of text at least; at most what a feed document can carry whole.
 BODY_HTML_MIN_BYTES = 10_000
 BODY_HTML_MAX_BYTES_MAX = 50_000_000
+# Ten years of RFC 6721 tombstones in a feed is already more than any reader keeps an entry.
+TOMBSTONE_DAYS_MAX = 3650
 
 
 class SettingsError(click.ClickException):
@@ -185,6 +187,10 @@ def _finish(s: dict[str, Any], instance_path: Path) -> None:
         raise SettingsError(
             f"BODY_HTML_MAX_BYTES must be {BODY_HTML_MIN_BYTES:,} to {BODY_HTML_MAX_BYTES_MAX:,}, "
             f"not {s['BODY_HTML_MAX_BYTES']!r}."
+        )
+    if not 1 <= int(s["TOMBSTONE_DAYS"]) <= TOMBSTONE_DAYS_MAX:
+        raise SettingsError(
+            f"TOMBSTONE_DAYS must be 1 to {TOMBSTONE_DAYS_MAX}, not {s['TOMBSTONE_DAYS']!r}."
         )
     if s["LOG_FORMAT"] not in {"text", "json"}:
         raise SettingsError("LOG_FORMAT must be 'text' or 'json'.")

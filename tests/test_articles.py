@@ -166,7 +166,7 @@ def test_a_deleted_articles_id_and_url_are_never_reused(editor: FlaskClient, app
     delete_article(editor, 2)
     add_article(editor, Title="Third")
     publish(app)
-    assert editor.get("/articles/2").status_code == 404
+    assert editor.get("/articles/2").status_code == 410  # it was public: Gone, not Not Found
     assert "Third" in editor.get("/articles/3").get_data(as_text=True)
 
 

@@ -175,7 +175,10 @@ def test_renamed_slug_moves_the_feeds(editor: FlaskClient, app: Flask) -> None:
     publish(app)
     edit_section(editor, 1, Slug="technology")
     publish(app)
-    assert editor.get("/sections/tech/atom.xml").status_code == 404
+    # The old URL leads subscribers to the new one (tests/test_history_slugs.py in full).
+    old = editor.get("/sections/tech/atom.xml")
+    assert old.status_code == 301
+    assert old.headers["Location"] == "http://feeds.example.org/sections/technology/atom.xml"
     check_atom(fetch(editor, "/sections/technology/atom.xml"))
 
 

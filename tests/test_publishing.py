@@ -139,7 +139,7 @@ def test_feed_rows_are_plain_values_newest_first(app: Flask) -> None:
         body_html=older.body_html,
         summary=older.summary,
         publish_at=earlier,
-        updated_at=older.updated_at,
+        revised_at=older.updated_at,
         author="",
         section_id=world,
     )

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from feedgen.feed import FeedGenerator
+from lxml import etree
 
-from .model import FeedItem, FeedMeta
-from .xmltext import build_tree, serialize
+from .model import DeletedEntry, FeedItem, FeedMeta
+from .xmltext import build_tree, rfc3339, serialize
 
 # What feeds.fragments.split_xml cuts a document at: <entry> elements sit last in <feed>.
 ENTRY_START, ENTRY_END, CLOSING = b"<entry>", b"</entry>", b"</feed>"
+# RFC 6721 §2: the namespace of at:deleted-entry.
+TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"
 
 
 def render_atom(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
@@ -72,4 +75,20 @@ def render_atom(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
         for link in entry.iterfind("link"):
             link.set("rel", "alternate")
             link.set("type", "text/html")
+    _add_tombstones(root, meta.deleted)
     return serialize(root)
+
+
+def _add_tombstones(root: etree._Element, deleted: Sequence[DeletedEntry]) -> None:
+    """RFC 6721 §3: one at:deleted-entry per removed entry, `ref` its atom:id exactly as
+    published and `when` an RFC 3339 date-time. Extension elements of atom:feed (RFC 4287
+    §6.4); placed before the first entry, where feeds.fragments.split_xml keeps the head."""
+    if not deleted:
+        return
+    first = root.find("entry")
+    at = len(root) if first is None else root.index(first)
+    for offset, tombstone in enumerate(deleted):
+        element = etree.Element(f"{{{TOMBSTONES_NS}}}deleted-entry", nsmap={"at": TOMBSTONES_NS})
+        element.set("ref", tombstone.ref)
+        element.set("when", rfc3339(tombstone.when))
+        root.insert(at + offset, element)

@@ -84,6 +84,10 @@ def clean_meta(meta: FeedMeta) -> FeedMeta:
         # RFC 4287 §4.1.1 needs a feed-level author name to cover entries without one; the
         # publication's own title is the truthful stand-in when no publisher name is set.
         author=xml_safe(meta.author).strip() or title,
+        deleted=tuple(
+            replace(d, ref=_required(d.ref, "DeletedEntry.ref"), when=utc(d.when, "DeletedEntry"))
+            for d in meta.deleted
+        ),
     )
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from feedsvc import rerendering
 from feedsvc.content.text import ContentError
-from feedsvc.publishing import renderpool
+from feedsvc.publishing import housekeeping, renderpool
 from feedsvc.publishing.changes import Due, pass_due
 from feedsvc.publishing.renderpool import Failed
 from feedsvc.publishing.snapshot import Rendered, SectionDocs, prepare_section, prepare_site
@@ -73,6 +73,8 @@ def run_pass(
         if not full or rerender_articles(app, work.result, keep_leading):
             with transaction(app, write=False) as s:
                 due = pass_due(s, work.now, full=full)
+            if housekeeping.before_pass(app, work.now, full=full):  # a section was deleted
+                due = replace(due, site=True, opml=True)
             if work.render_sections(due.sections, keep_leading):
                 work.finish(due)
     finally:

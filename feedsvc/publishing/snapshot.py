@@ -10,8 +10,9 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from feedsvc import feeds, urls
+from feedsvc import feeds, tombstones, urls
 from feedsvc.feeds.opml import OPML_CONTENT_TYPE, OpmlEntry, render_opml
 from feedsvc.reading import FeedRow, feed_rows
 from feedsvc.storage.db import transaction
@@ -53,6 +54,7 @@ class FeedHead:
     description: str
     home_url: str
     fallback_updated: datetime  # the feed's date while it has no items: fixed, never now()
+    deleted: tuple[feeds.DeletedEntry, ...] = ()  # RFC 6721 tombstones (Atom only)
 
 
 def feed_items(
@@ -70,7 +72,7 @@ def feed_items(
                 summary=a.summary,
                 published=a.publish_at,
                 # An article edited before its scheduled time: readers first see it at publish_at.
-                updated=max(a.updated_at, a.publish_at),
+                updated=max(a.revised_at, a.publish_at),
                 author=a.author or None,
                 category=names[a.section_id],
             )
@@ -97,11 +99,20 @@ def _render_formats(
             updated=updated,
             author=config["SITE_NAME"],
             ttl_minutes=max(1, round(float(config["TICK_SECONDS"]) / 60)),
+            deleted=head.deleted,
         )
         for fmt, path in paths.items()
     }
     bodies = feeds.render_all(metas, items)
     return [Rendered(path, feeds.CONTENT_TYPES[fmt], bodies[fmt]) for fmt, path in paths.items()]
+
+
+def deleted_entries(
+    session: Session, config: Mapping[str, Any], key: str, as_of: datetime
+) -> tuple[feeds.DeletedEntry, ...]:
+    """The feed's tombstones within TOMBSTONE_DAYS of as_of's day, newest first."""
+    rows = tombstones.for_feed(session, key, as_of, int(config["TOMBSTONE_DAYS"]))
+    return tuple(feeds.DeletedEntry(ref=ref, when=when) for ref, when in rows)
 
 
 def prepare_section(app: Flask, section_id: int, as_of: datetime) -> SectionDocs | None:
@@ -138,6 +149,7 @@ def prepare_section(app: Flask, section_id: int, as_of: datetime) -> SectionDocs
             description=section.description or f"{section.name} from {config['SITE_NAME']}.",
             home_url=urls.section_page_url(config["SITE_URL"], section.slug),
             fallback_updated=section.created_at,
+            deleted=deleted_entries(s, config, tombstones.section_key(section.id), as_of),
         )
         docs = _render_formats(config, paths, items, head)
     return SectionDocs(section_id, revision, as_of, docs)
@@ -157,6 +169,7 @@ def prepare_site(app: Flask, as_of: datetime, *, opml: bool = True) -> list[Rend
         items = feed_items(site_url, articles, names)
         # An empty site feed is dated by its oldest section (fixed), never by now().
         first_created = None if items else s.scalar(select(func.min(Section.created_at)))
+        deleted = deleted_entries(s, config, tombstones.SITE, as_of)
         # Plain columns, not ORM objects: a thousand sections cost a millisecond, not twenty.
         sections = (
             s.execute(
@@ -175,6 +188,7 @@ def prepare_site(app: Flask, as_of: datetime, *, opml: bool = True) -> list[Rend
         description=config["SITE_DESCRIPTION"],
         home_url=site_url + "/",
         fallback_updated=first_created or EPOCH,
+        deleted=deleted,
     )
     docs = _render_formats(config, paths, items, head)
     if opml:

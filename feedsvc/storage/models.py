@@ -163,6 +163,10 @@ class Article(Base):
     # Bumped by every save: a save made against an older version is refused (lost updates;
     # the API's ETag / If-Match, RFC 9110 §13.1.1, and the edit form's hidden field).
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The date feeds show as the entry's updated (RFC 4287 §4.2.15): moved by a correction
+    # readers should see again, kept by a silent fix (updated_at is every save's time).
+    # NULL only for rows no save has touched since migration 0010 filled it.
+    revised_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     section: Mapped[Section] = relationship(back_populates="articles")
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])

@@ -13,7 +13,7 @@ from feedsvc.content.text import NOT_XML_TEXT, ContentError
 from feedsvc.limits import SLUG_MAX, SLUG_RE, valid_id
 from feedsvc.storage.db import get_session
 from feedsvc.storage.models import Article, Section, utcnow
-from feedsvc.web import polling
+from feedsvc.web import gone, polling
 from feedsvc.web.conditional import respond
 from feedsvc.web.documents import cache
 
@@ -40,9 +40,13 @@ def _serve(path: str, *, section_slug: str | None = None) -> Response:
     doc = docs.get(path)
     if doc is None:
         if section_slug is not None and not docs.owner_exists(
-            path, lambda: _section_exists(section_slug)
+            path, lambda: gone.section_known(section_slug)
         ):
             abort(404)
+        if section_slug is not None:  # an old slug: 301 to the current one, or 410
+            moved = gone.old_section_url(section_slug, path.rsplit("/", 1)[1])
+            if moved is not None:
+                return moved
         # Known but not rendered yet (a section created seconds ago): ask to come back.
         tick = max(1, round(float(current_app.config["TICK_SECONDS"])))
         response = Response(
@@ -67,10 +71,6 @@ def _serve(path: str, *, section_slug: str | None = None) -> Response:
     )
     # HEAD: Werkzeug drops the body and keeps the headers, Content-Length included.
     return Response(body, status=status, headers=headers)
-
-
-def _section_exists(slug: str) -> bool:
-    return get_session().scalar(select(Section.id).where(Section.slug == slug)) is not None
 
 
 @bp.route(f"/{_FEED_NAME}")
@@ -101,13 +101,13 @@ def index() -> str:
 
 
 @bp.route("/sections/<slug>/")
-def section_page(slug: str) -> str:
+def section_page(slug: str) -> str | Response:
     if not SLUG_RE.fullmatch(slug):
         abort(404)  # no section has that slug, and PostgreSQL's text refuses a NUL
     session = get_session()
     section = session.scalar(select(Section).where(Section.slug == slug))
     if section is None:
-        abort(404)
+        return gone.old_section_url(slug, "") or abort(404)
     items = reading.published_in_section(session, section.id, utcnow(), PAGE_ITEMS)
     return render_template("section.html", section=section, articles=items)
 
@@ -117,6 +117,7 @@ def article_page(article_id: int) -> str:
     session = get_session()
     article = session.get(Article, article_id) if valid_id(article_id) else None
     if article is None or not reading.is_public(article, utcnow()):
+        gone.article_gone(article_id)  # 410 when readers saw it
         abort(404)
     return render_template(
         "article.html", article=article, section=article.section, body=_body(article)

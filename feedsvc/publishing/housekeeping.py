@@ -1,0 +1,41 @@
+"""Before a pass: deleted sections' exported files, and tombstones past their period."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from flask import Flask
+
+from feedsvc import sectionhistory, tombstones, urls
+from feedsvc.publishing import backlog
+from feedsvc.storage.db import transaction
+
+log = logging.getLogger(__name__)
+
+
+def before_pass(app: Flask, now: datetime, *, full: bool) -> bool:
+    """Tidy what no revision announces; True when the site's feeds and OPML must be rendered.
+
+    A deleted section's documents left the database with it (sectionhistory.delete_section);
+    its exported files go here, after which nginx hands its URLs to the app (410 Gone), and
+    the site's OPML is rendered without it. A full rebuild also deletes the tombstones no
+    feed shows any more (tombstones.cutoff): the rebuild renders every feed without them.
+    """
+    if full:
+        with transaction(app) as s:
+            purged = tombstones.purge(s, now, int(app.config["TOMBSTONE_DAYS"]))
+        if purged:
+            log.info("%d tombstone(s) past TOMBSTONE_DAYS deleted", purged)
+    with transaction(app, write=False) as s:
+        slugs = sectionhistory.pending_removals(s)
+    if not slugs:
+        return False
+    with transaction(app) as s:
+        sectionhistory.removals_done(s, slugs)
+    paths = [urls.section_doc_path(slug, fmt) for slug in slugs for fmt in urls.FEED_FILES]
+    # Each path is checked against the database first: a section that took the slug since
+    # keeps its files (export.export_paths); a failure is retried at the next tick.
+    backlog.of(app).after_commit(app, [], paths, now)
+    log.info("deleted section(s) %s: stored feeds gone, exported files removed", slugs)
+    return True
