@@ -34,6 +34,7 @@ from feedsvc.urls import ADMIN_PREFIX
 from feedsvc.web import conflicts
 from feedsvc.web.auth import admin_required, login_required
 from feedsvc.web.forms import (
+    CORRECTION,
     ArticleEditForm,
     ArticleForm,
     DeleteForm,
@@ -316,6 +317,7 @@ def article_edit(article_id: int) -> str | Response | tuple[str, int]:
                 base_url=current_app.config["SITE_URL"] + "/",
                 by=g.user.id,
                 expected_version=_expected_version(form.version.data),
+                correction=form.correction.data == CORRECTION,
             )
         except ArticleConflict as exc:
             # 409: the save clashed with the stored state; the page shows how.

@@ -12,6 +12,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     PasswordField,
+    RadioField,
     SelectField,
     StringField,
     TextAreaField,
@@ -149,6 +150,10 @@ class ArticleForm(FlaskForm):
     )
 
 
+# The edit form's answers to "what kind of change is this?".
+SILENT_FIX, CORRECTION = "silent-fix", "correction"
+
+
 class ArticleEditForm(ArticleForm):
     """The article form for an edit; it also carries what the save is made against."""
 
@@ -156,6 +161,19 @@ class ArticleEditForm(ArticleForm):
     # field's value then (web/conflicts.py). Not ArticleInput fields: the edit view reads them.
     version = HiddenField()
     opened = HiddenField()
+    # Honest updates: only a correction moves the date feeds show as the entry's updated
+    # (RFC 4287 §4.2.15: changes "the publisher considers significant"); not an input field.
+    correction = RadioField(
+        "What kind of change is this?",
+        choices=[
+            SelectChoice(SILENT_FIX, "Silent fix: keep the updated date (a typo, a broken link)"),
+            SelectChoice(
+                CORRECTION, "Correction: show readers this story again (its updated date moves)"
+            ),
+        ],
+        default=SILENT_FIX,
+        description="Only matters once the article is public. The story's id never changes.",
+    )
 
 
 # --- accounts and API tokens (web/accounts.py, web/apitokens.py) -------------------------------

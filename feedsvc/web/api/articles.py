@@ -25,10 +25,12 @@ from feedsvc.storage.models import Article, Section
 from feedsvc.web.api import parsing, preconditions
 from feedsvc.web.api.contract import (
     ARTICLE_FIELDS,
+    ARTICLE_PATCH_FIELDS,
     ARTICLE_SERVICE_NAMES,
     DEFAULT_LIMIT,
     MAX_LIMIT,
     TIME_EXAMPLE,
+    Field,
     Kind,
 )
 from feedsvc.web.api.encoding import api_url, article_json, json_response, site
@@ -71,9 +73,11 @@ def _resolve_section(session: Session, ref: int | str) -> tuple[int, str]:
     return section_id or 0, f"There is no section with the slug “{slug}”."
 
 
-def _read(session: Session, data: dict[str, Any]) -> _Sent:
+def _read(
+    session: Session, data: dict[str, Any], accepted: tuple[Field, ...] = ARTICLE_FIELDS
+) -> _Sent:
     """The request body's present fields, typed, as ArticleInput keyword arguments."""
-    values = parsing.fields(data, ARTICLE_FIELDS)
+    values = parsing.fields(data, accepted)
     changes: dict[str, Any] = {}
     # Plain strings go to the service field of the same name; the others need the API's help.
     for field in ARTICLE_FIELDS:
@@ -185,7 +189,7 @@ def get_article(article_id: int) -> Response:
 def _sent_anyway(session: Session) -> dict[str, Any]:
     """A PATCH's fields for a 412's list of differences; a body that cannot be read has none."""
     try:
-        return _read(session, parsing.body(patch=True)).changes
+        return _read(session, parsing.body(patch=True), ARTICLE_PATCH_FIELDS).changes
     except ApiError:
         return {}
 
@@ -197,7 +201,8 @@ def patch_article(article_id: int) -> Response:
     # If-Match before the body is read (RFC 9110 §13.2.2); the row is locked, and the save
     # checks the version again in its UPDATE.
     expected = preconditions.expected_version(stored, lambda: _sent_anyway(session))
-    sent = _read(session, parsing.body(patch=True))
+    patch = parsing.body(patch=True)
+    sent = _read(session, patch, ARTICLE_PATCH_FIELDS)
     # Unspecified fields keep their values: the full input is the stored article + the patch,
     # in the editor's own terms (Markdown source, own summary), as the edit form does.
     current = service.input_of(stored)
@@ -210,6 +215,7 @@ def patch_article(article_id: int) -> Response:
             base_url=_base_url(),
             by=g.api_user_id,
             expected_version=expected,
+            correction=patch.get("correction") is True,
         ),
         sent,
     )

@@ -49,6 +49,7 @@ class Kind(Enum):
     INTEGER = "integer"
     DATE_TIME = "date-time"  # a string, RFC 3339 §5.6
     REFERENCE = "reference"  # a section: its id (integer) or its slug (string)
+    BOOLEAN = "boolean"
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,10 @@ ARTICLE_FIELDS = (
     Field("publish_at", Kind.DATE_TIME, nullable=True),
     Field("status", Kind.STRING, enum=limits.STATUSES),
 )
+
+# A change's kind, not a stored field: true moves the date feeds show as the entry's updated
+# (a correction readers should see again); false or absent keeps it (a silent fix).
+ARTICLE_PATCH_FIELDS = (*ARTICLE_FIELDS, Field("correction", Kind.BOOLEAN))
 
 # The articles service names the section by its id; the API's field is "section" (an id or a
 # slug). Its errors are reported under the API's name.

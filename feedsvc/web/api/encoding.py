@@ -101,6 +101,7 @@ def article_json(article: Article) -> dict[str, Any]:
         "publish_at": rfc3339(article.publish_at),
         "created_at": rfc3339(article.created_at),
         "updated_at": rfc3339(article.updated_at),
+        "revised_at": rfc3339(article.revised_at or article.updated_at),
         "created_by": article.created_by.username if article.created_by else None,
         "updated_by": article.updated_by.username if article.updated_by else None,
         "version": article.version,

@@ -98,6 +98,10 @@ def _typed(field: Field, value: Any) -> tuple[Value | None, str]:
         if isinstance(value, bool) or not isinstance(value, int | str):
             return None, f"“{name}” must be a section id (an integer) or slug (a string)."
         return value, ""
+    if field.kind is Kind.BOOLEAN:
+        if not isinstance(value, bool):
+            return None, f"“{name}” must be true or false."
+        return value, ""
     if value is None and field.nullable:
         return "", ""
     if not isinstance(value, str):

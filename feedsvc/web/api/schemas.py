@@ -8,6 +8,7 @@ from typing import Any
 from feedsvc import limits
 from feedsvc.web.api.contract import (
     ARTICLE_FIELDS,
+    ARTICLE_PATCH_FIELDS,
     ERROR_CODES,
     INSUFFICIENT_SCOPE,
     INVALID_TOKEN,
@@ -28,8 +29,13 @@ _ARTICLE_NOTES = {
         f"{limits.PUBLISH_AT_LATEST:%Y-%m-%dT%H:%MZ}, inclusive. Absent or null: keep the "
         "stored time; a published article without one gets the current time."
     ),
+    "correction": (
+        "true: a correction readers should see again; the date feeds show as the entry's "
+        "updated (revised_at) moves to now. false or absent: a silent fix (a typo, a broken "
+        "link) that keeps it. The guid never changes either way."
+    ),
 }
-_ARTICLE_DEFAULTS = {"status": limits.STATUS_PUBLISHED}
+_ARTICLE_DEFAULTS: dict[str, object] = {"status": limits.STATUS_PUBLISHED}
 
 
 def ref(kind: str, name: str) -> dict[str, str]:
@@ -41,6 +47,8 @@ def field_schema(field: Field) -> dict[str, Any]:
     """A writable field's JSON Schema: its JSON type and the limits the service enforces."""
     if field.kind is Kind.REFERENCE:
         return {"oneOf": [{"type": "integer", "minimum": field.minimum}, {"type": "string"}]}
+    if field.kind is Kind.BOOLEAN:
+        return {"type": "boolean"}
     json_type = "integer" if field.kind is Kind.INTEGER else "string"
     schema: dict[str, Any] = {"type": [json_type, "null"] if field.nullable else json_type}
     if field.kind is Kind.DATE_TIME:
@@ -189,6 +197,7 @@ def schemas() -> dict[str, Any]:
                 "publish_at",
                 "created_at",
                 "updated_at",
+                "revised_at",
                 "created_by",
                 "updated_by",
                 "version",
@@ -222,7 +231,12 @@ def schemas() -> dict[str, Any]:
                     "description": "UTC. A future time schedules a published article.",
                 },
                 "created_at": _DATE_TIME,
-                "updated_at": _DATE_TIME,
+                "updated_at": {**_DATE_TIME, "description": "When it was last saved."},
+                "revised_at": {
+                    **_DATE_TIME,
+                    "description": "The date feeds show as the entry's updated: moved by a "
+                    "correction (PATCH with correction: true), kept by a silent fix.",
+                },
                 "created_by": {
                     "type": ["string", "null"],
                     "description": "The username of the account that created the article (in "
@@ -270,7 +284,9 @@ def schemas() -> dict[str, Any]:
             ),
             "additionalProperties": False,
             "properties": _properties(
-                ARTICLE_FIELDS, notes=_ARTICLE_NOTES, defaults=_ARTICLE_DEFAULTS
+                ARTICLE_PATCH_FIELDS,
+                notes=_ARTICLE_NOTES,
+                defaults={**_ARTICLE_DEFAULTS, "correction": False},
             ),
         },
     }
