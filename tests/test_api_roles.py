@@ -74,7 +74,7 @@ def test_a_read_token_reads_and_every_write_is_403_insufficient_scope(
                 'error_description="The token may only read."'
             )
             writes += 1
-    assert writes == 5  # POST and PATCH sections, POST, PATCH and DELETE articles
+    assert writes == 6  # POST, PATCH and DELETE sections, POST, PATCH and DELETE articles
     assert count(app, Section) == 1 and count(app, Article) == 1
     with transaction(app, write=False) as s:
         assert s.scalars(select(Article.title)).one() == "Council keeps fares"

@@ -93,7 +93,7 @@ def test_every_api_route_is_described_and_nothing_else(app: Flask, client: Flask
         if method != "parameters"
     }
     assert in_app == described
-    assert len(in_app) == 10
+    assert len(in_app) == 11
 
 
 def test_writes_document_their_error_answers(client: FlaskClient) -> None:

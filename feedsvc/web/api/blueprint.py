@@ -34,6 +34,7 @@ for rule, method, view in (
     ("/sections", "POST", sections.create_section),
     (f"/sections/<{_ID}:section_id>", "GET", sections.get_section),
     (f"/sections/<{_ID}:section_id>", "PATCH", sections.patch_section),
+    (f"/sections/<{_ID}:section_id>", "DELETE", sections.delete_section),
     ("/articles", "GET", articles.list_articles),
     ("/articles", "POST", articles.create_article),
     (f"/articles/<{_ID}:article_id>", "GET", articles.get_article),

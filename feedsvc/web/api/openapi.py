@@ -201,6 +201,27 @@ def _paths() -> dict[str, Any]:
                 "requestBody": _body("SectionPatch", patch=True),
                 "responses": {**_ok("Saved.", "Section"), **_errors(*write, 404, 409)},
             },
+            "delete": {
+                "operationId": "deleteSection",
+                "summary": (
+                    "Delete a section (an admin's token): an empty one, or with its articles "
+                    "moved to `move_to` in the same transaction. Its feed URLs then answer "
+                    "410 Gone (until a new section takes the slug); its old slugs too."
+                ),
+                "parameters": [
+                    {
+                        "name": "move_to",
+                        "in": "query",
+                        "description": "The section (id or slug) that takes the articles; "
+                        "required when there are any (409 without it).",
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {
+                    "204": {"description": "Deleted."},
+                    **_errors(401, 403, 404, 409, 422),
+                },
+            },
         },
         "/articles": {
             "get": {

@@ -6,12 +6,15 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from flask import request
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from feedsvc import limits
+from feedsvc import limits, sectionhistory
 from feedsvc import sections as service
+from feedsvc.content.text import clean_text
 from feedsvc.errors import SlugInUse, ValidationError
 from feedsvc.storage.db import get_session
 from feedsvc.storage.models import Section
@@ -19,7 +22,7 @@ from feedsvc.web.api import parsing
 from feedsvc.web.api.bearer import require_admin
 from feedsvc.web.api.contract import SECTION_FIELDS
 from feedsvc.web.api.encoding import api_url, json_response, section_json
-from feedsvc.web.api.errors import not_found, refused
+from feedsvc.web.api.errors import ApiError, not_found, refused
 
 
 def _section_or_404(session: Session, section_id: int, *, lock: bool = False) -> Section:
@@ -87,3 +90,34 @@ def patch_section(section_id: int) -> Response:
     payload = section_json(section)
     session.commit()
     return json_response(payload)
+
+
+def delete_section(section_id: int) -> Response:
+    """DELETE /sections/<id>[?move_to=<id or slug>] (an admin's token).
+
+    A section with articles is deleted only with move_to, the section that takes them (in
+    the same transaction); without it: 409. Afterwards its feed URLs answer 410 Gone.
+    """
+    require_admin()
+    session = get_session()
+    _section_or_404(session, section_id, lock=True)
+    move_to: int | None = None
+    ref = request.args.get("move_to")
+    if ref is not None:
+        ref = clean_text(ref).strip().lower()
+        if ref.isdigit() and len(ref) <= 10:
+            move_to = int(ref)
+        else:
+            move_to = session.scalar(select(Section.id).where(Section.slug == ref)) or 0
+        if not limits.valid_id(move_to) or session.get(Section, move_to) is None:
+            raise ApiError(
+                422,
+                "The section to move the articles to does not exist. Nothing was deleted.",
+                {"move_to": f"There is no section “{ref}” (give its id or its slug)."},
+            )
+    try:
+        sectionhistory.delete_section(session, section_id, move_to=move_to)
+    except ValidationError as exc:
+        raise refused(exc) from None
+    session.commit()
+    return Response(status=204)
