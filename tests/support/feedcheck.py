@@ -34,7 +34,11 @@ _RFC822 = re.compile(
     r"[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} (?:[+-]\d{4}|GMT)"
 )
 # Elements whose meaning is carried by attributes and are therefore empty on purpose.
-_EMPTY_OK = {f"{_A}link", f"{_A}category"}
+_EMPTY_OK = {
+    f"{_A}link",
+    f"{_A}category",
+    "{http://purl.org/atompub/tombstones/1.0}deleted-entry",  # RFC 6721 §3: ref and when
+}
 
 
 def is_absolute_url(url: str) -> bool:
