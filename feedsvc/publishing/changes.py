@@ -87,7 +87,9 @@ def pass_due(session: Session, now: datetime, *, full: bool) -> Due:
                     Section.id.in_(due),
                     or_(
                         Section.rendered_as_of.is_(None),
-                        Section.updated_at > Section.rendered_as_of,
+                        # >=: both are whole seconds, and an edit in the very second
+                        # of the last render would otherwise leave the OPML behind.
+                        Section.updated_at >= Section.rendered_as_of,
                     ),
                 )
             )
