@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import feedparser
@@ -10,7 +13,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from werkzeug.serving import make_server
 
+from devtools import nginx as nginx_tools
+from devtools.procs import free_port
 from feedsvc.publishing.export import export_root
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import Article, FeedDocument, Section
@@ -20,8 +26,8 @@ from tests.support.app import SITE_URL, WRITER, make_app
 from tests.support.factories import make_article, make_section
 from tests.support.feedcheck import check_atom, check_json, check_rss
 from tests.support.forms import edit_section, form_values, submit
+from tests.support.nginx import require_nginx
 from tests.support.published import fetch, publish
-from tests.test_export import running_nginx
 
 FILES = ("rss.xml", "atom.xml", "feed.json")
 CHECKS = {"rss.xml": check_rss, "atom.xml": check_atom, "feed.json": check_json}
@@ -189,6 +195,42 @@ def export_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     database(app).dispose()
 
 
+@contextmanager
+def nginx_in_front(app: Flask, base: Path) -> Iterator[int]:
+    """deploy/nginx.conf over the export, proxying to the app on a real WSGI server; its port."""
+    require_nginx()
+    root = export_root(app)
+    assert root is not None
+    upstream = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=upstream.serve_forever, kwargs={"poll_interval": 0.1})
+    thread.start()
+    port = free_port()
+    values = nginx_tools.local_values(
+        base,
+        port,
+        __EXPORT_DIR__=str(root),
+        __UPSTREAM__=f"127.0.0.1:{upstream.server_port}",
+        **nginx_tools.POLL_OFF,
+    )
+    try:
+        with nginx_tools.running(nginx_tools.render(values), base, port, timeout=10):
+            yield port
+    finally:
+        upstream.shutdown()
+        upstream.server_close()
+        thread.join(timeout=10)
+
+
+def get(port: int, path: str) -> tuple[http.client.HTTPResponse, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers={"Accept-Encoding": "identity"})
+        response = conn.getresponse()
+        return response, response.read()
+    finally:
+        conn.close()
+
+
 @pytest.mark.slow
 def test_through_nginx_old_urls_redirect_and_deleted_ones_are_gone(
     export_app: Flask, tmp_path: Path
@@ -210,23 +252,23 @@ def test_through_nginx_old_urls_redirect_and_deleted_ones_are_gone(
     assert not (root / "sections/tech").exists() and not (root / "sections/weather").exists()
     assert (root / "sections/technology/atom.xml").is_file()
 
-    with running_nginx(export_app, tmp_path / "nginx") as nginx:
+    with nginx_in_front(export_app, tmp_path / "nginx") as port:
         for name in FILES:
-            response, _ = nginx.request("GET", f"/sections/tech/{name}")
+            response, _ = get(port, f"/sections/tech/{name}")
             assert response.status == 301, name
             location = response.headers["Location"]
             assert location == f"{SITE_URL}/sections/technology/{name}"
-            response, body = nginx.request("GET", location.removeprefix(SITE_URL))
+            response, body = get(port, location.removeprefix(SITE_URL))
             assert response.status == 200
             # Served from the exported file: nginx's own ETag (mtime-size), not the app's.
             assert "-" in response.headers["ETag"]
             CHECKS[name](body)
-            response, _ = nginx.request("GET", f"/sections/weather/{name}")
+            response, _ = get(port, f"/sections/weather/{name}")
             assert response.status == 410, name
-        response, _ = nginx.request("GET", "/sections/tech/")
+        response, _ = get(port, "/sections/tech/")
         assert response.status == 301
         assert response.headers["Location"] == f"{SITE_URL}/sections/technology/"
-        response, _ = nginx.request("GET", "/sections/weather/")
+        response, _ = get(port, "/sections/weather/")
         assert response.status == 410
-        response, body = nginx.request("GET", "/opml.xml")
+        response, body = get(port, "/opml.xml")
         assert b"/sections/technology/" in body and b"weather" not in body

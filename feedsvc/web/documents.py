@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
+from typing import TypeVar, cast
 
 from flask import Flask
 from sqlalchemy import select
@@ -19,6 +20,7 @@ from feedsvc.web.headers import transport_headers
 from feedsvc.web.outage import DatabaseState, Unavailable
 
 Headers = list[tuple[str, str]]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +131,8 @@ class DocumentCache:
         self._lock = threading.Lock()
         # path → whether its section (or the site) exists, None until someone asks; replaced
         # by a new map when the generation moves.
-        self._misses: dict[str, bool | None] = {}
+        # (Or what else `ask` told owner_exists of it: a section's old slug, say.)
+        self._misses: dict[str, object] = {}
 
     def get(self, path: str) -> Document | None:
         """The document at path, None when none is stored; raises Unavailable when the
@@ -202,16 +205,17 @@ class DocumentCache:
     def misses(self) -> int:
         return len(self._misses)
 
-    def owner_exists(self, path: str, ask: Callable[[], bool]) -> bool:
+    def owner_exists(self, path: str, ask: Callable[[], T]) -> T:
         """For a path get() just found no document for: whether the section (or site) it
-        belongs to exists, from `ask` (a query) once per path and generation."""
+        belongs to exists, from `ask` (a query) once per path and generation. `ask` may say
+        more than yes or no (web/gone.py: a live section, an old slug or nothing)."""
         misses = self._misses
         known = misses.get(path)
         if known is None:
             known = ask()
             if path in misses:  # only a remembered miss: the map's bound stays get()'s
                 misses[path] = known
-        return known
+        return cast(T, known)
 
     def clear(self) -> None:
         with self._lock:

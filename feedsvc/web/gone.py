@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, current_app, redirect
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from werkzeug.wrappers import Response
 
 from feedsvc import sectionhistory, tombstones, urls
@@ -15,12 +15,18 @@ SECTION_GONE = "This section was deleted: its page and its feeds are gone for go
 ARTICLE_GONE = "This article was withdrawn: it is no longer published here."
 
 
-def section_known(slug: str) -> bool:
-    """Whether some section answers to slug today, or once did (then: 301 or 410)."""
-    session = get_session()
-    if session.scalar(select(Section.id).where(Section.slug == slug)) is not None:
-        return True
-    return session.scalar(select(RetiredSlug.slug).where(RetiredSlug.slug == slug)) is not None
+# What a slug is, for a feed path with no stored document (cached per path and generation).
+LIVE, RETIRED, UNKNOWN = "live", "retired", ""
+
+
+def section_kind(slug: str) -> str:
+    """LIVE: a section answers to slug; RETIRED: one did (301 or 410); UNKNOWN: never."""
+    # One statement: a made-up slug costs the same single question it did before redirects.
+    # A slug is never both (a section taking a retired slug deletes its row).
+    live = exists().where(Section.slug == slug)
+    retired = exists().where(RetiredSlug.slug == slug)
+    found = get_session().execute(select(live, retired)).one()
+    return LIVE if found[0] else RETIRED if found[1] else UNKNOWN
 
 
 def old_section_url(slug: str, rest: str) -> Response | None:

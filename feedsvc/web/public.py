@@ -39,14 +39,17 @@ def _serve(path: str, *, section_slug: str | None = None) -> Response:
     docs = cache(current_app)
     doc = docs.get(path)
     if doc is None:
-        if section_slug is not None and not docs.owner_exists(
-            path, lambda: gone.section_known(section_slug)
-        ):
+        kind = gone.LIVE
+        if section_slug is not None:
+            kind = docs.owner_exists(path, lambda: gone.section_kind(section_slug))
+        if kind == gone.UNKNOWN:
             abort(404)
-        if section_slug is not None:  # an old slug: 301 to the current one, or 410
+        if kind == gone.RETIRED:  # an old slug: 301 to the current one, or 410
+            assert section_slug is not None
             moved = gone.old_section_url(section_slug, path.rsplit("/", 1)[1])
             if moved is not None:
                 return moved
+            # Else a new section took the slug since this worker asked: its feeds come soon.
         # Known but not rendered yet (a section created seconds ago): ask to come back.
         tick = max(1, round(float(current_app.config["TICK_SECONDS"])))
         response = Response(
