@@ -81,7 +81,8 @@ def for_feed(session: Session, key: str, as_of: datetime, days: int) -> list[tup
         .where(Tombstone.feed_key == key, Tombstone.deleted_at >= cutoff(as_of, days))
         .order_by(Tombstone.deleted_at.desc(), Tombstone.ref)
     )
-    return [(ref, when) for ref, when in session.execute(query)]
+    # On the Core connection: this runs for every feed a pass renders.
+    return [(ref, when) for ref, when in session.connection().execute(query)]
 
 
 def forget_feeds(session: Session, keys: Iterable[str]) -> None:

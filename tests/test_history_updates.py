@@ -9,9 +9,10 @@ import feedparser
 from flask import Flask
 from flask.testing import FlaskClient
 from lxml import html
-from sqlalchemy import update
+from sqlalchemy import MetaData, inspect, update
 
-from feedsvc.storage.db import transaction
+from feedsvc.storage import migrate
+from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import Article, utcnow
 from tests.support.apiclient import Api, body, conforms, error, new_token
 from tests.support.factories import make_article, make_section
@@ -137,3 +138,34 @@ def test_the_openapi_description_documents_the_choice(client: FlaskClient) -> No
     assert "silent fix" in correction["description"]
     assert "correction" not in schemas["ArticleCreate"]["properties"]
     assert "revised_at" in schemas["Article"]["required"]
+
+
+def test_the_migration_fills_revised_at_from_what_feeds_showed(empty_app: Flask) -> None:
+    engine = database(empty_app).engine
+    migrate.upgrade(engine, "0009")
+    tables = MetaData()
+    tables.reflect(engine, only=["sections", "articles"])
+    sections, articles = tables.tables["sections"], tables.tables["articles"]
+    with engine.begin() as conn:
+        conn.execute(
+            sections.insert().values(
+                id=1, guid="urn:uuid:s", name="World", slug="world", description="",
+                items_per_feed=50, revision=1, rendered_revision=0,
+                created_at=WRITTEN, updated_at=WRITTEN,
+            )
+        )  # fmt: skip
+        conn.execute(
+            articles.insert().values(
+                id=7, guid="urn:uuid:a", section_id=1, title="Old", body_source="x",
+                body_html="<p>x</p>", summary_source="", summary="x", author="",
+                status="published", publish_at=WRITTEN - timedelta(days=1),
+                created_at=WRITTEN - timedelta(days=1), updated_at=WRITTEN,
+            )
+        )  # fmt: skip
+    migrate.upgrade(engine)
+    with transaction(empty_app, write=False) as s:
+        article = s.get(Article, 7)
+        assert article is not None and article.revised_at == WRITTEN
+    migrate.downgrade(engine, "0009")
+    assert "revised_at" not in {c["name"] for c in inspect(engine).get_columns("articles")}
+    assert "tombstones" not in inspect(engine).get_table_names()

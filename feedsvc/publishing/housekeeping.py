@@ -6,6 +6,7 @@ import logging
 from datetime import datetime
 
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from feedsvc import sectionhistory, tombstones, urls
 from feedsvc.publishing import backlog
@@ -14,7 +15,12 @@ from feedsvc.storage.db import transaction
 log = logging.getLogger(__name__)
 
 
-def before_pass(app: Flask, now: datetime, *, full: bool) -> bool:
+def deleted_sections(session: Session) -> list[str]:
+    """Slugs of deleted sections whose exported files are still to go (in the pass's read)."""
+    return sectionhistory.pending_removals(session)
+
+
+def before_pass(app: Flask, now: datetime, slugs: list[str], *, full: bool) -> bool:
     """Tidy what no revision announces; True when the site's feeds and OPML must be rendered.
 
     A deleted section's documents left the database with it (sectionhistory.delete_section);
@@ -27,8 +33,6 @@ def before_pass(app: Flask, now: datetime, *, full: bool) -> bool:
             purged = tombstones.purge(s, now, int(app.config["TOMBSTONE_DAYS"]))
         if purged:
             log.info("%d tombstone(s) past TOMBSTONE_DAYS deleted", purged)
-    with transaction(app, write=False) as s:
-        slugs = sectionhistory.pending_removals(s)
     if not slugs:
         return False
     with transaction(app) as s:

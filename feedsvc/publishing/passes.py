@@ -73,8 +73,9 @@ def run_pass(
         if not full or rerender_articles(app, work.result, keep_leading):
             with transaction(app, write=False) as s:
                 due = pass_due(s, work.now, full=full)
-            if housekeeping.before_pass(app, work.now, full=full):  # a section was deleted
-                due = replace(due, site=True, opml=True)
+                removed = housekeeping.deleted_sections(s)
+            if housekeeping.before_pass(app, work.now, removed, full=full):
+                due = replace(due, site=True, opml=True)  # without the deleted sections
             if work.render_sections(due.sections, keep_leading):
                 work.finish(due)
     finally:
