@@ -58,10 +58,12 @@ def after_change(
         session.merge(Tombstone(feed_key=key, ref=article.guid, deleted_at=now))
     if before and not after:  # readers saw it, and now it is nowhere: its page says 410
         session.merge(GoneArticle(article_id=article.id, gone_at=now))
-    if after:
+    if after and not before:  # public again (or for the first time): its page is back
         session.execute(delete(GoneArticle).where(GoneArticle.article_id == article.id))
+    back = after - before  # only a feed it was not in can hold its tombstone
+    if back:
         result = session.execute(
-            delete(Tombstone).where(Tombstone.ref == article.guid, Tombstone.feed_key.in_(after))
+            delete(Tombstone).where(Tombstone.ref == article.guid, Tombstone.feed_key.in_(back))
         )
         if result.rowcount:  # type: ignore[attr-defined]  # a CursorResult for a DELETE
             article.revised_at = now
