@@ -120,6 +120,8 @@ def test_a_section_with_articles_is_deleted_only_with_a_section_to_move_them_to(
     edit_section(editor, world, Slug="world")  # an old slug, to check it goes too
     publish(app)
 
+    listing = editor.get("/admin/sections/").get_data(as_text=True)
+    assert f'href="/admin/sections/{world}/delete">Delete</a>' in listing
     page = _delete_page(editor, world)
     assert "choose a section to move it to" in page
     assert _count(app, Section) == 2
