@@ -279,3 +279,22 @@ def test_hub_urls_come_from_the_environment_in_order(
     assert loaded["WEBSUB_HUBS"] == ("https://b.example.org/", "http://a.example.org/h")
     # The render processes rebuild the app from checked settings: the same value again.
     assert settings.load(instance, loaded)["WEBSUB_HUBS"] == loaded["WEBSUB_HUBS"]
+
+
+def test_only_the_leader_notifies(
+    apps: list[Flask], database_url: str, tmp_path: Path, hub: HubProcess
+) -> None:
+    app = make_hub_app(apps, database_url, tmp_path, hub.url)
+    section = make_section(app, "World")
+    leader, standby = Publisher(app), Publisher(app)
+    leader.run()
+    assert websub.of(app).wait_idle(10)
+    seen = len(hub.wait_for(6))
+    make_article(app, section, "Story")
+    assert standby.run() is None  # the lease is the leader's: the standby neither renders ...
+    # ... nor does a one-off `flask rebuild-feeds` (no fencing token: not the leader).
+    published = app.test_cli_runner().invoke(args=["rebuild-feeds"])
+    assert published.exit_code == 0 and "6 document(s) changed" in published.output
+    assert websub.of(app).wait_idle(10)
+    time.sleep(0.2)
+    assert len(hub.received()) == seen

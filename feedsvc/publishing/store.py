@@ -231,6 +231,6 @@ def write_documents(
             before_commit(s, len(changed))
     # After the commit: exported files never show what the database does not hold.
     backlog.of(app).after_commit(app, changed, gone, now)
-    if token is not None:  # the leader's pass (not a one-off `publish`): tell the WebSub hubs
+    if token is not None:  # the leader's pass, not `flask rebuild-feeds`: tell the WebSub hubs
         websub.of(app).after_commit(app, changed)
     return len(changed)

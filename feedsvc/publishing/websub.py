@@ -132,9 +132,9 @@ class Notifier:
 
     def publish(self, topics: Iterable[str]) -> None:
         """Queue a notification of each topic to every hub; returns at once, never blocks."""
-        topics = list(topics)
-        if not self.hubs or not topics:
+        if not self.hubs:
             return
+        topics = list(topics)
         with self.lock:
             if self.closed:
                 return
