@@ -22,6 +22,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
+# Straight to loopback, whatever proxy the environment names.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 HANG_MAX_SECONDS = 120.0
 
 
@@ -135,11 +137,11 @@ class HubProcess:
     def control(self, *, fail: int = 0, status: int = 503, hang: bool = False) -> None:
         body = json.dumps({"fail": fail, "status": status, "hang": hang}).encode()
         request = urllib.request.Request(self.base + "/control", data=body, method="POST")
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with _DIRECT.open(request, timeout=5) as response:
             assert response.status == 204
 
     def received(self) -> list[dict[str, Any]]:
-        with urllib.request.urlopen(self.base + "/received", timeout=5) as response:
+        with _DIRECT.open(self.base + "/received", timeout=5) as response:
             found: list[dict[str, Any]] = json.loads(response.read())
             return found
 
