@@ -14,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from devtools import procs
 from feedsvc.publishing import websub
 from feedsvc.publishing.scheduler import Publisher
 from feedsvc.settings import SettingsError
@@ -298,3 +299,30 @@ def test_only_the_leader_notifies(
     assert websub.of(app).wait_idle(10)
     time.sleep(0.2)
     assert len(hub.received()) == seen
+
+
+@pytest.mark.slow
+def test_a_real_scheduler_process_notifies_a_real_hub(
+    app: Flask, hub: HubProcess, tmp_path: Path
+) -> None:
+    """Two processes, as deployed: `flask run-scheduler` with FEEDSVC_WEBSUB_HUBS, and the hub."""
+    env = procs.service_env(
+        app.config["DATABASE_URL"],
+        FEEDSVC_WEBSUB_HUBS=hub.url,
+        FEEDSVC_TICK_SECONDS="0.5",
+        FEEDSVC_LEASE_SECONDS="3",
+    )
+    section = make_section(app, "World")
+    with procs.scheduler(env, tmp_path / "scheduler.log") as scheduler:
+        first = procs.wait_for(
+            "the first notifications", lambda: r if len(r := hub.received()) >= 6 else None
+        )
+        assert sorted(r["topic"] for r in first) == _topics("world")
+        make_article(app, section, "Breaking")  # the watch publishes it between ticks
+        procs.wait_for("the change's notifications", lambda: len(hub.received()) >= 12)
+        procs.wait_for(
+            "the outcomes on the lease row",
+            lambda: _metrics(app.test_client())["feedsvc_websub_pings_sent_total"] >= 12,
+        )
+        assert scheduler.alive(), scheduler.output()
+    assert sorted(hub.accepted()) == sorted(_topics("world") * 2)
