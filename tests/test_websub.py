@@ -205,6 +205,10 @@ def test_a_hub_that_keeps_failing_is_given_up_and_counted(
     assert figures["feedsvc_websub_ping_failures_total"] == 6 * ATTEMPTS
     assert figures["feedsvc_websub_pings_given_up_total"] == 6
     assert figures["feedsvc_websub_pings_queued"] == 0
+    health = app.test_client().get("/healthz?detail=1").get_json()
+    assert health["status"] == "ok"  # readers still get every change at their next poll
+    assert health["websub"]["given_up_total"] == 6
+    assert health["websub"]["last_error"] == f"{hub.url}: HTTP 500 Internal Server Error"
 
 
 def test_a_hanging_hub_does_not_delay_a_pass(

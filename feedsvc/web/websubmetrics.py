@@ -1,8 +1,9 @@
-"""The WebSub notifications' figures for /metrics, from the lease row the leader reports to."""
+"""The WebSub notifications' figures for /metrics and /healthz, from the leader's lease row."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
@@ -44,3 +45,25 @@ def families(row: SchedulerLease) -> Iterator[Metric]:
     )
     queued.add_metric([], float(row.websub_queued))
     yield queued
+
+
+def detail(row: SchedulerLease | None) -> dict[str, Any]:
+    """The same figures and the last failure, for /healthz?detail=1 (never degrading it:
+    subscribers still get every change at their next poll when no hub hears of it)."""
+    if row is None:
+        return {
+            "sent_total": 0,
+            "failures_total": 0,
+            "given_up_total": 0,
+            "dropped_total": 0,
+            "queued": 0,
+            "last_error": None,
+        }
+    return {
+        "sent_total": row.websub_sent_total,
+        "failures_total": row.websub_failures_total,
+        "given_up_total": row.websub_given_up_total,
+        "dropped_total": row.websub_dropped_total,
+        "queued": row.websub_queued,
+        "last_error": row.last_websub_error or None,
+    }
