@@ -57,7 +57,7 @@ class Hub:
         self.url = url
         self._notifier = notifier
         self._lock = notifier.lock
-        self._wake = threading.Condition(self._lock)
+        self.wake = threading.Condition(self._lock)
         # (due on time.monotonic(), order, topic, attempts already made); waiting: its topics
         self._heap: list[tuple[float, int, str, int]] = []
         self.waiting: set[str] = set()
@@ -79,7 +79,7 @@ class Hub:
                 target=self._run, name=f"feedsvc-websub {self.url}", daemon=True
             )
             self._thread.start()
-        self._wake.notify()
+        self.wake.notify()
         return True
 
     def _next(self) -> tuple[str, int] | None:
@@ -91,7 +91,7 @@ class Hub:
                     self.waiting.discard(topic)
                     self.in_flight += 1
                     return topic, attempt
-                self._wake.wait(self._heap[0][0] - now if self._heap else None)
+                self.wake.wait(self._heap[0][0] - now if self._heap else None)
         return None
 
     def _run(self) -> None:
@@ -250,7 +250,7 @@ class Notifier:
         with self.lock:
             self.closed = True
             for hub in self.hubs:
-                hub._wake.notify_all()
+                hub.wake.notify_all()
             self.idle.notify_all()
 
 
