@@ -195,6 +195,7 @@ def _finish(s: dict[str, Any], instance_path: Path) -> None:
     if s["LOG_FORMAT"] not in {"text", "json"}:
         raise SettingsError("LOG_FORMAT must be 'text' or 'json'.")
     _check_database_timeouts(s)
+    s["WEBSUB_HUBS"] = _websub_hubs(s["WEBSUB_HUBS"])
     if s.get("EXPORT_DIR"):
         # Absolute only: nginx's `root` names the same directory, and a relative path would
         # depend on each process's working directory.
@@ -202,6 +203,32 @@ def _finish(s: dict[str, Any], instance_path: Path) -> None:
         if not export.is_absolute():
             raise SettingsError(f"EXPORT_DIR must be an absolute path, not {s['EXPORT_DIR']!r}.")
         s["EXPORT_DIR"] = str(export)
+
+
+def _websub_hubs(value: object) -> tuple[str, ...]:
+    """WEBSUB_HUBS: space-separated absolute http(s) URLs (a TOML list too), in order, once each.
+
+    Already a tuple when the render processes rebuild the app from checked settings.
+    """
+    if isinstance(value, str):
+        hubs = value.split()
+    elif isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        hubs = [str(v).strip() for v in value]
+    else:
+        raise SettingsError(f"WEBSUB_HUBS must be space-separated hub URLs, not {value!r}.")
+    for hub in hubs:
+        try:
+            parts = urlsplit(hub)
+            valid = parts.scheme in {"http", "https"} and bool(parts.hostname)
+        except ValueError:
+            valid = False
+        # WebSub §4: the hub URL is advertised in every feed and receives each publish POST.
+        if not valid or parts.fragment or any(c.isspace() or c in '<>"' for c in hub):
+            raise SettingsError(
+                f"WEBSUB_HUBS must list absolute http(s) hub URLs separated by spaces "
+                f"(e.g. https://pubsubhubbub.appspot.com/), not {hub!r}."
+            )
+    return tuple(dict.fromkeys(hubs))
 
 
 def _check_database_timeouts(s: Mapping[str, Any]) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
+from . import updates
 from .model import DeletedEntry, FeedItem, FeedMeta
 from .xmltext import build_tree, rfc3339, serialize
 
@@ -30,6 +31,9 @@ def render_atom(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
     # §4.1.1: a feed SHOULD have rel="self"; rel="alternate" points at the HTML page it mirrors.
     fg.link(href=meta.home_url, rel="alternate", type="text/html")
     fg.link(href=meta.self_url, rel="self", type="application/atom+xml")
+    for hub in meta.hubs:
+        fg.link(href=hub, rel="hub")  # WebSub §4: the hubs to subscribe at, for the self URL
+    updates.register(fg, meta, rss=False)  # sy: update hints
     # §4.1.1: a feed-level author covers every entry that has none of its own.
     fg.author(name=meta.author)
     # feedgen's default carries its own version and URI; ours does not churn on upgrades.

@@ -63,6 +63,9 @@ def render_frame(meta: FeedMeta) -> tuple[bytes, bytes]:
     if meta.language:
         feed["language"] = meta.language
     feed["authors"] = [{"name": meta.author}]
+    if meta.hubs:
+        # JSON Feed 1.1 "hubs": endpoints for real-time notification (WebSub here).
+        feed["hubs"] = [{"type": "WebSub", "url": hub} for hub in meta.hubs]
     feed["items"] = []  # last, so the entries go between "[" and "]}"
     empty = orjson.dumps(feed)
     assert empty.endswith(b"[]}")

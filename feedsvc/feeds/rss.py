@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from feedgen.feed import FeedGenerator
 
+from . import updates
 from .htmltext import html_inert
 from .model import FeedItem, FeedMeta
 from .xmltext import build_tree, serialize
@@ -52,6 +53,7 @@ def render_rss(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
     fg.docs("https://www.rssboard.org/rss-specification")
     if meta.ttl_minutes:
         fg.ttl(meta.ttl_minutes)
+    updates.register(fg, meta, rss=True)  # WebSub rel="hub" links, sy: update hints
 
     for item in cleaned:
         # feedgen's default order="prepend" would reverse the caller's newest-first order.

@@ -11,6 +11,9 @@ from lxml import etree
 
 from .model import FeedItem, FeedMeta
 
+# RSS 1.0 Syndication module: the values sy:updatePeriod may take.
+UPDATE_PERIODS = ("hourly", "daily", "weekly", "monthly", "yearly")
+
 # XML 1.0 §2.2, production [2] Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD]
 # | [#x10000-#x10FFFF]. Everything else (NUL, other C0 controls, lone surrogates,
 # U+FFFE/U+FFFF) makes lxml raise or, worse, produces a document no parser accepts.
@@ -72,6 +75,8 @@ def clean_meta(meta: FeedMeta) -> FeedMeta:
         raise ValueError(f"FeedMeta.language {language!r} is not a language tag such as 'en-GB'.")
     if meta.ttl_minutes < 0:
         raise ValueError(f"FeedMeta.ttl_minutes must not be negative, got {meta.ttl_minutes}.")
+    period = xml_safe(meta.update_period).strip()
+    check_update_hints(period, meta.update_frequency)
     return replace(
         meta,
         id=_required(meta.id, "FeedMeta.id"),
@@ -84,11 +89,21 @@ def clean_meta(meta: FeedMeta) -> FeedMeta:
         # RFC 4287 §4.1.1 needs a feed-level author name to cover entries without one; the
         # publication's own title is the truthful stand-in when no publisher name is set.
         author=xml_safe(meta.author).strip() or title,
+        update_period=period,
+        hubs=tuple(hub for hub in (xml_safe(h).strip() for h in meta.hubs) if hub),
         deleted=tuple(
             replace(d, ref=_required(d.ref, "DeletedEntry.ref"), when=utc(d.when, "DeletedEntry"))
             for d in meta.deleted
         ),
     )
+
+
+def check_update_hints(period: str, frequency: int) -> None:
+    """Raise ValueError unless sy:updatePeriod is one the Syndication module names (or "")."""
+    if period and period not in UPDATE_PERIODS:
+        raise ValueError(f"FeedMeta.update_period {period!r} is not one of {UPDATE_PERIODS}.")
+    if period and frequency < 1:
+        raise ValueError(f"FeedMeta.update_frequency must be at least 1, got {frequency}.")
 
 
 def clean_item(item: FeedItem) -> FeedItem:

@@ -12,7 +12,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from feedsvc.publishing import backlog, lease
+from feedsvc.publishing import backlog, lease, websub
 from feedsvc.publishing.changes import edits_pending
 from feedsvc.publishing.passes import PassResult, run_pass
 from feedsvc.publishing.store import Fenced
@@ -120,6 +120,7 @@ class Publisher:
             pending.owe_sync()  # repairs drift and sweeps interrupted writes
         pending.retry(self.app)
         pending.report(self.app, self.holder)
+        websub.of(self.app).report(self.app, self.holder)  # the hub notifications' outcomes
 
     def run_changes(self) -> PassResult | None:
         """A tick's pass; skipped (None) while another changes pass is still running."""

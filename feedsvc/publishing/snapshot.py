@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from feedsvc import feeds, tombstones, urls
 from feedsvc.feeds.opml import OPML_CONTENT_TYPE, OpmlEntry, render_opml
+from feedsvc.publishing.feedhints import feed_hints
 from feedsvc.reading import FeedRow, feed_rows
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import Section
@@ -98,7 +99,7 @@ def _render_formats(
             language=config["SITE_LANGUAGE"],
             updated=updated,
             author=config["SITE_NAME"],
-            ttl_minutes=max(1, round(float(config["TICK_SECONDS"]) / 60)),
+            **feed_hints(config),  # <ttl>, sy: hints, WebSub hubs
             deleted=head.deleted,
         )
         for fmt, path in paths.items()

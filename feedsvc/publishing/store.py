@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import Table, bindparam, delete, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from feedsvc.publishing import backlog, lease
+from feedsvc.publishing import backlog, lease, websub
 from feedsvc.publishing.export import Stored
 from feedsvc.publishing.snapshot import Rendered, SectionDocs
 from feedsvc.storage.codec import etag_of, gzip_of
@@ -231,4 +231,6 @@ def write_documents(
             before_commit(s, len(changed))
     # After the commit: exported files never show what the database does not hold.
     backlog.of(app).after_commit(app, changed, gone, now)
+    if token is not None:  # the leader's pass, not `flask rebuild-feeds`: tell the WebSub hubs
+        websub.of(app).after_commit(app, changed)
     return len(changed)

@@ -248,6 +248,15 @@ class SchedulerLease(Base):
     last_export_error: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
     # When the oldest change still waiting for the export was made (NULL: nothing waits).
     export_behind_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # WebSub publish notifications (publishing/websub.py), for /metrics on any host: accepted,
+    # failed attempts, abandoned after the last retry, dropped (queue full); queued: waiting at
+    # the leader's last report.
+    websub_sent_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    websub_failures_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    websub_given_up_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    websub_dropped_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    websub_queued: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_websub_error: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
 
 
 class ApiToken(Base):

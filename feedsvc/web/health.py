@@ -25,7 +25,7 @@ from werkzeug.wrappers import Response
 
 from feedsvc.storage.db import get_session
 from feedsvc.storage.models import RENDER_LEASE, SchedulerLease
-from feedsvc.web import outage
+from feedsvc.web import outage, websubmetrics
 from feedsvc.web.documents import cache
 
 bp = Blueprint("health", __name__)
@@ -144,6 +144,7 @@ def healthz() -> Response:
     body = {"status": status, "database": "ok", "scheduler": scheduler}
     if detail:
         body["export"] = export
+        body["websub"] = websubmetrics.detail(lease)  # hub notifications: figures only
     return _answer(body, 200)
 
 

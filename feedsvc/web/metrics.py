@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from feedsvc.storage.db import database
 from feedsvc.storage.models import RENDER_LEASE, FeedDocument, SchedulerLease
-from feedsvc.web import outage
+from feedsvc.web import outage, websubmetrics
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -148,6 +148,7 @@ class _DerivedCollector:
         since = row.export_behind_since
         behind.add_metric([], (now - since).total_seconds() if since is not None else 0.0)
         yield behind
+        yield from websubmetrics.families(row)  # WebSub publish notifications
 
 
 def _requests_registry(metrics: Metrics) -> CollectorRegistry:
