@@ -72,4 +72,4 @@ def render_atom(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
         for link in entry.iterfind("link"):
             link.set("rel", "alternate")
             link.set("type", "text/html")
-    return serialize(root)
+    return serialize(root, meta.stylesheet_url)

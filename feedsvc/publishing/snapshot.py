@@ -97,6 +97,8 @@ def _render_formats(
             updated=updated,
             author=config["SITE_NAME"],
             ttl_minutes=max(1, round(float(config["TICK_SECONDS"]) / 60)),
+            # Browsers show RSS and Atom as a page through it (JSON Feed has no such hook).
+            stylesheet_url=urls.stylesheet_href(config["SITE_URL"]) if fmt != "json" else "",
         )
         for fmt, path in paths.items()
     }
