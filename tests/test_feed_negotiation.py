@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import http.client
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,12 +11,16 @@ import pytest
 from lxml import etree
 from werkzeug.test import Client, TestResponse
 
+from devtools import nginx as nginx_tools
+from feedsvc.assets import ASSETS
+from feedsvc.publishing.export import sync_all
 from feedsvc.publishing.passes import run_pass
 from feedsvc.storage.db import database
 from feedsvc.web.negotiation import prefers_html
 from tests.support.app import make_app
 from tests.support.factories import make_article, make_section
 from tests.support.feedcheck import check_atom, check_json, check_rss
+from tests.test_export import PUBLIC_CSP, running_nginx
 
 STATIC = Path(__file__).resolve().parent.parent / "feedsvc" / "static"
 
@@ -261,4 +266,98 @@ def test_an_empty_feed_says_so(database_url: str, tmp_path: Path) -> None:
     run_pass(app)
     html = _transform(app.test_client().get("/sections/quiet/atom.xml").data)
     assert "No articles yet." in " ".join(html.itertext())
+    database(app).dispose()
+
+
+# --- nginx serving the export ----------------------------------------------------------------
+
+# Accept values nginx decides itself (from the file), and ones only the app can weigh.
+NGINX_DECIDES = [
+    *(CHROMIUM, FIREFOX, FEEDPARSER, READER, None, "*/*", "text/html", "application/*"),
+    "text/html;q=0.9, */*",  # */* gives the feed full weight: no type can beat it
+]
+APP_DECIDES = [
+    "text/html;q=0.9, application/rss+xml;q=0.8, application/atom+xml;q=0.8",
+    "*/*, application/rss+xml;q=0.5, application/atom+xml;q=0.5",
+    "text/*",
+]
+
+
+def _vary_all(response: http.client.HTTPResponse) -> set[str]:
+    values = response.headers.get_all("Vary") or []
+    return {v.strip() for value in values for v in value.split(",")}
+
+
+@pytest.mark.slow
+def test_nginx_negotiates_like_the_app_and_keeps_validators_right(
+    database_url: str, tmp_path: Path
+) -> None:
+    # Many unconditional fetches of one feed: the polling limit off, in the app and in nginx.
+    app = make_app(
+        database_url, tmp_path, EXPORT_DIR=str(tmp_path / "export"), POLL_MIN_INTERVAL=0.0
+    )
+    make_article(app, make_section(app, "World News"), "Elections")
+    run_pass(app)
+    sync_all(app)
+    client = app.test_client()
+    with running_nginx(app, tmp_path / "nginx", **nginx_tools.POLL_OFF) as nginx:
+        for path in ("/sections/world-news/rss.xml", "/atom.xml"):
+            for accept in [*NGINX_DECIDES, *APP_DECIDES]:
+                headers = {} if accept is None else {"Accept": accept}
+                before = len(nginx.seen)
+                response, body = nginx.request("GET", path, headers)
+                expected = client.get(path, headers=headers)
+                assert response.status == 200
+                # The same answer as the app's own RFC 9110 weighing, and the same bytes.
+                assert response.headers["Content-Type"] == expected.headers["Content-Type"], (
+                    path,
+                    accept,
+                )
+                assert body == expected.data
+                assert "Accept" in _vary_all(response)
+                went_to_app = len(nginx.seen) > before
+                assert went_to_app is (accept in APP_DECIDES), (path, accept)
+
+            # The feed type: nginx's ETag and 304.
+            feed, _ = nginx.request("GET", path, {"Accept": FEEDPARSER})
+            etag = feed.headers["ETag"]
+            again, body = nginx.request("GET", path, {"Accept": FEEDPARSER, "If-None-Match": etag})
+            assert again.status == 304 and body == b""
+            # The page: no ETag (a strong tag names one representation), Last-Modified works,
+            # and the feed type's tag is not taken for it.
+            page, _ = nginx.request("GET", path, {"Accept": CHROMIUM})
+            assert page.headers["Content-Type"] == XML
+            assert "ETag" not in page.headers
+            assert page.headers.get_all("Content-Security-Policy") == [PUBLIC_CSP]
+            assert page.headers["X-Frame-Options"] == "DENY"
+            crossed, body = nginx.request("GET", path, {"Accept": CHROMIUM, "If-None-Match": etag})
+            assert crossed.status == 200 and body == expected.data
+            since = page.headers["Last-Modified"]
+            reval, body = nginx.request(
+                "GET", path, {"Accept": CHROMIUM, "If-Modified-Since": since}
+            )
+            assert reval.status == 304 and body == b""
+            head, body = nginx.request("HEAD", path, {"Accept": CHROMIUM})
+            assert head.status == 200 and body == b""
+            assert head.headers["Content-Type"] == XML
+            assert head.headers["Content-Length"] == page.headers["Content-Length"]
+            gz, packed = nginx.request("GET", path, {"Accept": CHROMIUM, "Accept-Encoding": "gzip"})
+            assert gz.headers["Content-Encoding"] == "gzip"
+            assert gz.headers["Content-Type"] == XML
+            assert gzip.decompress(packed) == expected.data
+            assert {"Accept", "Accept-Encoding"} <= _vary_all(gz)
+
+        # JSON Feed is never negotiated.
+        response, _ = nginx.request("GET", "/sections/world-news/feed.json", {"Accept": CHROMIUM})
+        assert response.headers["Content-Type"] == "application/feed+json; charset=utf-8"
+
+        # The assets, from the export's copies, with the app's types and lifetimes.
+        seen = len(nginx.seen)
+        for name, (content_type, max_age) in ASSETS.items():
+            response, body = nginx.request("GET", f"/{name}")
+            assert response.status == 200
+            assert response.headers["Content-Type"] == content_type
+            assert response.headers["Cache-Control"] == f"public, max-age={max_age}"
+            assert body == (STATIC / name).read_bytes()
+        assert len(nginx.seen) == seen  # nginx served them from the files
     database(app).dispose()
