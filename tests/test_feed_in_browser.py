@@ -20,9 +20,9 @@ from feedsvc.publishing.export import sync_all
 from feedsvc.storage.db import database
 from tests.support.app import make_app
 from tests.support.browser import require_chromium
+from tests.support.exportnginx import nginx_over_export
 from tests.support.factories import make_article, make_section
 from tests.support.published import publish
-from tests.test_export import running_nginx
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -210,8 +210,8 @@ def test_the_same_page_from_nginx_serving_the_export(
     from playwright.sync_api import sync_playwright
 
     app, _port = published
-    with running_nginx(app, tmp_path / "nginx") as nginx, sync_playwright() as playwright:
-        base = f"http://127.0.0.1:{nginx.port}"
+    with nginx_over_export(app, tmp_path / "nginx") as nginx, sync_playwright() as playwright:
+        base = nginx.base
         browser = playwright.chromium.launch(executable_path=chromium)
         try:
             for name in ("rss.xml", "atom.xml"):
@@ -224,4 +224,4 @@ def test_the_same_page_from_nginx_serving_the_export(
         finally:
             browser.close()
         # The feeds, the stylesheet and the icon came from the export's files, not the app.
-        assert not [s for s in nginx.seen if not s["path"].startswith("/static/")], nginx.seen
+        assert not [p for p in nginx.seen if not p.startswith("/static/")], nginx.seen

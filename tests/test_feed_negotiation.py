@@ -16,11 +16,12 @@ from feedsvc.assets import ASSETS
 from feedsvc.publishing.export import sync_all
 from feedsvc.publishing.passes import run_pass
 from feedsvc.storage.db import database
+from feedsvc.web.headers import PUBLIC_CSP
 from feedsvc.web.negotiation import prefers_html
 from tests.support.app import make_app
+from tests.support.exportnginx import nginx_over_export
 from tests.support.factories import make_article, make_section
 from tests.support.feedcheck import check_atom, check_json, check_rss
-from tests.test_export import PUBLIC_CSP, running_nginx
 
 STATIC = Path(__file__).resolve().parent.parent / "feedsvc" / "static"
 
@@ -300,7 +301,7 @@ def test_nginx_negotiates_like_the_app_and_keeps_validators_right(
     run_pass(app)
     sync_all(app)
     client = app.test_client()
-    with running_nginx(app, tmp_path / "nginx", **nginx_tools.POLL_OFF) as nginx:
+    with nginx_over_export(app, tmp_path / "nginx", **nginx_tools.POLL_OFF) as nginx:
         for path in ("/sections/world-news/rss.xml", "/atom.xml"):
             for accept in [*NGINX_DECIDES, *APP_DECIDES]:
                 headers = {} if accept is None else {"Accept": accept}
@@ -328,6 +329,7 @@ def test_nginx_negotiates_like_the_app_and_keeps_validators_right(
             page, _ = nginx.request("GET", path, {"Accept": CHROMIUM})
             assert page.headers["Content-Type"] == XML
             assert "ETag" not in page.headers
+            # The app's CSP for pages, written out in deploy/nginx.conf too: they must agree.
             assert page.headers.get_all("Content-Security-Policy") == [PUBLIC_CSP]
             assert page.headers["X-Frame-Options"] == "DENY"
             crossed, body = nginx.request("GET", path, {"Accept": CHROMIUM, "If-None-Match": etag})
@@ -360,4 +362,22 @@ def test_nginx_negotiates_like_the_app_and_keeps_validators_right(
             assert response.headers["Cache-Control"] == f"public, max-age={max_age}"
             assert body == (STATIC / name).read_bytes()
         assert len(nginx.seen) == seen  # nginx served them from the files
+    database(app).dispose()
+
+
+def test_the_export_holds_the_assets_and_repairs_them(database_url: str, tmp_path: Path) -> None:
+    root = tmp_path / "export"
+    app = make_app(database_url, tmp_path, EXPORT_DIR=str(root))
+    make_section(app, "World News")
+    run_pass(app)
+    sync_all(app)
+    for name in ASSETS:
+        assert (root / name).read_bytes() == (STATIC / name).read_bytes()
+        assert (root / name).stat().st_mode & 0o777 == 0o644  # nginx's workers read it
+    (root / "feed.xsl").write_bytes(b"<broken")
+    (root / "favicon.ico").unlink()
+    sync_all(app)
+    for name in ASSETS:
+        assert (root / name).read_bytes() == (STATIC / name).read_bytes()
+    assert not [p for p in root.iterdir() if p.name.endswith(".tmp")]
     database(app).dispose()
