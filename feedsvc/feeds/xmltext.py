@@ -78,6 +78,7 @@ def clean_meta(meta: FeedMeta) -> FeedMeta:
         id=_required(meta.id, "FeedMeta.id"),
         title=title,
         description=xml_safe(meta.description).strip(),
+        stylesheet_url=xml_safe(meta.stylesheet_url).strip(),
         home_url=_required(meta.home_url, "FeedMeta.home_url"),
         self_url=_required(meta.self_url, "FeedMeta.self_url"),
         language=language,
@@ -85,7 +86,6 @@ def clean_meta(meta: FeedMeta) -> FeedMeta:
         # RFC 4287 §4.1.1 needs a feed-level author name to cover entries without one; the
         # publication's own title is the truthful stand-in when no publisher name is set.
         author=xml_safe(meta.author).strip() or title,
-        stylesheet_url=xml_safe(meta.stylesheet_url).strip(),
     )
 
 
