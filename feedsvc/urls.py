@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 # Format → file name, both for the URL path and for the static export's layout.
 FEED_FILES: dict[str, str] = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
 FILE_FORMATS: dict[str, str] = {name: fmt for fmt, name in FEED_FILES.items()}
@@ -30,3 +32,16 @@ def section_page_url(site_url: str, slug: str) -> str:
 def article_url(site_url: str, article_id: int) -> str:
     # By id, not by title or section: edits and moves never break a reader's link.
     return absolute(site_url, f"articles/{article_id}")
+
+
+# What a browser opening a feed fetches besides it: the XSLT that shows the feed as a page
+# (<?xml-stylesheet?> in RSS and Atom) and the icon every browser asks for. Both are files of
+# feedsvc/static served at the site's root, by the app and from the static export.
+STYLESHEET_PATH = "feed.xsl"
+FAVICON_PATH = "favicon.ico"
+
+
+def stylesheet_href(site_url: str) -> str:
+    """The feeds' <?xml-stylesheet?> href: a path on the site's own origin (browsers apply an
+    XSLT only from the document's origin), under SITE_URL's path when it has one."""
+    return f"{urlsplit(site_url).path.rstrip('/')}/{STYLESHEET_PATH}"

@@ -28,6 +28,7 @@ from werkzeug.serving import make_server
 from devtools import nginx as nginx_tools
 from devtools.procs import free_port, scheduler, service_env, wait_for
 from feedsvc import nginxconf, settings
+from feedsvc.assets import ASSETS
 from feedsvc.publishing import export
 from feedsvc.publishing.export import remove_document, sweep_temp_files, sync_all, write_document
 from feedsvc.publishing.passes import run_pass
@@ -213,7 +214,9 @@ def _documents(app: Flask) -> dict[str, FeedDocument]:
 
 
 def _exported(root: Path) -> set[str]:
-    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    """The documents' files under root (the assets, feed.xsl and favicon.ico, left out)."""
+    files = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    return files - set(ASSETS)
 
 
 def _expected(paths: Iterable[str]) -> set[str]:

@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from devtools.procs import QUICK, scheduler, service_env, wait_for
+from feedsvc.assets import ASSETS
 from feedsvc.publishing import backlog
 from feedsvc.publishing.passes import run_pass
 from feedsvc.publishing.scheduler import Publisher
@@ -67,6 +68,7 @@ def in_step(app: Flask, root: Path) -> bool:
     with transaction(app, write=False) as s:
         docs = {d.path: d.body for d in s.scalars(select(FeedDocument))}
     files = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    files -= set(ASSETS)  # feed.xsl and favicon.ico: the release's files, not documents
     if files != {f for p in docs for f in (p, p + ".gz")}:
         return False
     return all((root / path).read_bytes() == body for path, body in docs.items())

@@ -80,7 +80,7 @@ def render_atom(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
             link.set("rel", "alternate")
             link.set("type", "text/html")
     _add_tombstones(root, meta.deleted)
-    return serialize(root)
+    return serialize(root, meta.stylesheet_url)
 
 
 def _add_tombstones(root: etree._Element, deleted: Sequence[DeletedEntry]) -> None:

@@ -83,4 +83,4 @@ def render_rss(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
             description = element.find("description")
             if description is not None:
                 description.tag = _CONTENT_ENCODED
-    return serialize(root)
+    return serialize(root, meta.stylesheet_url)

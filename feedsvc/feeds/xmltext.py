@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -82,6 +83,7 @@ def clean_meta(meta: FeedMeta) -> FeedMeta:
         id=_required(meta.id, "FeedMeta.id"),
         title=title,
         description=xml_safe(meta.description).strip(),
+        stylesheet_url=xml_safe(meta.stylesheet_url).strip(),
         home_url=_required(meta.home_url, "FeedMeta.home_url"),
         self_url=_required(meta.self_url, "FeedMeta.self_url"),
         language=language,
@@ -137,6 +139,17 @@ def build_tree(fg: Any, fmt: str) -> etree._Element:
     return cast(etree._Element, root)
 
 
-def serialize(root: etree._Element) -> bytes:
-    """Serialise ``root`` as UTF-8 with an XML declaration naming the encoding."""
+def serialize(root: etree._Element, stylesheet_url: str = "") -> bytes:
+    """Serialise ``root`` as UTF-8 with an XML declaration naming the encoding, and, when
+    ``stylesheet_url`` is given, the <?xml-stylesheet?> that lets a browser show it as a page."""
+    if stylesheet_url:
+        # Associating Style Sheets with XML documents 1.0 (second edition) §2: a processing
+        # instruction in the prolog, before the root element, so still in the feed's head
+        # (feeds.fragments.split_xml). Its pseudo-attribute value takes the predefined entity
+        # references, so escaping &, < and > also keeps "?>" out of it.
+        href = html.escape(stylesheet_url, quote=True)
+        root.addprevious(
+            etree.ProcessingInstruction("xml-stylesheet", f'type="text/xsl" href="{href}"')
+        )
+        return etree.tostring(root.getroottree(), encoding="UTF-8", xml_declaration=True)
     return etree.tostring(root, encoding="UTF-8", xml_declaration=True)

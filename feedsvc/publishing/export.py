@@ -18,6 +18,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from feedsvc import urls
+from feedsvc.publishing.assetexport import export_assets
 from feedsvc.storage.codec import etag_of
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import FeedDocument, utcnow
@@ -289,6 +290,7 @@ def sync(app: Flask) -> Synced:
     try:
         root.mkdir(mode=0o755, parents=True, exist_ok=True)
         swept = sweep_temp_files(root)
+        export_assets(root)  # feed.xsl and favicon.ico, for browsers opening a feed
     except OSError as exc:  # each file below fails too, and is reported with its date
         log.error("static export folder %s is unusable: %s: %s", root, type(exc).__name__, exc)
     # Listed before the database is read: a file a leader exports after this is never deleted.

@@ -96,6 +96,8 @@ def _render_formats(
             description=head.description,
             home_url=head.home_url,
             self_url=urls.absolute(config["SITE_URL"], path),
+            # Browsers show RSS and Atom as a page through it (JSON Feed has no such hook).
+            stylesheet_url=urls.stylesheet_href(config["SITE_URL"]) if fmt != "json" else "",
             language=config["SITE_LANGUAGE"],
             updated=updated,
             author=config["SITE_NAME"],

@@ -7,6 +7,7 @@ from email.utils import parsedate_to_datetime
 from werkzeug.http import parse_accept_header
 
 from feedsvc.web.documents import Document, Headers
+from feedsvc.web.negotiation import prefers_html
 
 
 def _etag_matches(doc: Document, if_none_match: str) -> bool:
@@ -57,8 +58,12 @@ def respond(
     if_none_match: str | None,
     if_modified_since: str | None,
     accept_encoding: str | None,
+    accept: str | None = None,
 ) -> tuple[int, Headers, bytes]:
     """Status, headers and body for a GET of a stored document (HEAD: drop the body)."""
+    if doc.browser is not None and prefers_html(accept, doc.content_type):
+        # The same bytes as application/xml, validated against that variant's own ETags.
+        doc = doc.browser
     gz = bool(doc.body_gzip) and accepts_gzip(accept_encoding)
     if not_modified(doc, if_none_match, if_modified_since):
         return 304, doc.headers_304_gzip if gz else doc.headers_304, b""

@@ -16,7 +16,8 @@ from sqlalchemy import select
 from feedsvc.storage.codec import gunzip
 from feedsvc.storage.db import database
 from feedsvc.storage.models import FeedDocument, SiteState
-from feedsvc.web.headers import transport_headers
+from feedsvc.web.headers import NO_FRAMING, PUBLIC_CSP, transport_headers
+from feedsvc.web.negotiation import BROWSER_TYPE, negotiable
 from feedsvc.web.outage import DatabaseState, Unavailable
 
 Headers = list[tuple[str, str]]
@@ -41,6 +42,10 @@ class Document:
     headers_gzip: Headers  # 200, gzip
     headers_304: Headers
     headers_304_gzip: Headers
+    content_type: str = ""
+    # RSS and Atom: the same bytes as application/xml, for browsers (web/negotiation.py),
+    # with headers and strong ETags of its own; None for documents never negotiated.
+    browser: Document | None = None
 
 
 def prepare(
@@ -55,15 +60,58 @@ def prepare(
     security: Sequence[tuple[str, str]] = (),
 ) -> Document:
     modified = format_datetime(last_modified, usegmt=True)
-    tag, tag_gz = f'"{etag}"', f'"{etag}-gz"'
+    negotiated = negotiable(content_type)
     # Readers and shared caches may reuse a copy for one scheduler tick, then must revalidate.
     common = [
         ("Last-Modified", modified),
         ("Cache-Control", f"public, max-age={max_age}"),
-        ("Vary", "Accept-Encoding"),
+        # RFC 9110 §12.5.5: RSS and Atom also depend on Accept (their browser variant), so a
+        # shared cache keeps the two apart.
+        ("Vary", "Accept, Accept-Encoding" if negotiated else "Accept-Encoding"),
         # nosniff, Referrer-Policy, HSTS on https (web/headers.py): in the lists, not per request.
         *security,
     ]
+    browser = None
+    if negotiated:
+        # A different Content-Type is a different representation: its own strong ETags
+        # (RFC 9110 §8.8.3). Shown as a page, it gets the pages' CSP and framing rules.
+        browser = _document(
+            path,
+            BROWSER_TYPE,
+            body,
+            body_gzip,
+            f'"{etag}-xml"',
+            f'"{etag}-xml-gz"',
+            last_modified,
+            modified,
+            [*common, ("Content-Security-Policy", PUBLIC_CSP), NO_FRAMING],
+        )
+    return _document(
+        path,
+        content_type,
+        body,
+        body_gzip,
+        f'"{etag}"',
+        f'"{etag}-gz"',
+        last_modified,
+        modified,
+        common,
+        browser,
+    )
+
+
+def _document(
+    path: str,
+    content_type: str,
+    body: bytes,
+    body_gzip: bytes,
+    tag: str,
+    tag_gz: str,
+    last_modified: datetime,
+    modified: str,
+    common: Headers,
+    browser: Document | None = None,
+) -> Document:
     return Document(
         path=path,
         body=body,
@@ -87,6 +135,8 @@ def prepare(
         ],
         headers_304=[("ETag", tag), *common],
         headers_304_gzip=[("ETag", tag_gz), *common],
+        content_type=content_type,
+        browser=browser,
     )
 
 

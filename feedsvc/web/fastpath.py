@@ -87,6 +87,7 @@ class FastPath:
                         if_none_match=if_none_match,
                         if_modified_since=if_modified_since,
                         accept_encoding=environ.get("HTTP_ACCEPT_ENCODING"),
+                        accept=environ.get("HTTP_ACCEPT"),
                     )
                     start_response(_STATUS[status], headers)
                     self.observe(found[1], status)

@@ -71,6 +71,7 @@ def _serve(path: str, *, section_slug: str | None = None) -> Response:
         if_none_match=if_none_match,
         if_modified_since=if_modified_since,
         accept_encoding=request.headers.get("Accept-Encoding"),
+        accept=request.headers.get("Accept"),
     )
     # HEAD: Werkzeug drops the body and keeps the headers, Content-Length included.
     return Response(body, status=status, headers=headers)
