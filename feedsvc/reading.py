@@ -89,11 +89,11 @@ class FeedRow:
     revised_at: datetime
     author: str
     section_id: int
-    image_url: str
-    image_alt: str
-    attachment_url: str
-    attachment_type: str  # "" while not known yet
-    attachment_length: int | None  # None while not known yet
+    image_url: str = ""
+    image_alt: str = ""
+    attachment_url: str = ""
+    attachment_type: str = ""  # "" while not known yet
+    attachment_length: int | None = None  # None while not known yet
 
 
 def feed_rows(
