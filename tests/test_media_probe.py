@@ -4,7 +4,10 @@ and the refusal of every non-public address (with no connection made)."""
 from __future__ import annotations
 
 import ipaddress
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -358,3 +361,51 @@ def test_the_job_runs_only_on_the_leader_and_never_raises(
         probes.run_job(app, lambda: True)  # logged, not raised
     finally:
         database(app).dispose()
+
+
+# --- TLS: the connection goes to the checked address, the certificate is checked by name ------
+
+
+@pytest.fixture
+def tls_files(tmp_path: Path) -> Iterator[tuple[FileServer, Path]]:
+    """The file server over TLS, with a self-signed certificate for the name "localhost"."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost"),
+            *("-addext", "subjectAltName=DNS:localhost"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    server = FileServer()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    # The handshake in the handler thread, not in accept(): a bad client cannot stall the server.
+    server.socket = context.wrap_socket(
+        server.socket, server_side=True, do_handshake_on_connect=False
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server, cert
+    server.shutdown()
+    server.server_close()
+
+
+def test_https_probe_checks_the_certificate_against_the_name(
+    tls_files: tuple[FileServer, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, cert = tls_files
+    port = server.server_address[1]
+    trusting = ssl.create_default_context(cafile=cert)  # this test's certificate only
+    monkeypatch.setattr(probes.ssl, "create_default_context", lambda: trusting)
+    # "localhost" may resolve to ::1 first, where nothing listens: the next address answers.
+    found = probe(f"https://localhost:{port}/episode.mp3", timeout=5, allow_private=True)
+    assert (found.length, found.media_type) == (12345, "audio/mpeg")
+    # The same server by its address: the certificate names "localhost", not 127.0.0.1.
+    with pytest.raises(Failed):
+        probe(f"https://127.0.0.1:{port}/episode.mp3", timeout=5, allow_private=True)

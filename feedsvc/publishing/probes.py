@@ -51,6 +51,10 @@ class Refused(Exception):
     """The probe will not be made (or followed): a private address, a bad redirect."""
 
 
+class _Unreachable(OSError):
+    """No connection to one address: the next address of the same name may answer."""
+
+
 class Failed(Exception):
     """The probe did not get an answer it can use; `retry` when trying later may help."""
 
@@ -159,16 +163,37 @@ def _head(url: str, ip: IPAddress, deadline: float) -> tuple[int, http.client.HT
     watchdog.daemon = True
     watchdog.start()
     try:
+        try:
+            conn.connect()
+        except OSError as exc:
+            raise _Unreachable(str(exc)) from None
         conn.request(
             "HEAD", target, headers={"User-Agent": "feedsvc (enclosure check)", "Accept": "*/*"}
         )
         response = conn.getresponse()  # HEAD: http.client expects and reads no body
         return response.status, response.headers
+    except _Unreachable:
+        raise
     except (OSError, http.client.HTTPException) as exc:
         raise Failed(f"{url}: {exc or type(exc).__name__}", retry=True) from None
     finally:
         watchdog.cancel()
         conn.close()
+        if conn.raw is not None:  # also when TLS failed before http.client had the socket
+            conn.raw.close()
+
+
+def _head_any(
+    url: str, addresses: list[IPAddress], deadline: float
+) -> tuple[int, http.client.HTTPMessage]:
+    """_head on the name's addresses in turn (all checked), until one takes the connection."""
+    error = ""
+    for ip in addresses:
+        try:
+            return _head(url, ip, deadline)
+        except _Unreachable as exc:
+            error = str(exc)
+    raise Failed(f"{url}: no connection ({error})", retry=True)
 
 
 def probe(url: str, *, timeout: float, allow_private: bool = False) -> Found:
@@ -193,7 +218,7 @@ def probe(url: str, *, timeout: float, allow_private: bool = False) -> Found:
                 reason = refusal(ip)
                 if reason:
                     raise Refused(f"{host} is {reason} ({ip})")
-        status, headers = _head(url, addresses[0], deadline)
+        status, headers = _head_any(url, addresses, deadline)
         if status in _REDIRECTS and headers.get("Location"):
             url = urljoin(url, headers["Location"])
             continue
