@@ -435,3 +435,33 @@ def test_article_page_ignores_a_stored_url_that_is_not_http(
         article_id = article.id
     page = client.get(f"/articles/{article_id}").get_data(as_text=True)
     assert "javascript:" not in page and "data:text/html" not in page
+
+
+def test_deleting_an_article_drops_its_queued_probe(api: Api, app: Flask) -> None:
+    add_section(api)
+    article = body(
+        api.post(
+            "/articles",
+            {"title": "T", "section": "world-news", "body": "B", "attachment_url": PODCAST},
+        )
+    )
+    assert _queued(app) == {article["id"]}
+    response = api.delete(f"/articles/{article['id']}")
+    assert response.status_code == 204
+    assert _queued(app) == set()
+
+
+def test_migration_0007_goes_down_and_up_keeping_articles(empty_app: Flask) -> None:
+    from feedsvc.storage import migrate
+    from feedsvc.storage.db import database
+    from tests.support.factories import make_article, make_section
+
+    engine = database(empty_app).engine
+    migrate.upgrade(engine)
+    section = make_section(empty_app)
+    article_id = make_article(empty_app, section, "Kept")
+    migrate.downgrade(engine, "0006")
+    migrate.upgrade(engine)
+    stored = _stored(empty_app, article_id)
+    assert stored.title == "Kept"
+    assert (stored.image_url, stored.attachment_url, stored.attachment_length) == ("", "", None)
