@@ -409,3 +409,18 @@ def test_https_probe_checks_the_certificate_against_the_name(
     # The same server by its address: the certificate names "localhost", not 127.0.0.1.
     with pytest.raises(Failed):
         probe(f"https://127.0.0.1:{port}/episode.mp3", timeout=5, allow_private=True)
+
+
+def test_the_probe_settings(instance: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from feedsvc import settings
+
+    loaded = settings.load(instance)
+    assert (loaded["MEDIA_PROBE_TIMEOUT"], loaded["MEDIA_PROBE_ALLOW_PRIVATE"]) == (5.0, False)
+    monkeypatch.setenv("FEEDSVC_MEDIA_PROBE_ALLOW_PRIVATE", "true")
+    monkeypatch.setenv("FEEDSVC_MEDIA_PROBE_TIMEOUT", "2.5")
+    loaded = settings.load(instance)
+    assert (loaded["MEDIA_PROBE_TIMEOUT"], loaded["MEDIA_PROBE_ALLOW_PRIVATE"]) == (2.5, True)
+    for bad in ("0", "120"):
+        monkeypatch.setenv("FEEDSVC_MEDIA_PROBE_TIMEOUT", bad)
+        with pytest.raises(settings.SettingsError, match=r"MEDIA_PROBE_TIMEOUT must be 0\.5 to 60"):
+            settings.load(instance)
