@@ -424,3 +424,33 @@ def test_the_probe_settings(instance: Path, monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch.setenv("FEEDSVC_MEDIA_PROBE_TIMEOUT", bad)
         with pytest.raises(settings.SettingsError, match=r"MEDIA_PROBE_TIMEOUT must be 0\.5 to 60"):
             settings.load(instance)
+
+
+def test_the_scheduler_process_finds_the_length_and_the_feeds_carry_it(
+    app: Flask, tmp_path: Path, files: FileServer
+) -> None:
+    """The whole way: a save queues, the leader's probe job asks the server, the pass renders."""
+    from devtools.procs import scheduler, service_env, wait_for
+    from feedsvc.storage.models import FeedDocument
+
+    section = make_section(app)
+    env = service_env(
+        app.config["DATABASE_URL"],
+        FEEDSVC_TICK_SECONDS="0.5",
+        FEEDSVC_LEASE_SECONDS="5",
+        FEEDSVC_MEDIA_PROBE_ALLOW_PRIVATE="true",
+    )
+    article_id = _article(app, section, files.base + "/download")
+
+    def rss() -> bytes:
+        with transaction(app, write=False) as s:
+            doc = s.get(FeedDocument, "sections/world-news/rss.xml")
+            return doc.body if doc is not None else b""
+
+    with scheduler(env, tmp_path / "sched.log") as proc:
+        wait_for("the length in the feed", lambda: b'length="777"' in rss(), timeout=30)
+        proc.stop()
+    assert "Traceback" not in proc.output()
+    assert _values(app, article_id) == ("application/pdf", 777)
+    assert files.requests == [("HEAD", "/download")]
+    check_rss(rss())
