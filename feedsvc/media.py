@@ -73,14 +73,6 @@ _NOT_IN_URL = re.compile(r'[\s"<>\\^`{|}\x00-\x1f\x7f-\x9f]')
 # What quote() leaves alone when making a URL ASCII: every character a URL may hold as such.
 _URL_SAFE = "!#$%&'()*+,-./:;=?@[]~_"
 
-_LABELS = {
-    "image_url": "Image URL",
-    "image_alt": "Image alt text",
-    "attachment_url": "Attachment URL",
-    "attachment_type": "Attachment type",
-    "attachment_length": "Attachment length",
-}
-
 
 class MediaInput(Protocol):
     """The media fields of an article's input (articles.ArticleInput)."""
@@ -186,9 +178,9 @@ def clean_media(data: MediaInput, errors: dict[str, str], stored: Article | None
     """
     found: dict[str, str] = {}
     for name, cleaner in (
-        ("image_url", lambda v: clean_url(v, _LABELS["image_url"])),
+        ("image_url", lambda v: clean_url(v, "Image URL")),
         ("image_alt", lambda v: clean_line(v, field="Image alt text", max_length=IMAGE_ALT_MAX)),
-        ("attachment_url", lambda v: clean_url(v, _LABELS["attachment_url"])),
+        ("attachment_url", lambda v: clean_url(v, "Attachment URL")),
         ("attachment_type", clean_type),
     ):
         try:
@@ -241,7 +233,7 @@ def needs_probe(article: Article) -> bool:
 def queue_probe(session: Session, article: Article) -> None:
     """After a save: queue the attachment for the scheduler's HEAD request, or unqueue it.
 
-    Never a network call here: a request only writes this row, in its own transaction.
+    Never a network call here: a request only writes this row, in the save's transaction.
     """
     if needs_probe(article):
         now = utcnow()
