@@ -20,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 from flask import Flask
 from sqlalchemy import delete, select, update
 
+from feedsvc import tombstones
 from feedsvc.articles import feeds_changed
 from feedsvc.content.text import ContentError
 from feedsvc.limits import ATTACHMENT_LENGTH_MAX
@@ -258,7 +259,8 @@ def _store(app: Flask, article_id: int, url: str, found: Found) -> None:
         s.execute(delete(MediaProbe).where(MediaProbe.article_id == article_id))
         if changed:
             s.flush()
-            feeds_changed(s, article)
+            # Shown where it was shown: an enclosure's length moves no entry in or out.
+            feeds_changed(s, article, shown_before=tombstones.shown_in(article))
 
 
 def _retry_later(app: Flask, article_id: int, attempts: int, now: datetime) -> None:
