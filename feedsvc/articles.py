@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 
 from flask import current_app, has_app_context
 from sqlalchemy import update
 from sqlalchemy.orm import Session, joinedload
 
-from feedsvc import tombstones
+from feedsvc import media, tombstones
 from feedsvc.content.html import render_body as render_markdown
 from feedsvc.content.summary import derive_summary
 from feedsvc.content.text import ContentError, clean_line, clean_text, clean_title
@@ -51,6 +51,13 @@ class ArticleInput:
     author: str = ""
     publish_at: datetime | None = None  # aware; empty: now when published
     status: str = STATUS_PUBLISHED
+    # Lead image and attachment (feedsvc/media.py): absolute http(s) URLs, "" for none; an
+    # empty type or length is found (from the extension; by the scheduler's HEAD request).
+    image_url: str = ""
+    image_alt: str = ""
+    attachment_url: str = ""
+    attachment_type: str = ""
+    attachment_length: int | None = None
 
 
 # Input fields kept under another column: the editor's own text, beside what is made of it.
@@ -84,6 +91,11 @@ class _Clean:
     summary: str
     author: str
     status: str
+    image_url: str
+    image_alt: str
+    attachment_url: str
+    attachment_type: str
+    attachment_length: int | None
 
 
 def _store(article: Article, clean: _Clean) -> None:
@@ -92,7 +104,9 @@ def _store(article: Article, clean: _Clean) -> None:
         setattr(article, f.name, getattr(clean, f.name))
 
 
-def _validated(session: Session, data: ArticleInput, base_url: str) -> _Clean:
+def _validated(
+    session: Session, data: ArticleInput, base_url: str, stored: Article | None = None
+) -> _Clean:
     """Clean every field or collect one sentence per bad field; nothing is half-stored."""
     errors: dict[str, str] = {}
     title = body_html = summary_source = author = ""
@@ -120,6 +134,7 @@ def _validated(session: Session, data: ArticleInput, base_url: str) -> _Clean:
             errors["publish_at"] = "Publish at needs a time zone."
         elif not PUBLISH_AT_EARLIEST <= data.publish_at <= PUBLISH_AT_LATEST:
             errors["publish_at"] = PUBLISH_AT_RANGE
+    found = media.clean_media(data, errors, stored)
     if errors:
         raise ValidationError(errors)
     return _Clean(
@@ -131,6 +146,7 @@ def _validated(session: Session, data: ArticleInput, base_url: str) -> _Clean:
         summary=summary_of(summary_source, body_html),
         author=author,
         status=data.status,
+        **asdict(found),
     )
 
 
@@ -177,6 +193,7 @@ def create_article(
     session.add(article)
     session.flush()
     feeds_changed(session, article)
+    media.queue_probe(session, article)
     return article
 
 
@@ -239,7 +256,7 @@ def update_article(
     (ArticleConflict) and nothing is stored. Only a `correction` moves the date feeds show
     (revised_at) once readers have seen the article; a silent fix keeps it.
     """
-    clean = _validated(session, data, base_url)
+    clean = _validated(session, data, base_url, get_article(session, article_id))
     _claim(session, article_id, expected_version)
     article = get_article(session, article_id, fresh=True)  # as claimed, not as read before
     old_section = article.section_id
@@ -252,6 +269,7 @@ def update_article(
     article.updated_by_id = by
     session.flush()
     feeds_changed(session, article, old_section_id=old_section, shown_before=shown_before)
+    media.queue_probe(session, article)
     return article
 
 

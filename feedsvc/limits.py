@@ -83,3 +83,13 @@ SCOPES = (SCOPE_READ, SCOPE_WRITE)
 # The latest a token may be made to expire, in days from its creation: a longer-lived one
 # should simply not expire (and be revoked when done with).
 TOKEN_DAYS_MAX = 3660
+
+# Lead images and attachments (feedsvc/media.py). A URL longer than this is no link anyone
+# types, and some readers and proxies cut longer ones; alt text is a sentence, not a caption.
+MEDIA_URL_MAX = 2000
+IMAGE_ALT_MAX = 500
+# RFC 6838 §4.2: type and subtype names are at most 127 characters each.
+MEDIA_TYPE_MAX = 255
+# Bytes: the largest integer JSON carries exactly everywhere (RFC 8259 §6), and the column
+# is a BIGINT.
+ATTACHMENT_LENGTH_MAX = 2**53 - 1

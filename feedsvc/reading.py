@@ -68,6 +68,11 @@ FEED_COLUMNS = (
     func.coalesce(Article.revised_at, Article.updated_at, type_=UTCDateTime),
     Article.author,
     Article.section_id,
+    Article.image_url,
+    Article.image_alt,
+    Article.attachment_url,
+    Article.attachment_type,
+    Article.attachment_length,
 )
 
 
@@ -84,6 +89,11 @@ class FeedRow:
     revised_at: datetime
     author: str
     section_id: int
+    image_url: str = ""
+    image_alt: str = ""
+    attachment_url: str = ""
+    attachment_type: str = ""  # "" while not known yet
+    attachment_length: int | None = None  # None while not known yet
 
 
 def feed_rows(
@@ -96,9 +106,10 @@ def feed_rows(
     query = _newest_published(select(*FEED_COLUMNS), as_of, limit, section_id)
     result = session.connection().execute(query)
     rows = []
-    for a_id, guid, title, html, summary, publish_at, updated, author, s_id in result:
-        assert publish_at is not None  # the query reads published articles due by as_of
-        rows.append(FeedRow(a_id, guid, title, html, summary, publish_at, updated, author, s_id))
+    for row in result:
+        assert row.publish_at is not None  # the query reads published articles due by as_of
+        values: tuple[Any, ...] = tuple(row)  # FEED_COLUMNS' order is FeedRow's
+        rows.append(FeedRow(*values))
     return rows
 
 

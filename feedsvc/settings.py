@@ -192,6 +192,10 @@ def _finish(s: dict[str, Any], instance_path: Path) -> None:
         raise SettingsError(
             f"TOMBSTONE_DAYS must be 1 to {TOMBSTONE_DAYS_MAX}, not {s['TOMBSTONE_DAYS']!r}."
         )
+    if not 0.5 <= float(s["MEDIA_PROBE_TIMEOUT"]) <= 60:
+        raise SettingsError(
+            f"MEDIA_PROBE_TIMEOUT must be 0.5 to 60 seconds, not {s['MEDIA_PROBE_TIMEOUT']!r}."
+        )
     if s["LOG_FORMAT"] not in {"text", "json"}:
         raise SettingsError("LOG_FORMAT must be 'text' or 'json'.")
     _check_database_timeouts(s)

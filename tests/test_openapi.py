@@ -46,6 +46,18 @@ def documented_limits(document: dict[str, Any]) -> list[tuple[str, str, str, int
 
 
 LIMITS = documented_limits(DOCUMENT)
+# The media fields: a value of n characters (or n itself) that is valid but for its size, and
+# the field that must come with it (alt text describes an image, a length an attachment).
+MEDIA_VALUES: dict[str, tuple[Any, dict[str, str]]] = {
+    "image_url": (lambda n: "https://e.org/" + "x" * (n - 14), {}),
+    "image_alt": (lambda n: "x" * n, {"image_url": "https://e.org/a.jpg"}),
+    "attachment_url": (lambda n: "https://e.org/" + "x" * (n - 14), {}),
+    "attachment_type": (
+        lambda n: "a" * 127 + "/" + "b" * (n - 128),
+        {"attachment_url": "https://e.org/a"},
+    ),
+    "attachment_length": (lambda n: n, {"attachment_url": "https://e.org/a.mp3"}),
+}
 
 
 @pytest.fixture
@@ -123,7 +135,7 @@ def test_every_limited_field_documents_its_limits() -> None:
     """Each field whose value the services bound carries the bound, on create and on patch."""
     bounded = {
         "Section": {"name", "slug", "description", "items_per_feed"},
-        "Article": {"title", "section", "body", "summary", "author"},
+        "Article": {"title", "section", "body", "summary", "author", *MEDIA_VALUES},
     }
     expected = {
         (f"{kind}{verb}", field) for kind, fields in bounded.items()
@@ -154,7 +166,11 @@ def test_documented_limits_are_the_enforced_ones(
     past = bound + 1 if keyword in ("maxLength", "maximum") else bound - 1
 
     def value(n: int) -> str | int:
+        if field in MEDIA_VALUES:
+            return MEDIA_VALUES[field][0](n)  # type: ignore[no-any-return]
         return "x" * n if keyword == "maxLength" else n
+
+    base = {**base, **MEDIA_VALUES.get(field, (None, {}))[1]}
 
     # Past the bound first: a section stored at the bound would make "Probe" a slug in use.
     refused = error(api.send(method, path, {**base, field: value(past)}), 422)

@@ -8,6 +8,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from . import updates
+from .media import add_media_elements, atom_links, declare
 from .model import DeletedEntry, FeedItem, FeedMeta
 from .xmltext import build_tree, rfc3339, serialize
 
@@ -23,6 +24,7 @@ def render_atom(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
     ``meta`` and ``cleaned`` have been through xmltext.clean_meta and clean_item.
     """
     fg = FeedGenerator()
+    declare(fg)  # xmlns:media, for the lead image
     fg.id(meta.id)
     fg.title(meta.title)
     # RFC 4287 §4.2.15; feedgen would default it to now(), breaking determinism and, for an
@@ -50,7 +52,8 @@ def render_atom(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
         fe.title(item.title)
         fe.updated(item.updated)
         fe.published(item.published)
-        fe.link(href=item.url, rel="alternate", type="text/html")
+        for attrs in atom_links(item):  # the article page, and the attachment if any
+            fe.link(**attrs)
         if item.author:
             fe.author(name=item.author)
         if item.summary:
@@ -69,16 +72,19 @@ def render_atom(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
     for text in (root.find("title"), root.find("subtitle")):
         if text is not None:
             text.set("type", "text")
-    for entry in root.iterfind("entry"):
+    for item, entry in zip(cleaned, root.iterfind("entry"), strict=True):
         title = entry.find("title")
         if title is not None:
             title.set("type", "text")
         # feedgen 1.0.0's FeedEntry.atom_entry() rebinds its loop variable `link` to the new
-        # element before reading rel/type from it, so entry links lose both attributes.
-        # Restore them: §4.2.7.2 alternate, §4.2.7.3 the media type of the article page.
-        for link in entry.iterfind("link"):
-            link.set("rel", "alternate")
-            link.set("type", "text/html")
+        # element before reading rel/type/length from it, so entry links lose all three.
+        # Restore them in the order they were given: §4.2.7.2 alternate (the article page,
+        # §4.2.7.3 text/html) and enclosure (the attachment, its type and §4.2.7.6 length).
+        for link, given in zip(entry.iterfind("link"), atom_links(item), strict=True):
+            for name in ("rel", "type", "length"):
+                if name in given:
+                    link.set(name, given[name])
+        add_media_elements(entry, item)
     _add_tombstones(root, meta.deleted)
     return serialize(root, meta.stylesheet_url)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 
+from .media import json_media
 from .model import FeedItem, FeedMeta
 from .xmltext import rfc3339
 
@@ -35,6 +36,7 @@ def _item(item: FeedItem) -> dict[str, Any]:
         out["authors"] = [{"name": item.author}]
     if item.category:
         out["tags"] = [item.category]
+    json_media(out, item)  # "image", "attachments"
     return out
 
 

@@ -10,6 +10,7 @@ from feedgen.feed import FeedGenerator
 
 from . import updates
 from .htmltext import html_inert
+from .media import add_media_elements, declare
 from .model import FeedItem, FeedMeta
 from .xmltext import build_tree, serialize
 
@@ -34,6 +35,7 @@ def render_rss(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
     # dc:creator, not <author>: RSS 2.0 <author> must be an e-mail address and the W3C
     # validator flags a bare name; the Dublin Core element carries a name.
     fg.load_extension("dc", atom=False, rss=True)
+    declare(fg)  # xmlns:media, for the lead image
     # Plain-text fields go through html_inert: RSS 2.0 does not say whether they are text or
     # HTML, and readers that guess HTML must see the same characters, never markup.
     fg.title(html_inert(meta.title))
@@ -71,11 +73,16 @@ def render_rss(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
         if item.category:
             fe.category(term=html_inert(item.category))
         fe.dc.dc_creator(html_inert(item.author or meta.author))
+        if item.attachment is not None:
+            # RSS 2.0 "enclosure": url, length in bytes (0 when unknown) and type, all required.
+            a = item.attachment
+            fe.enclosure(a.url, str(a.length), a.media_type)
 
     with _LOCALE_SWITCH:
         root = build_tree(fg, "rss")
     channel = root[0]
     for item, element in zip(cleaned, channel.iterfind("item"), strict=True):
+        add_media_elements(element, item)
         if item.content_html and not item.summary:
             # With no description feedgen moves the content into <description> and drops
             # content:encoded. We omit an empty description (the validator warns on empty

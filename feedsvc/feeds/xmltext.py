@@ -10,7 +10,8 @@ from typing import Any, cast
 
 from lxml import etree
 
-from .model import FeedItem, FeedMeta
+from .media import lead_image_html
+from .model import Attachment, FeedItem, FeedMeta, Image
 
 # RSS 1.0 Syndication module: the values sy:updatePeriod may take.
 UPDATE_PERIODS = ("hourly", "daily", "weekly", "monthly", "yearly")
@@ -108,11 +109,30 @@ def check_update_hints(period: str, frequency: int) -> None:
         raise ValueError(f"FeedMeta.update_frequency must be at least 1, got {frequency}.")
 
 
+def _clean_image(image: Image | None) -> Image | None:
+    url = xml_safe(image.url).strip() if image is not None else ""
+    return Image(url=url, alt=xml_safe(image.alt).strip()) if image is not None and url else None
+
+
+def _clean_attachment(attachment: Attachment | None) -> Attachment | None:
+    url = xml_safe(attachment.url).strip() if attachment is not None else ""
+    if attachment is None or not url:
+        return None
+    # Never an empty type (RSS 2.0 "enclosure" requires one); RFC 2046 §4.5.1 is the fallback.
+    media_type = xml_safe(attachment.media_type).strip() or "application/octet-stream"
+    return Attachment(url=url, media_type=media_type, length=max(0, attachment.length))
+
+
 def clean_item(item: FeedItem) -> FeedItem:
-    """Return ``item`` with XML-safe strings and UTC dates; raise ValueError if unusable."""
+    """Return ``item`` with XML-safe strings and UTC dates; raise ValueError if unusable.
+
+    The lead image, if any, also becomes the first paragraph of content_html (feeds/media.py),
+    so call it once per item.
+    """
     item_id = _required(item.id, "FeedItem.id")
     url = _required(item.url, f"FeedItem.url of {item_id!r}")
     author = xml_safe(item.author).strip() if item.author is not None else ""
+    image = _clean_image(item.image)
     return replace(
         item,
         id=item_id,
@@ -120,12 +140,14 @@ def clean_item(item: FeedItem) -> FeedItem:
         # RFC 4287 §4.2.14 requires atom:title and feedgen rejects an empty one; the article's
         # URL is a stand-in that invents no words and still gives readers something to click.
         title=xml_safe(item.title).strip() or url,
-        content_html=xml_safe(item.content_html),
+        content_html=lead_image_html(image) + xml_safe(item.content_html),
         summary=xml_safe(item.summary).strip(),
         published=utc(item.published, f"FeedItem.published of {item_id!r}"),
         updated=utc(item.updated, f"FeedItem.updated of {item_id!r}"),
         author=author or None,
         category=xml_safe(item.category).strip(),
+        image=image,
+        attachment=_clean_attachment(item.attachment),
     )
 
 

@@ -12,7 +12,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from feedsvc.publishing import backlog, lease, websub
+from feedsvc.publishing import backlog, lease, probes, websub
 from feedsvc.publishing.changes import edits_pending
 from feedsvc.publishing.passes import PassResult, run_pass
 from feedsvc.publishing.store import Fenced
@@ -203,6 +203,16 @@ def run_scheduler(app: Flask) -> None:
             id="watch-edits",
             **common,
         )
+
+    # Attachments' type and length (HEAD requests): beside the passes, never inside one.
+    scheduler.add_job(
+        probes.run_job,
+        "interval",
+        seconds=float(app.config["TICK_SECONDS"]),
+        id="probe-media",
+        args=[app, lambda: publisher.leading],
+        **common,
+    )
 
     if db.defer_checkpoints(app):
         scheduler.add_job(

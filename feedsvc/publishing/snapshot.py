@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from feedsvc import feeds, tombstones, urls
 from feedsvc.feeds.opml import OPML_CONTENT_TYPE, OpmlEntry, render_opml
+from feedsvc.media import OCTET_STREAM
 from feedsvc.publishing.feedhints import feed_hints
 from feedsvc.reading import FeedRow, feed_rows
 from feedsvc.storage.db import transaction
@@ -76,9 +77,21 @@ def feed_items(
                 updated=max(a.revised_at, a.publish_at),
                 author=a.author or None,
                 category=names[a.section_id],
+                image=feeds.Image(a.image_url, a.image_alt) if a.image_url else None,
+                attachment=_attachment(a),
             )
         )
     return items
+
+
+def _attachment(a: FeedRow) -> feeds.Attachment | None:
+    """The article's enclosure; until the scheduler has found its type and length, the feeds
+    say application/octet-stream and 0 (RSS 2.0 requires both attributes)."""
+    if not a.attachment_url:
+        return None
+    return feeds.Attachment(
+        a.attachment_url, a.attachment_type or OCTET_STREAM, a.attachment_length or 0
+    )
 
 
 def _render_formats(

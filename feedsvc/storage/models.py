@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     DateTime,
     Float,
     ForeignKey,
@@ -23,7 +24,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from feedsvc.limits import (
     AUTHOR_MAX,
+    IMAGE_ALT_MAX,
     ITEMS_PER_FEED_DEFAULT,
+    MEDIA_TYPE_MAX,
+    MEDIA_URL_MAX,
     ROLE_ADMIN,
     ROLE_EDITOR,
     SCOPE_WRITE,
@@ -167,6 +171,23 @@ class Article(Base):
     # readers should see again, kept by a silent fix (updated_at is every save's time).
     # NULL only for rows no save has touched since migration 0010 filled it.
     revised_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    # The lead image and the attachment (feedsvc/media.py); "" when there is none. The
+    # attachment's type "" and length NULL mean "not known yet": the scheduler finds them
+    # (publishing/probes.py), and the feeds say application/octet-stream and 0 meanwhile.
+    image_url: Mapped[str] = mapped_column(
+        String(MEDIA_URL_MAX), default="", server_default=text("''")
+    )
+    image_alt: Mapped[str] = mapped_column(
+        String(IMAGE_ALT_MAX), default="", server_default=text("''")
+    )
+    attachment_url: Mapped[str] = mapped_column(
+        String(MEDIA_URL_MAX), default="", server_default=text("''")
+    )
+    attachment_type: Mapped[str] = mapped_column(
+        String(MEDIA_TYPE_MAX), default="", server_default=text("''")
+    )
+    attachment_length: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     section: Mapped[Section] = relationship(back_populates="articles")
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])

@@ -195,6 +195,8 @@ def _stored_values(article: Article) -> dict[str, str]:
     """Each field's value as the edit form shows it for the stored article."""
     data = articles.input_of(article)
     values = {name: str(getattr(data, name)) for name in _COMPARED}
+    length = data.attachment_length
+    values["attachment_length"] = "" if length is None else str(length)  # as the form shows it
     values["publish_at"] = _minute(to_local(article.publish_at))
     return values
 

@@ -112,6 +112,23 @@ class _PublishAtField(DateTimeLocalField):
         return f"{self.data.year:04d}{self.data:-%m-%dT%H:%M}"
 
 
+class _LengthField(IntegerField):
+    """A whole number of bytes: digits only (int() would also take "1_000" or "+5")."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if not valuelist:
+            return
+        text = str(valuelist[0]).strip()
+        if text.isascii() and text.isdigit():
+            self.data = int(text)
+            return
+        self.data = None
+        raise ValueError(
+            "Attachment length must be a whole number of bytes, like 12345678; "
+            "leave it empty to have it found."
+        )
+
+
 class ArticleForm(FlaskForm):
     """One field per articles.ArticleInput field, by the same name, shown in this order."""
 
@@ -147,6 +164,30 @@ class ArticleForm(FlaskForm):
         "Status",
         choices=[SelectChoice(STATUS_PUBLISHED, "Published"), SelectChoice(STATUS_DRAFT, "Draft")],
         default=STATUS_PUBLISHED,
+    )
+    # The lead image and the attachment (feedsvc/media.py checks them).
+    image_url = StringField(
+        "Image URL",
+        description="Optional. The lead image, https://…; shown above the article and in feeds.",
+        render_kw={"inputmode": "url"},
+    )
+    image_alt = StringField(
+        "Image alt text", description="What the image shows, for people who cannot see it."
+    )
+    attachment_url = StringField(
+        "Attachment URL",
+        description="Optional. Audio, video or a document, https://…; feeds carry it as an "
+        "enclosure.",
+        render_kw={"inputmode": "url"},
+    )
+    attachment_type = StringField(
+        "Attachment type",
+        description="Like audio/mpeg. Empty: taken from the file name, or asked of its server.",
+    )
+    attachment_length = _LengthField(
+        "Attachment length",
+        description="In bytes. Empty: asked of the file's server.",
+        validators=[Optional()],
     )
 
 

@@ -39,6 +39,9 @@ _EMPTY_OK = {
     f"{_A}category",
     "{http://purl.org/atompub/tombstones/1.0}deleted-entry",  # RFC 6721 §3: ref and when
 }
+# RSS 2.0 <enclosure> and Media RSS media:content / media:thumbnail: attributes only.
+MRSS_NS = "http://search.yahoo.com/mrss/"
+_EMPTY_OK |= {"enclosure", f"{{{MRSS_NS}}}content", f"{{{MRSS_NS}}}thumbnail"}
 
 
 def is_absolute_url(url: str) -> bool:

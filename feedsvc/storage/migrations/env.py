@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from feedsvc.storage import media as _media  # noqa: F401  (its tables are in Base.metadata)
 from feedsvc.storage.models import Base
 
 engine = context.config.attributes["engine"]

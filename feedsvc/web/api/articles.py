@@ -83,6 +83,8 @@ def _read(
     for field in ARTICLE_FIELDS:
         if field.kind is Kind.STRING and field.name in values:
             changes[field.name] = values[field.name]
+        elif field.kind is Kind.INTEGER and field.name in values:  # attachment_length
+            changes[field.name] = values[field.name] if values[field.name] != "" else None
     publish_at = values.get("publish_at")
     if isinstance(publish_at, str) and publish_at:
         # null or "" keep the stored time (or "now" for a new published article)

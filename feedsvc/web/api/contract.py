@@ -85,6 +85,19 @@ ARTICLE_FIELDS = (
     Field("author", Kind.STRING, nullable=True, max_length=limits.AUTHOR_MAX),
     Field("publish_at", Kind.DATE_TIME, nullable=True),
     Field("status", Kind.STRING, enum=limits.STATUSES),
+    *(
+        Field("image_url", Kind.STRING, nullable=True, max_length=limits.MEDIA_URL_MAX),
+        Field("image_alt", Kind.STRING, nullable=True, max_length=limits.IMAGE_ALT_MAX),
+        Field("attachment_url", Kind.STRING, nullable=True, max_length=limits.MEDIA_URL_MAX),
+        Field("attachment_type", Kind.STRING, nullable=True, max_length=limits.MEDIA_TYPE_MAX),
+        Field(
+            "attachment_length",
+            Kind.INTEGER,
+            nullable=True,
+            minimum=0,
+            maximum=limits.ATTACHMENT_LENGTH_MAX,
+        ),
+    ),
 )
 
 # A change's kind, not a stored field: true moves the date feeds show as the entry's updated

@@ -105,4 +105,9 @@ def article_json(article: Article) -> dict[str, Any]:
         "created_by": article.created_by.username if article.created_by else None,
         "updated_by": article.updated_by.username if article.updated_by else None,
         "version": article.version,
+        "image_url": article.image_url,
+        "image_alt": article.image_alt,
+        "attachment_url": article.attachment_url,
+        "attachment_type": article.attachment_type,
+        "attachment_length": article.attachment_length,
     }

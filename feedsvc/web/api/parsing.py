@@ -88,11 +88,13 @@ def _whole(value: Any) -> Any:
 def _typed(field: Field, value: Any) -> tuple[Value | None, str]:
     """The value if its JSON type is the field's (null → "" where allowed), else a sentence."""
     name = field.name
+    if value is None and field.nullable and field.kind is Kind.INTEGER:
+        return "", ""  # null: "not given" (the caller reads "" as None)
     if field.kind in (Kind.INTEGER, Kind.REFERENCE):
         value = _whole(value)
     if field.kind is Kind.INTEGER:
         if isinstance(value, bool) or not isinstance(value, int):
-            return None, f"“{name}” must be an integer."
+            return None, f"“{name}” must be an integer{' or null' if field.nullable else ''}."
         return value, ""
     if field.kind is Kind.REFERENCE:
         if isinstance(value, bool) or not isinstance(value, int | str):

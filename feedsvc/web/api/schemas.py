@@ -36,6 +36,39 @@ _ARTICLE_NOTES = {
     ),
 }
 _ARTICLE_DEFAULTS: dict[str, object] = {"status": limits.STATUS_PUBLISHED}
+_ARTICLE_NOTES.update(
+    {
+        "image_url": "The lead image: an absolute http(s) URL. Empty or null: none.",
+        "image_alt": "The image's alt text (plain text); refused without an image_url.",
+        "attachment_url": (
+            "Audio, video or a document, an absolute http(s) URL: the feeds' enclosure. "
+            "Empty or null: none."
+        ),
+        "attachment_type": (
+            "Its media type, type/subtype. Empty or null: taken from the file extension, "
+            "else from the scheduler's HEAD request (application/octet-stream when that fails)."
+        ),
+        "attachment_length": (
+            "Its size in bytes. Null: found by the scheduler's HEAD request (0 when that fails)."
+        ),
+    }
+)
+# The media fields of the Article answer (encoding.article_json).
+_ARTICLE_MEDIA = {
+    "image_url": {"type": "string", "description": "The lead image's URL; empty: none."},
+    "image_alt": {"type": "string"},
+    "attachment_url": {"type": "string", "description": "The enclosure's URL; empty: none."},
+    "attachment_type": {
+        "type": "string",
+        "description": "Its media type; empty while the scheduler has still to find it.",
+    },
+    "attachment_length": {
+        "type": ["integer", "null"],
+        "minimum": 0,
+        "description": "Its size in bytes; null while the scheduler has still to find it "
+        "(0: it could not be found).",
+    },
+}
 
 
 def ref(kind: str, name: str) -> dict[str, str]:
@@ -201,6 +234,7 @@ def schemas() -> dict[str, Any]:
                 "created_by",
                 "updated_by",
                 "version",
+                *_ARTICLE_MEDIA,
             ],
             "additionalProperties": False,
             "properties": {
@@ -253,6 +287,7 @@ def schemas() -> dict[str, Any]:
                     "description": "Moves on by one with every save. The ETag header names it; "
                     "send it back in If-Match so that a change made meanwhile is not lost.",
                 },
+                **_ARTICLE_MEDIA,
             },
         },
         "ArticleList": {
