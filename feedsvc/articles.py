@@ -10,6 +10,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import update
 from sqlalchemy.orm import Session, joinedload
 
+from feedsvc import archiving
 from feedsvc.content.html import render_body as render_markdown
 from feedsvc.content.summary import derive_summary
 from feedsvc.content.text import ContentError, clean_line, clean_text, clean_title
@@ -238,13 +239,13 @@ def update_article(
     clean = _validated(session, data, base_url)
     _claim(session, article_id, expected_version)
     article = get_article(session, article_id, fresh=True)  # as claimed, not as read before
-    old_section = article.section_id
+    old_section, old_publish_at = article.section_id, article.publish_at
     _store(article, clean)
     article.publish_at = _publish_time(data, article.publish_at)
     article.updated_at = utcnow()
     article.updated_by_id = by
     session.flush()
-    feeds_changed(session, article, old_section_id=old_section)
+    feeds_changed(session, article, old_section_id=old_section, old_publish_at=old_publish_at)
     return article
 
 
@@ -261,15 +262,29 @@ def delete_article(
     session.flush()
 
 
-def feeds_changed(session: Session, article: Article, *, old_section_id: int | None = None) -> None:
+def feeds_changed(
+    session: Session,
+    article: Article,
+    *,
+    old_section_id: int | None = None,
+    old_publish_at: datetime | None = None,
+) -> None:
     """Mark every feed that shows, or showed, the article out of date, in the save's transaction.
 
     The one place a create, edit or delete tells the scheduler what to render again: its
-    section's feeds (and, when it moved, the old section's); the site feed follows any section.
+    section's feeds (and, when it moved, the old section's); the site feed follows any section;
+    the archive pages that hold its old and new placements (archiving.touch).
     """
     bump_revision(session, article.section_id)
     if old_section_id is not None and old_section_id != article.section_id:
         bump_revision(session, old_section_id)
+    old_keys = archiving.scope_keys(old_section_id or article.section_id)
+    archiving.touch(
+        session,
+        [(key, article.publish_at) for key in archiving.scope_keys(article.section_id)]
+        + [(key, old_publish_at) for key in old_keys],
+        article.id,
+    )
 
 
 # An article with its section and the accounts that wrote and last changed it, in one query.

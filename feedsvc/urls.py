@@ -30,3 +30,18 @@ def section_page_url(site_url: str, slug: str) -> str:
 def article_url(site_url: str, article_id: int) -> str:
     # By id, not by title or section: edits and moves never break a reader's link.
     return absolute(site_url, f"articles/{article_id}")
+
+
+# RFC 5005 archive pages live under their feed's folder: <base>archive/<n>/<feed file>, where
+# base is "" for the site feeds and "sections/<slug>/" for a section's (page 1 is the oldest).
+ARCHIVE_DIR = "archive"
+ARCHIVE_PAGE_PATTERN = "[1-9][0-9]{0,8}"  # page numbers as they appear in a URL
+
+
+def section_base(slug: str) -> str:
+    return f"sections/{slug}/"
+
+
+def archive_doc_path(base: str, page: int, fmt: str) -> str:
+    """Stored path of a feed's archive page ``page`` in format ``fmt`` (no leading slash)."""
+    return f"{base}{ARCHIVE_DIR}/{page}/{FEED_FILES[fmt]}"

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from feedgen.feed import FeedGenerator
 
+from .history import add_archive
 from .model import FeedItem, FeedMeta
 from .xmltext import build_tree, serialize
 
@@ -72,4 +73,5 @@ def render_atom(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
         for link in entry.iterfind("link"):
             link.set("rel", "alternate")
             link.set("type", "text/html")
+    add_archive(root, "entry", meta.archive, "application/atom+xml")
     return serialize(root)

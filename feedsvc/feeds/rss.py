@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from feedgen.feed import FeedGenerator
 
+from .history import add_archive
 from .htmltext import html_inert
 from .model import FeedItem, FeedMeta
 from .xmltext import build_tree, serialize
@@ -81,4 +82,5 @@ def render_rss(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
             description = element.find("description")
             if description is not None:
                 description.tag = _CONTENT_ENCODED
+    add_archive(channel, "item", meta.archive, "application/rss+xml")
     return serialize(root)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from feedsvc import rerendering
 from feedsvc.content.text import ContentError
-from feedsvc.publishing import renderpool
+from feedsvc.publishing import archives, renderpool
 from feedsvc.publishing.changes import Due, pass_due
 from feedsvc.publishing.renderpool import Failed
 from feedsvc.publishing.snapshot import Rendered, SectionDocs, prepare_section, prepare_site
@@ -73,8 +73,13 @@ def run_pass(
         if not full or rerender_articles(app, work.result, keep_leading):
             with transaction(app, write=False) as s:
                 due = pass_due(s, work.now, full=full)
+            # RFC 5005 archives first: the subscription documents then link their newest page.
+            history = archives.advance(app, due, work.now, token=token)
+            due = history.due
+            if history.failure:
+                work.result.failures["archive"] = history.failure
             if work.render_sections(due.sections, keep_leading):
-                work.finish(due)
+                work.finish(due, archives.render_open(app, history, work.now))
     finally:
         work.result.seconds = time.perf_counter() - started
     if record is not None and not work.recorded:
@@ -185,7 +190,7 @@ class Pass:
             outcomes.close()
         return True
 
-    def finish(self, due: Due) -> None:
+    def finish(self, due: Due, extra: Sequence[Rendered] = ()) -> None:
         """Render the site's documents when due; store them with the last batch, and record."""
         site: list[Rendered] = []
         if due.site:
@@ -194,20 +199,28 @@ class Pass:
             except Exception as exc:  # keep serving the last good site feeds
                 log.exception("rendering the site-wide feeds failed")
                 self.result.failures["site"] = f"{type(exc).__name__}: {exc}"
-        self.flush(self._take_pending(), site, last=True)
+        self.flush(self._take_pending(), site, last=True, extra=extra)
 
     def flush(
-        self, batch: list[SectionDocs], site: Sequence[Rendered], *, last: bool = False
+        self,
+        batch: list[SectionDocs],
+        site: Sequence[Rendered],
+        *,
+        last: bool = False,
+        extra: Sequence[Rendered] = (),
     ) -> None:
-        """Store a batch (and the site's documents) in one transaction; the last one records."""
-        if not batch and not site:
+        """Store a batch (and the site's documents) in one transaction; the last one records.
+
+        extra: further documents stored with them (open archive pages), not counted as the site's.
+        """
+        if not batch and not site and not extra:
             return
         before_commit = None
         if last and self.record is not None:
             before_commit = partial(self._record_within, self.record, batch, site)
         try:
             changed = write_documents(
-                self.app, batch, site, token=self.token, before_commit=before_commit
+                self.app, batch, [*site, *extra], token=self.token, before_commit=before_commit
             )
         except Fenced:  # not this batch's fault: this process no longer leads
             raise

@@ -35,6 +35,8 @@ _RFC822 = re.compile(
 )
 # Elements whose meaning is carried by attributes and are therefore empty on purpose.
 _EMPTY_OK = {f"{_A}link", f"{_A}category"}
+# RFC 5005 §4: fh:archive is empty by definition, its presence is the whole statement.
+_EMPTY_OK.add("{http://purl.org/syndication/history/1.0}archive")
 
 
 def is_absolute_url(url: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from feedsvc.storage import archives as _archives  # noqa: F401  (its tables in the metadata)
 from feedsvc.storage.models import Base
 
 engine = context.config.attributes["engine"]
