@@ -7,6 +7,7 @@ import json
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,10 +17,11 @@ from lxml import etree
 from sqlalchemy import insert, select, update
 
 from feedsvc.articles import delete_article, input_of, update_article
+from feedsvc.sections import SectionInput, update_section
 from feedsvc.storage.archives import ArchivePage, ArchiveScope
-from feedsvc.storage.db import transaction
+from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import Article, Section
-from tests.support.app import SITE_URL
+from tests.support.app import SITE_URL, make_app
 from tests.support.factories import BASE_URL, make_article, make_section
 from tests.support.feedcheck import check_atom, check_json, check_rss
 from tests.support.published import publish
@@ -240,3 +242,52 @@ def test_a_small_feed_has_no_archive(app: Flask, client: FlaskClient) -> None:
     ids, pages = walk(client, "atom", f"{SITE_URL}/sections/tiny/atom.xml")
     assert len(ids) == 1 and pages == []
     assert client.get("/sections/tiny/archive/1/atom.xml").status_code in (404, 503)
+
+
+def test_a_first_backfill_spreads_over_passes(app: Flask) -> None:
+    section = make_section(app, "Backfill", slug="backfill")
+    bulk_articles(app, section, ARTICLES, label="Old")
+    publish(app)
+    with transaction(app, write=False) as s:
+        first = len(s.scalars(select(ArchivePage.page)).all())
+    # ARCHIVE_PAGES_PER_PASS (8) pages in the first pass, of the 18 the two feeds need.
+    assert first == 8
+    settle(app)
+    with transaction(app, write=False) as s:
+        assert len(s.scalars(select(ArchivePage.page)).all()) == 18
+
+
+def test_the_export_holds_the_archive_pages(database_url: str, tmp_path: Path) -> None:
+    export = tmp_path / "export"
+    app = make_app(
+        database_url, tmp_path, EXPORT_DIR=str(export), ARCHIVE_PAGE_ITEMS=10, SITE_FEED_ITEMS=10
+    )
+    try:
+        section = make_section(app, "Exported", slug="exported", items_per_feed=10)
+        bulk_articles(app, section, 45, label="Exported")
+        settle(app)
+        client = app.test_client()
+        for path in ("sections/exported/archive/1/atom.xml", "archive/2/feed.json"):
+            served = client.get(f"/{path}")
+            assert served.status_code == 200
+            assert (export / path).read_bytes() == served.get_data()
+    finally:
+        database(app).dispose()
+
+
+def test_a_renamed_section_renders_its_pages_again_at_the_new_path(
+    app: Flask, client: FlaskClient
+) -> None:
+    app.config.update(ARCHIVE_PAGE_ITEMS=10)
+    section = make_section(app, "Before", slug="before", items_per_feed=10)
+    bulk_articles(app, section, 45, label="Item")
+    settle(app)
+    old = get(client, f"{SITE_URL}/sections/before/archive/1/atom.xml").get_data()
+    with transaction(app) as s:
+        update_section(s, section, SectionInput(name="After", slug="after", items_per_feed=10))
+    settle(app)
+    ids, pages = walk(client, "atom", f"{SITE_URL}/sections/after/atom.xml")
+    assert sorted(ids) == sorted(published_guids(app, section))
+    assert pages[-1] == f"{SITE_URL}/sections/after/archive/1/atom.xml"
+    renamed = get(client, pages[-1]).get_data()
+    assert b"After" in renamed and b"Before" not in renamed and renamed != old

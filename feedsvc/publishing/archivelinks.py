@@ -35,11 +35,16 @@ class History:
     open_page: bool = False
     backlog: bool = False
     floor: Key | None = None  # the newest closed page's bound; items at or below are archived
+    fingerprint: str = ""  # what its pages' heads were rendered from (ArchiveScope.fingerprint)
 
     @property
     def newest_page(self) -> int:
-        """The newest archive page (0: none): the subscription document's prev-archive."""
-        return self.closed + 1 if self.open_page else self.closed
+        """The newest archive page (0: none): the subscription document's prev-archive.
+
+        While pages are still waiting to close (a first backfill) the open page is not
+        rendered, so the feed links the newest closed one meanwhile.
+        """
+        return self.closed + 1 if self.open_page and not self.backlog else self.closed
 
     def above_floor(self, rows: Sequence[K]) -> list[K]:
         """The rows a subscription document shows: none an archive page holds, so following
@@ -81,13 +86,16 @@ class History:
 def read_state(session: Session, key: str) -> History:
     """The feed's archive state as stored; History() for a feed never archived."""
     row = session.execute(
-        select(ArchiveScope.closed, ArchiveScope.open_page, ArchiveScope.backlog).where(
-            ArchiveScope.feed_key == key
-        )
+        select(
+            ArchiveScope.closed,
+            ArchiveScope.open_page,
+            ArchiveScope.backlog,
+            ArchiveScope.fingerprint,
+        ).where(ArchiveScope.feed_key == key)
     ).first()
     if row is None:
         return History()
-    closed, open_page, backlog = row
+    closed, open_page, backlog, fingerprint = row
     floor = None
     if closed:
         bound = session.execute(
@@ -97,4 +105,4 @@ def read_state(session: Session, key: str) -> History:
         ).first()
         if bound is not None:
             floor = (bound[0], bound[1])
-    return History(closed, bool(open_page), bool(backlog), floor)
+    return History(closed, bool(open_page), bool(backlog), floor, fingerprint)

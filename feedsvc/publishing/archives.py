@@ -32,6 +32,7 @@ from feedsvc.publishing.archivescopes import (
     Scope,
     after,
     at_most,
+    fingerprint,
     published,
     scope_of,
 )
@@ -93,22 +94,28 @@ def _advance(app: Flask, due: Due, now: datetime, token: int | None) -> Plan:
             )
         ):
             touches[key].append((touch_id, at, article_id))
-        # Feeds with work now first (their subscription documents render in this pass), then
-        # those with a backlog from earlier passes.
+        # Feeds with work now first (their subscription documents render in this pass, or a
+        # page of theirs waits to be rendered again), then those with pages left to close.
         keys = [archiving.section_key(i) for i in due.sections]
         keys += [archiving.SITE_KEY] if due.site else []
-        keys += sorted(set(touches) - set(keys))
+        dirty = c.execute(select(ArchivePage.feed_key).where(ArchivePage.dirty).distinct())
+        keys += sorted((set(touches) | set(dirty.scalars())) - set(keys))
+        urgent = len(keys)
         keys += sorted(
             set(c.execute(select(ArchiveScope.feed_key).where(ArchiveScope.backlog)).scalars())
             - set(keys)
         )
-        for key in keys:
+        for position, key in enumerate(keys):
+            if position >= urgent and budget <= 0:
+                del keys[position:]  # the rest of the backlog waits for the next passes
+                break
             scope = scope_of(s, config, key)
             before = read_state(s, key)
             if scope is None:
                 continue
             _mark_touched(s, key, before, touches.get(key, ()))
-            state, budget = _close(s, scope, before, now, page_items, budget)
+            print_ = fingerprint(config, scope)
+            state, budget = _close(s, scope, before, now, page_items, budget, print_)
             if state.newest_page != before.newest_page:
                 if scope.section_id is None:
                     site_moved = True
@@ -163,7 +170,13 @@ def _mark_touched(
 
 
 def _close(
-    s: Session, scope: Scope, history: History, now: datetime, page_items: int, budget: int
+    s: Session,
+    scope: Scope,
+    history: History,
+    now: datetime,
+    page_items: int,
+    budget: int,
+    print_: str,
 ) -> tuple[History, int]:
     """Close pages while the items past the subscription window fill one; return the state."""
     c = s.connection()
@@ -204,18 +217,27 @@ def _close(
         or closed > 0
         or c.execute(query.offset(scope.window).limit(1)).first() is not None
     )
-    state = History(closed, open_page, backlog, floor)
-    if (state.closed, state.open_page, state.backlog) != (
+    state = History(closed, open_page, backlog, floor, print_)
+    if print_ != history.fingerprint and history.closed:
+        # The feed's title, path or the site's address changed: every page says it.
+        c.execute(update(ArchivePage).where(ArchivePage.feed_key == scope.key).values(dirty=True))
+    if (state.closed, state.open_page, state.backlog, state.fingerprint) != (
         history.closed,
         history.open_page,
         history.backlog,
+        history.fingerprint,
     ):
         _save_state(s, scope.key, state)
     return state, budget
 
 
 def _save_state(s: Session, key: str, state: History) -> None:
-    values = {"closed": state.closed, "open_page": state.open_page, "backlog": state.backlog}
+    values = {
+        "closed": state.closed,
+        "open_page": state.open_page,
+        "backlog": state.backlog,
+        "fingerprint": state.fingerprint,
+    }
     c = s.connection()
     found = c.execute(update(ArchiveScope).where(ArchiveScope.feed_key == key).values(**values))
     if found.rowcount == 0:
@@ -260,12 +282,10 @@ def _render_closed(
             select(ArchivePage.feed_key, ArchivePage.page)
             .where(ArchivePage.feed_key.in_(keys), ArchivePage.dirty)
             .order_by(ArchivePage.feed_key, ArchivePage.page)
-            .limit(budget + 1)
+            .limit(budget)
         ).all()
         if not dirty:
             return
-        leftover = {key for key, _page in dirty[budget:]}
-        dirty = dirty[:budget]
         scopes: dict[str, tuple[Scope | None, History]] = {}
         for key, page in dirty:
             if key not in scopes:
@@ -294,12 +314,6 @@ def _render_closed(
                 update(ArchivePage)
                 .where(ArchivePage.feed_key == key, ArchivePage.page == page)
                 .values(dirty=False)
-            )
-        if leftover:  # still dirty pages: the next pass carries on with these feeds
-            c.execute(
-                update(ArchiveScope)
-                .where(ArchiveScope.feed_key.in_(sorted(leftover)))
-                .values(backlog=True)
             )
 
     write_documents(app, [], docs, token=token, before_commit=mark)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -87,3 +88,11 @@ def published(scope: Scope, as_of: datetime, *more: ColumnElement[bool]) -> list
 
 NEWEST = (Article.publish_at.desc(), Article.id.desc())
 OLDEST = (Article.publish_at.asc(), Article.id.asc())
+
+
+def fingerprint(config: Mapping[str, Any], scope: Scope) -> str:
+    """What a feed's archive pages say besides their items: their path, head and the settings
+    they are rendered with. Rendered again, every page, when it changes."""
+    settings = [config[name] for name in ("SITE_URL", "SITE_LANGUAGE", "SITE_NAME")]
+    settings += [config["TICK_SECONDS"], config["ARCHIVE_MAX_AGE"]]
+    return hashlib.sha256(repr((scope.base, scope.head, settings)).encode()).hexdigest()[:32]

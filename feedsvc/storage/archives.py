@@ -19,6 +19,8 @@ class ArchivePage(Base):
     an article leaves every other page as it was."""
 
     __tablename__ = "archive_pages"
+    # Each pass asks which feeds have a page to render again: an index range, not a scan.
+    __table_args__ = (Index("ix_archive_pages_dirty", "dirty", "feed_key"),)
 
     feed_key: Mapped[str] = mapped_column(String(KEY_MAX), primary_key=True)
     page: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1 is the oldest
@@ -40,6 +42,9 @@ class ArchiveScope(Base):
     open_page: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # More pages are ready to close than one pass closes: the next pass carries on.
     backlog: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # What every page's head was rendered from (the feed's title, path, the site's address):
+    # when it differs (a section renamed, its slug changed) every page is rendered again.
+    fingerprint: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class ArchiveTouch(Base):

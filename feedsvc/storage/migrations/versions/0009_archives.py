@@ -32,12 +32,14 @@ def upgrade() -> None:
         sa.Column("dirty", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.PrimaryKeyConstraint("feed_key", "page", name=op.f("pk_archive_pages")),
     )
+    op.create_index("ix_archive_pages_dirty", "archive_pages", ["dirty", "feed_key"])
     op.create_table(
         "archive_scopes",
         sa.Column("feed_key", sa.String(64), nullable=False),
         sa.Column("closed", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("open_page", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("backlog", sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column("fingerprint", sa.String(64), nullable=False, server_default=""),
         sa.PrimaryKeyConstraint("feed_key", name=op.f("pk_archive_scopes")),
     )
     op.create_table(
@@ -57,4 +59,5 @@ def downgrade() -> None:
     op.drop_index("ix_archive_touches_feed_key", table_name="archive_touches")
     op.drop_table("archive_touches")
     op.drop_table("archive_scopes")
+    op.drop_index("ix_archive_pages_dirty", table_name="archive_pages")
     op.drop_table("archive_pages")
