@@ -21,6 +21,7 @@ from feedsvc.sections import SectionInput, update_section
 from feedsvc.storage.archives import ArchivePage, ArchiveScope
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import Article, Section
+from feedsvc.web.fastpath import document_path
 from tests.support.app import SITE_URL, make_app
 from tests.support.factories import BASE_URL, make_article, make_section
 from tests.support.feedcheck import check_atom, check_json, check_rss
@@ -291,3 +292,16 @@ def test_a_renamed_section_renders_its_pages_again_at_the_new_path(
     assert pages[-1] == f"{SITE_URL}/sections/after/archive/1/atom.xml"
     renamed = get(client, pages[-1]).get_data()
     assert b"After" in renamed and b"Before" not in renamed and renamed != old
+
+
+def test_archive_urls_reach_the_fast_path_and_nothing_else(client: FlaskClient) -> None:
+    assert document_path("/archive/3/atom.xml") == ("archive/3/atom.xml", "/archive/<n>/atom.xml")
+    assert document_path("/sections/world/archive/12/feed.json") == (
+        "sections/world/archive/12/feed.json",
+        "/sections/<slug>/archive/<n>/feed.json",
+    )
+    for path in ("/archive/0/atom.xml", "/archive/x/atom.xml", "/archive/3/index.html"):
+        assert document_path(path) is None
+    # No such section: 404, as for its feeds; a page number no feed has: 404.
+    assert client.get("/sections/nowhere/archive/1/rss.xml").status_code == 404
+    assert client.get("/archive/0/rss.xml").status_code == 404
