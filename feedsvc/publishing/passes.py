@@ -74,12 +74,12 @@ def run_pass(
             with transaction(app, write=False) as s:
                 due = pass_due(s, work.now, full=full)
             # RFC 5005 archives first: the subscription documents then link their newest page.
-            history = archives.advance(app, due, work.now, token=token)
-            due = history.due
-            if history.failure:
-                work.result.failures["archive"] = history.failure
+            plan = archives.advance(app, due, work.now, token=token)
+            due = plan.due
+            if plan.failure:
+                work.result.failures["archive"] = plan.failure
             if work.render_sections(due.sections, keep_leading):
-                work.finish(due, archives.render_open(app, history, work.now))
+                work.finish(due, archives.render_open(app, plan, work.now))
     finally:
         work.result.seconds = time.perf_counter() - started
     if record is not None and not work.recorded:
