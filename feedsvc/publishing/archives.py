@@ -82,7 +82,8 @@ def _advance(app: Flask, due: Due, now: datetime, token: int | None) -> Plan:
     moved_sections: set[int] = set()
     site_moved = False
     plan = Plan(due)
-    with transaction(app) as s:
+    # Read first: a tick with nothing for the archives opens no write transaction.
+    with transaction(app, write=False) as s:
         c = s.connection()
         touches: dict[str, list[tuple[int, datetime, int]]] = defaultdict(list)
         for touch_id, key, at, article_id in c.execute(
@@ -105,6 +106,10 @@ def _advance(app: Flask, due: Due, now: datetime, token: int | None) -> Plan:
             set(c.execute(select(ArchiveScope.feed_key).where(ArchiveScope.backlog)).scalars())
             - set(keys)
         )
+    if not keys:
+        return plan
+    with transaction(app) as s:
+        c = s.connection()
         for position, key in enumerate(keys):
             if position >= urgent and budget <= 0:
                 del keys[position:]  # the rest of the backlog waits for the next passes

@@ -73,12 +73,22 @@ def scope_of(session: Session, config: Mapping[str, Any], key: str) -> Scope | N
 
 
 def after(key: Key) -> ColumnElement[bool]:
-    return or_(Article.publish_at > key[0], and_(Article.publish_at == key[0], Article.id > key[1]))
+    """Articles whose (publish_at, id) key is above key.
+
+    The plain publish_at bound comes first so both engines read an index range on
+    (..., publish_at, id); the OR only sorts out the ties at the bound itself.
+    """
+    return and_(
+        Article.publish_at >= key[0],
+        or_(Article.publish_at > key[0], Article.id > key[1]),
+    )
 
 
 def at_most(key: Key) -> ColumnElement[bool]:
-    return or_(
-        Article.publish_at < key[0], and_(Article.publish_at == key[0], Article.id <= key[1])
+    """Articles whose (publish_at, id) key is at or below key (see after)."""
+    return and_(
+        Article.publish_at <= key[0],
+        or_(Article.publish_at < key[0], Article.id <= key[1]),
     )
 
 
