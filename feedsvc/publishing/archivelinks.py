@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from feedsvc import feeds, urls
@@ -83,26 +83,33 @@ class History:
         )
 
 
+# One indexed read on the Core connection (each pass asks it for every feed it renders): the
+# state and the newest closed page's bound, the floor.
+_STATE = (
+    select(
+        ArchiveScope.closed,
+        ArchiveScope.open_page,
+        ArchiveScope.backlog,
+        ArchiveScope.fingerprint,
+        ArchivePage.bound_publish_at,
+        ArchivePage.bound_id,
+    )
+    .outerjoin(
+        ArchivePage,
+        and_(
+            ArchivePage.feed_key == ArchiveScope.feed_key,
+            ArchivePage.page == ArchiveScope.closed,
+        ),
+    )
+    .where(ArchiveScope.feed_key == bindparam("key"))
+)
+
+
 def read_state(session: Session, key: str) -> History:
     """The feed's archive state as stored; History() for a feed never archived."""
-    row = session.execute(
-        select(
-            ArchiveScope.closed,
-            ArchiveScope.open_page,
-            ArchiveScope.backlog,
-            ArchiveScope.fingerprint,
-        ).where(ArchiveScope.feed_key == key)
-    ).first()
+    row = session.connection().execute(_STATE, {"key": key}).first()
     if row is None:
         return History()
-    closed, open_page, backlog, fingerprint = row
-    floor = None
-    if closed:
-        bound = session.execute(
-            select(ArchivePage.bound_publish_at, ArchivePage.bound_id).where(
-                ArchivePage.feed_key == key, ArchivePage.page == closed
-            )
-        ).first()
-        if bound is not None:
-            floor = (bound[0], bound[1])
+    closed, open_page, backlog, fingerprint, bound_at, bound_id = row
+    floor = (bound_at, bound_id) if closed and bound_at is not None else None
     return History(closed, bool(open_page), bool(backlog), floor, fingerprint)

@@ -56,8 +56,16 @@ class Plan:
     """What advance did: the pass's due list (with feeds whose links moved), open pages due."""
 
     due: Due
-    open_pages: list[str] = field(default_factory=list)  # scope keys
+    open_pages: list[tuple[Scope, History]] = field(default_factory=list)
     failure: str = ""  # why advancing failed, for the pass's failures ("" when it did not)
+    touches: list[int] = field(default_factory=list)  # drained: deleted with the pass's last write
+
+    def on_commit(self, session: Session) -> None:
+        """Inside the pass's last write: the touches it drained are done with."""
+        if self.touches:
+            session.connection().execute(
+                delete(ArchiveTouch).where(ArchiveTouch.id.in_(self.touches))
+            )
 
 
 def advance(app: Flask, due: Due, now: datetime, *, token: int | None) -> Plan:
@@ -108,8 +116,10 @@ def _advance(app: Flask, due: Due, now: datetime, token: int | None) -> Plan:
         )
     if not keys:
         return plan
-    with transaction(app) as s:
-        c = s.connection()
+    # Reads only here; what must be written (rare: a page closes, an old article was edited)
+    # is collected and written in one transaction afterwards.
+    writes: list[Any] = []
+    with transaction(app, write=False) as s:
         for position, key in enumerate(keys):
             if position >= urgent and budget <= 0:
                 del keys[position:]  # the rest of the backlog waits for the next passes
@@ -118,19 +128,24 @@ def _advance(app: Flask, due: Due, now: datetime, token: int | None) -> Plan:
             before = read_state(s, key)
             if scope is None:
                 continue
-            _mark_touched(s, key, before, touches.get(key, ()))
+            writes += _mark_touched(s, key, before, touches.get(key, ()))
             print_ = fingerprint(config, scope)
-            state, budget = _close(s, scope, before, now, page_items, budget, print_)
+            state, budget = _close(s, scope, before, now, page_items, budget, print_, writes)
             if state.newest_page != before.newest_page:
                 if scope.section_id is None:
                     site_moved = True
                 else:
                     moved_sections.add(scope.section_id)
             if state.open_page and not state.backlog:
-                plan.open_pages.append(key)
-        done = [t[0] for ts in touches.values() for t in ts]
-        if done:
-            c.execute(delete(ArchiveTouch).where(ArchiveTouch.id.in_(done)))
+                plan.open_pages.append((scope, state))
+    plan.touches = [t[0] for ts in touches.values() for t in ts]
+    if writes:
+        if plan.touches:  # done with here already
+            writes.append(delete(ArchiveTouch).where(ArchiveTouch.id.in_(plan.touches)))
+            plan.touches = []
+        with transaction(app) as s:
+            for statement in writes:
+                s.connection().execute(statement)
     _render_closed(app, keys, now, int(config["ARCHIVE_PAGES_PER_PASS"]), token)
     if moved_sections or site_moved:
         plan.due = replace(
@@ -143,11 +158,11 @@ def _advance(app: Flask, due: Due, now: datetime, token: int | None) -> Plan:
 
 def _mark_touched(
     s: Session, key: str, history: History, touched: Sequence[tuple[int, datetime, int]]
-) -> None:
-    """Mark dirty the closed pages holding the touched placements (above the floor: none)."""
+) -> list[Any]:
+    """Marking dirty the closed pages holding the touched placements (above the floor: none)."""
     floor = history.floor
     if floor is None:
-        return
+        return []
     pages = set()
     for _id, at, article_id in touched:
         if (at, article_id) > floor:
@@ -166,12 +181,13 @@ def _mark_touched(
         )
         if page is not None:
             pages.add(page)
-    if pages:
-        s.connection().execute(
-            update(ArchivePage)
-            .where(ArchivePage.feed_key == key, ArchivePage.page.in_(sorted(pages)))
-            .values(dirty=True)
-        )
+    if not pages:
+        return []
+    return [
+        update(ArchivePage)
+        .where(ArchivePage.feed_key == key, ArchivePage.page.in_(sorted(pages)))
+        .values(dirty=True)
+    ]
 
 
 def _close(
@@ -182,6 +198,7 @@ def _close(
     page_items: int,
     budget: int,
     print_: str,
+    writes: list[Any],
 ) -> tuple[History, int]:
     """Close pages while the items past the subscription window fill one; return the state."""
     c = s.connection()
@@ -201,7 +218,7 @@ def _close(
         closed += 1
         assert bound[0] is not None  # published articles have a publish time
         new_floor: Key = (bound[0], bound[1])
-        c.execute(
+        writes.append(
             insert(ArchivePage).values(
                 feed_key=scope.key,
                 page=closed,
@@ -225,28 +242,29 @@ def _close(
     state = History(closed, open_page, backlog, floor, print_)
     if print_ != history.fingerprint and history.closed:
         # The feed's title, path or the site's address changed: every page says it.
-        c.execute(update(ArchivePage).where(ArchivePage.feed_key == scope.key).values(dirty=True))
+        writes.append(
+            update(ArchivePage).where(ArchivePage.feed_key == scope.key).values(dirty=True)
+        )
     if (state.closed, state.open_page, state.backlog, state.fingerprint) != (
         history.closed,
         history.open_page,
         history.backlog,
         history.fingerprint,
     ):
-        _save_state(s, scope.key, state)
+        values = {
+            "closed": state.closed,
+            "open_page": state.open_page,
+            "backlog": state.backlog,
+            "fingerprint": state.fingerprint,
+        }
+        # A stored state always has its fingerprint: none means no row yet.
+        if history.fingerprint:
+            writes.append(
+                update(ArchiveScope).where(ArchiveScope.feed_key == scope.key).values(**values)
+            )
+        else:
+            writes.append(insert(ArchiveScope).values(feed_key=scope.key, **values))
     return state, budget
-
-
-def _save_state(s: Session, key: str, state: History) -> None:
-    values = {
-        "closed": state.closed,
-        "open_page": state.open_page,
-        "backlog": state.backlog,
-        "fingerprint": state.fingerprint,
-    }
-    c = s.connection()
-    found = c.execute(update(ArchiveScope).where(ArchiveScope.feed_key == key).values(**values))
-    if found.rowcount == 0:
-        c.execute(insert(ArchiveScope).values(feed_key=key, **values))
 
 
 def _rows(s: Session, query: Any) -> tuple[list[FeedRow], dict[int, str]]:
@@ -324,20 +342,39 @@ def _render_closed(
     write_documents(app, [], docs, token=token, before_commit=mark)
 
 
-def render_open(app: Flask, plan: Plan, now: datetime) -> list[Rendered]:
-    """The open pages (the newest, still filling) of the feeds plan names: stored by the pass
-    with its last write, beside the subscription documents they continue."""
-    if not plan.open_pages:
+# Open pages rendered per batch: a first start or a full rebuild renders one per feed, and
+# holding a thousand feeds' pages at once would multiply the scheduler's memory.
+OPEN_BATCH = 50
+
+
+def render_open(
+    app: Flask, plan: Plan, now: datetime, *, token: int | None = None
+) -> list[Rendered]:
+    """The open pages (the newest, still filling) of the feeds plan names. The last batch is
+    returned, for the pass to store with its last write beside the subscription documents
+    they continue; any earlier ones (a pass over many feeds) are stored here."""
+    pending = plan.open_pages
+    while len(pending) > OPEN_BATCH:
+        batch, pending = pending[:OPEN_BATCH], pending[OPEN_BATCH:]
+        try:
+            write_documents(app, [], _render_open(app, batch, now), token=token)
+        except Fenced:
+            raise
+        except Exception:  # these pages stay as they were; the next pass renders them again
+            log.exception("storing open archive pages failed")
+    return _render_open(app, pending, now)
+
+
+def _render_open(
+    app: Flask, open_pages: Sequence[tuple[Scope, History]], now: datetime
+) -> list[Rendered]:
+    if not open_pages:
         return []
     config = app.config
     docs: list[Rendered] = []
     try:
         with transaction(app, write=False) as s:
-            for key in plan.open_pages:
-                scope = scope_of(s, config, key)
-                if scope is None:
-                    continue
-                history = read_state(s, key)
+            for scope, history in open_pages:
                 above = () if history.floor is None else (after(history.floor),)
                 query = (
                     select(*FEED_COLUMNS)
