@@ -107,8 +107,10 @@ def _advance(app: Flask, due: Due, now: datetime, token: int | None) -> Plan:
         # page of theirs waits to be rendered again), then those with pages left to close.
         keys = [archiving.section_key(i) for i in due.sections]
         keys += [archiving.SITE_KEY] if due.site else []
-        dirty = c.execute(select(ArchivePage.feed_key).where(ArchivePage.dirty).distinct())
-        keys += sorted((set(touches) | set(dirty.scalars())) - set(keys))
+        dirty = set(
+            c.execute(select(ArchivePage.feed_key).where(ArchivePage.dirty).distinct()).scalars()
+        )
+        keys += sorted((set(touches) | dirty) - set(keys))
         urgent = len(keys)
         keys += sorted(
             set(c.execute(select(ArchiveScope.feed_key).where(ArchiveScope.backlog)).scalars())
@@ -146,7 +148,8 @@ def _advance(app: Flask, due: Due, now: datetime, token: int | None) -> Plan:
         with transaction(app) as s:
             for statement in writes:
                 s.connection().execute(statement)
-    _render_closed(app, keys, now, int(config["ARCHIVE_PAGES_PER_PASS"]), token)
+    if dirty or writes:  # else no page waits to be rendered: not even asked
+        _render_closed(app, keys, now, int(config["ARCHIVE_PAGES_PER_PASS"]), token)
     if moved_sections or site_moved:
         plan.due = replace(
             due,
@@ -205,9 +208,14 @@ def _close(
     closed, floor = history.closed, history.floor
     above = () if floor is None else (after(floor),)
     query = select(Article.id).where(*published(scope, now, *above)).order_by(*NEWEST)
+
     # The oldest page_items items above the floor are past the window when at least
     # window + page_items items are above it.
-    while budget > 0 and c.execute(query.offset(scope.window + page_items - 1).limit(1)).first():
+    def full() -> bool:
+        return c.execute(query.offset(scope.window + page_items - 1).limit(1)).first() is not None
+
+    closable = full()
+    while budget > 0 and closable:
         bound = c.execute(
             select(Article.publish_at, Article.id)
             .where(*published(scope, now, *above))
@@ -231,7 +239,8 @@ def _close(
         floor = new_floor
         above = (after(new_floor),)
         query = select(Article.id).where(*published(scope, now, *above)).order_by(*NEWEST)
-    backlog = c.execute(query.offset(scope.window + page_items - 1).limit(1)).first() is not None
+        closable = full()
+    backlog = closable  # asked after the last page closed (or before, none closed)
     # Published once anything is past the window, and kept from then on (possibly empty):
     # the newest closed page's next-archive link is part of its fixed bytes.
     open_page = (
