@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Index, Integer, String, false
+from sqlalchemy import Boolean, Index, Integer, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from feedsvc.storage.models import Base, UTCDateTime
@@ -44,7 +44,7 @@ class ArchiveScope(Base):
     backlog: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # What every page's head was rendered from (the feed's title, path, the site's address):
     # when it differs (a section renamed, its slug changed) every page is rendered again.
-    fingerprint: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    fingerprint: Mapped[str] = mapped_column(String(64), default="", server_default=text("''"))
 
 
 class ArchiveTouch(Base):

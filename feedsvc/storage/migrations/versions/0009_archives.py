@@ -39,7 +39,7 @@ def upgrade() -> None:
         sa.Column("closed", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("open_page", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("backlog", sa.Boolean(), nullable=False, server_default=sa.false()),
-        sa.Column("fingerprint", sa.String(64), nullable=False, server_default=""),
+        sa.Column("fingerprint", sa.String(64), nullable=False, server_default=sa.text("''")),
         sa.PrimaryKeyConstraint("feed_key", name=op.f("pk_archive_scopes")),
     )
     op.create_table(
