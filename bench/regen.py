@@ -99,6 +99,28 @@ def query_plans(engine: Any, statements: list[tuple[str, Any]]) -> list[dict[str
     return plans
 
 
+def settle_archives(app: Any, run_pass: Any) -> float:
+    """Passes until no RFC 5005 archive page waits to close (a first start's backfill, which
+    the scheduler spreads over many ticks): the ticks timed next are the steady state's."""
+    from sqlalchemy import select
+
+    from feedsvc.storage.archives import ArchiveScope
+    from feedsvc.storage.db import transaction
+
+    t0 = time.perf_counter()
+    per_pass = app.config["ARCHIVE_PAGES_PER_PASS"]
+    app.config["ARCHIVE_PAGES_PER_PASS"] = 1000
+    try:
+        while True:
+            with transaction(app, write=False) as s:
+                if s.scalar(select(ArchiveScope.feed_key).where(ArchiveScope.backlog)) is None:
+                    break
+            run_pass(app)
+    finally:
+        app.config["ARCHIVE_PAGES_PER_PASS"] = per_pass
+    return time.perf_counter() - t0
+
+
 def ticks(ctx: Context, n_articles: int, profile_to: Path | None = None) -> dict[str, Any]:
     from bench.corpus import Corpus
     from bench.datasets import article_body
@@ -118,6 +140,9 @@ def ticks(ctx: Context, n_articles: int, profile_to: Path | None = None) -> dict
             f"    rendered {len(first.sections_rendered)} sections first "
             f"({time.perf_counter() - t0:.0f} s, not timed)"
         )
+    backfill = settle_archives(app, run_pass)
+    if backfill:
+        ctx.log(f"    closed the feed archives' pages first ({backfill:.0f} s, not timed)")
     # As the scheduler process runs it: its commits leave WAL checkpoints to a background job
     # (feedsvc.scheduler, "sqlite-checkpoint"), run here on a thread at the same interval.
     defer_checkpoints(app)

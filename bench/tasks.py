@@ -79,6 +79,7 @@ def rebuild(db: Path, cold: bool) -> dict[str, Any]:
     from sqlalchemy import delete, update
 
     from feedsvc.publishing.scheduler import Publisher
+    from feedsvc.storage.archives import ArchivePage, ArchiveScope, ArchiveTouch
     from feedsvc.storage.db import transaction
     from feedsvc.storage.models import FeedDocument, Section
 
@@ -86,6 +87,8 @@ def rebuild(db: Path, cold: bool) -> dict[str, Any]:
     if cold:  # as on a first start: no stored document, every one is written
         with transaction(app) as s:
             s.execute(delete(FeedDocument))
+            for table in (ArchivePage, ArchiveScope, ArchiveTouch):  # nor any archive page
+                s.execute(delete(table))
             s.execute(update(Section).values(rendered_revision=0, rendered_as_of=None))
     publisher = Publisher(app)
     rss_before = _peak_rss()

@@ -10,7 +10,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import update
 from sqlalchemy.orm import Session, joinedload
 
-from feedsvc import media, tombstones
+from feedsvc import archiving, media, tombstones
 from feedsvc.content.html import render_body as render_markdown
 from feedsvc.content.summary import derive_summary
 from feedsvc.content.text import ContentError, clean_line, clean_text, clean_title
@@ -259,7 +259,7 @@ def update_article(
     clean = _validated(session, data, base_url, get_article(session, article_id))
     _claim(session, article_id, expected_version)
     article = get_article(session, article_id, fresh=True)  # as claimed, not as read before
-    old_section = article.section_id
+    old_section, old_publish_at = article.section_id, article.publish_at
     shown_before = tombstones.shown_in(article)
     _store(article, clean)
     article.publish_at = _publish_time(data, article.publish_at)
@@ -268,7 +268,13 @@ def update_article(
         article.revised_at = article.updated_at
     article.updated_by_id = by
     session.flush()
-    feeds_changed(session, article, old_section_id=old_section, shown_before=shown_before)
+    feeds_changed(
+        session,
+        article,
+        old_section_id=old_section,
+        old_publish_at=old_publish_at,
+        shown_before=shown_before,
+    )
     media.queue_probe(session, article)
     return article
 
@@ -291,19 +297,28 @@ def feeds_changed(
     article: Article,
     *,
     old_section_id: int | None = None,
+    old_publish_at: datetime | None = None,
     shown_before: frozenset[str] = frozenset(),
     deleted: bool = False,
 ) -> None:
     """Mark every feed that shows, or showed, the article out of date, in the save's transaction.
 
     The one place a create, edit or delete tells the scheduler what to render again: its
-    section's feeds (and, when it moved, the old section's); the site feed follows any section.
-    The feeds it was in (shown_before) and leaves keep a tombstone (tombstones.after_change).
+    section's feeds (and, when it moved, the old section's); the site feed follows any section;
+    the archive pages that hold its old and new placements (archiving.touch). The feeds it was
+    in (shown_before) and leaves keep a tombstone (tombstones.after_change).
     """
     bump_revision(session, article.section_id)
     if old_section_id is not None and old_section_id != article.section_id:
         bump_revision(session, old_section_id)
     tombstones.after_change(session, article, shown_before, deleted=deleted)
+    old_keys = archiving.scope_keys(old_section_id or article.section_id)
+    archiving.touch(
+        session,
+        [(key, article.publish_at) for key in archiving.scope_keys(article.section_id)]
+        + [(key, old_publish_at) for key in old_keys],
+        article.id,
+    )
 
 
 # An article with its section and the accounts that wrote and last changed it, in one query.

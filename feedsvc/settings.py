@@ -151,6 +151,11 @@ def _finish(s: dict[str, Any], instance_path: Path) -> None:
         )
     if int(s["SITE_FEED_ITEMS"]) < 1:
         raise SettingsError("SITE_FEED_ITEMS must be at least 1.")
+    for name, low in (("ARCHIVE_PAGE_ITEMS", 10), ("ARCHIVE_PAGES_PER_PASS", 1)):
+        if not low <= int(s[name]) <= 1000:
+            raise SettingsError(f"{name} must be {low} to 1000, not {s[name]!r}.")
+    if int(s["ARCHIVE_MAX_AGE"]) < 1:
+        raise SettingsError("ARCHIVE_MAX_AGE must be at least 1 (seconds).")
     if not 0 <= int(s["RENDER_PROCESSES"]) <= 64:
         raise SettingsError(
             f"RENDER_PROCESSES must be 0 (one per core) to 64, not {s['RENDER_PROCESSES']!r}."

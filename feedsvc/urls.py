@@ -45,3 +45,18 @@ def stylesheet_href(site_url: str) -> str:
     """The feeds' <?xml-stylesheet?> href: a path on the site's own origin (browsers apply an
     XSLT only from the document's origin), under SITE_URL's path when it has one."""
     return f"{urlsplit(site_url).path.rstrip('/')}/{STYLESHEET_PATH}"
+
+
+# RFC 5005 archive pages live under their feed's folder: <base>archive/<n>/<feed file>, where
+# base is "" for the site feeds and "sections/<slug>/" for a section's (page 1 is the oldest).
+ARCHIVE_DIR = "archive"
+ARCHIVE_PAGE_PATTERN = "[1-9][0-9]{0,8}"  # page numbers as they appear in a URL
+
+
+def section_base(slug: str) -> str:
+    return f"sections/{slug}/"
+
+
+def archive_doc_path(base: str, page: int, fmt: str) -> str:
+    """Stored path of a feed's archive page ``page`` in format ``fmt`` (no leading slash)."""
+    return f"{base}{ARCHIVE_DIR}/{page}/{FEED_FILES[fmt]}"

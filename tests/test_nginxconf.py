@@ -120,8 +120,9 @@ def test_the_poll_options_default_to_the_settings_and_can_be_given(cli_app: Flas
     cli_app.config.update(POLL_MIN_INTERVAL=10.0, POLL_BURST=3)
     text = _render(cli_app).output
     assert "limit_req_zone $feed_poll_key zone=feed_polls:10m rate=6r/m;" in text
-    # Every feed location, and @feed_as_xml (RSS and Atom as a browser gets them).
-    assert text.count("limit_req zone=feed_polls burst=2 nodelay;") == 8
+    # Every feed location (4 site, 3 section, 3 archive page) and @feed_as_xml (RSS and
+    # Atom as a browser gets them).
+    assert text.count("limit_req zone=feed_polls burst=2 nodelay;") == 11
     assert "add_header Retry-After 10 always;" in text
     assert "map on:$http_if_none_match$http_if_modified_since $feed_poll_key {" in text
     cli_app.config.update(POLL_MIN_INTERVAL=0.0)

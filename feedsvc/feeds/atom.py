@@ -8,6 +8,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from . import updates
+from .history import add_archive
 from .media import add_media_elements, atom_links, declare
 from .model import DeletedEntry, FeedItem, FeedMeta
 from .xmltext import build_tree, rfc3339, serialize
@@ -86,6 +87,7 @@ def render_atom(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
                     link.set(name, given[name])
         add_media_elements(entry, item)
     _add_tombstones(root, meta.deleted)
+    add_archive(root, "entry", meta.archive, "application/atom+xml")
     return serialize(root, meta.stylesheet_url)
 
 

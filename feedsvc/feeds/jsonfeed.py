@@ -68,6 +68,10 @@ def render_frame(meta: FeedMeta) -> tuple[bytes, bytes]:
     if meta.hubs:
         # JSON Feed 1.1 "hubs": endpoints for real-time notification (WebSub here).
         feed["hubs"] = [{"type": "WebSub", "url": hub} for hub in meta.hubs]
+    if meta.archive is not None and meta.archive.prev_archive:
+        # JSON Feed 1.1 "next_url" pages back in time: the next older archive page
+        # (RFC 5005 prev-archive), from the subscription feed and from each archive page.
+        feed["next_url"] = meta.archive.prev_archive
     feed["items"] = []  # last, so the entries go between "[" and "]}"
     empty = orjson.dumps(feed)
     assert empty.endswith(b"[]}")

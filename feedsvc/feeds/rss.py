@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from feedgen.feed import FeedGenerator
 
 from . import updates
+from .history import add_archive
 from .htmltext import html_inert
 from .media import add_media_elements, declare
 from .model import FeedItem, FeedMeta
@@ -90,4 +91,5 @@ def render_rss(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
             description = element.find("description")
             if description is not None:
                 description.tag = _CONTENT_ENCODED
+    add_archive(channel, "item", meta.archive, "application/rss+xml")
     return serialize(root, meta.stylesheet_url)

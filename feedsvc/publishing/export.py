@@ -146,11 +146,19 @@ def sweep_temp_files(root: Path, *, min_age: float = TEMP_MIN_AGE_SECONDS) -> in
 
 
 def _exported_files(root: Path) -> set[str]:
-    """Relative paths of the feed files (and .gz) in root and root/sections/*/."""
+    """Relative paths of the feed files (and .gz) in root and root/sections/*/, and in their
+    RFC 5005 archive pages' folders (archive/<n>/)."""
     dirs = [root]
     sections = root / SECTIONS_DIR
     if sections.is_dir():
         dirs += [d for d in sections.iterdir() if d.is_dir() and not d.is_symlink()]
+    dirs += [
+        page
+        for d in list(dirs)
+        if (d / urls.ARCHIVE_DIR).is_dir()
+        for page in (d / urls.ARCHIVE_DIR).iterdir()
+        if page.is_dir() and not page.is_symlink()
+    ]
     names = [n + ext for n in EXPORTED_NAMES for ext in ("", ".gz")]
     return {(d / n).relative_to(root).as_posix() for d in dirs for n in names if (d / n).is_file()}
 

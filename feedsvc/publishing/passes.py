@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from feedsvc import rerendering
 from feedsvc.content.text import ContentError
-from feedsvc.publishing import housekeeping, renderpool
+from feedsvc.publishing import archives, housekeeping, renderpool
 from feedsvc.publishing.changes import Due, pass_due
 from feedsvc.publishing.renderpool import Failed
 from feedsvc.publishing.snapshot import Rendered, SectionDocs, prepare_section, prepare_site
@@ -76,8 +76,15 @@ def run_pass(
                 removed = housekeeping.deleted_sections(s)
             if housekeeping.before_pass(app, work.now, removed, full=full):
                 due = replace(due, site=True, opml=True)  # without the deleted sections
+            # RFC 5005 archives first: the subscription documents then link their newest page.
+            plan = archives.advance(app, due, work.now, token=token)
+            due = plan.due
+            if plan.failure:
+                work.result.failures["archive"] = plan.failure
             if work.render_sections(due.sections, keep_leading):
-                work.finish(due)
+                work.finish(
+                    due, archives.render_open(app, plan, work.now, token=token), plan.on_commit
+                )
     finally:
         work.result.seconds = time.perf_counter() - started
     if record is not None and not work.recorded:
@@ -188,7 +195,12 @@ class Pass:
             outcomes.close()
         return True
 
-    def finish(self, due: Due) -> None:
+    def finish(
+        self,
+        due: Due,
+        extra: Sequence[Rendered] = (),
+        on_commit: Callable[[Session], None] | None = None,
+    ) -> None:
         """Render the site's documents when due; store them with the last batch, and record."""
         site: list[Rendered] = []
         if due.site:
@@ -197,20 +209,32 @@ class Pass:
             except Exception as exc:  # keep serving the last good site feeds
                 log.exception("rendering the site-wide feeds failed")
                 self.result.failures["site"] = f"{type(exc).__name__}: {exc}"
-        self.flush(self._take_pending(), site, last=True)
+        self.flush(self._take_pending(), site, last=True, extra=extra, on_commit=on_commit)
 
     def flush(
-        self, batch: list[SectionDocs], site: Sequence[Rendered], *, last: bool = False
+        self,
+        batch: list[SectionDocs],
+        site: Sequence[Rendered],
+        *,
+        last: bool = False,
+        extra: Sequence[Rendered] = (),
+        on_commit: Callable[[Session], None] | None = None,
     ) -> None:
-        """Store a batch (and the site's documents) in one transaction; the last one records."""
-        if not batch and not site:
+        """Store a batch (and the site's documents) in one transaction; the last one records.
+
+        extra: further documents stored with them (open archive pages), not counted as the
+        site's; on_commit runs inside that transaction too (the archive's drained touches).
+        """
+        if not batch and not site and not extra:
             return
         before_commit = None
         if last and self.record is not None:
             before_commit = partial(self._record_within, self.record, batch, site)
+        if on_commit is not None:
+            before_commit = partial(_both, on_commit, before_commit)
         try:
             changed = write_documents(
-                self.app, batch, site, token=self.token, before_commit=before_commit
+                self.app, batch, [*site, *extra], token=self.token, before_commit=before_commit
             )
         except Fenced:  # not this batch's fault: this process no longer leads
             raise
@@ -247,6 +271,17 @@ class Pass:
             seconds=time.perf_counter() - self.started,
         )
         record(session, _count(outcome, batch, site, changed))
+
+
+def _both(
+    first: Callable[[Session], None],
+    then: Callable[[Session, int], None] | None,
+    session: Session,
+    changed: int,
+) -> None:
+    first(session)
+    if then is not None:
+        then(session, changed)
 
 
 def _count(

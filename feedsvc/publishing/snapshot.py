@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,9 +12,10 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from feedsvc import feeds, tombstones, urls
+from feedsvc import archiving, feeds, tombstones, urls
 from feedsvc.feeds.opml import OPML_CONTENT_TYPE, OpmlEntry, render_opml
 from feedsvc.media import OCTET_STREAM
+from feedsvc.publishing import archivelinks
 from feedsvc.publishing.feedhints import feed_hints
 from feedsvc.reading import FeedRow, feed_rows
 from feedsvc.storage.db import transaction
@@ -31,6 +32,7 @@ class Rendered:
     path: str
     content_type: str
     body: bytes
+    max_age: int | None = None  # Cache-Control max-age of its own; None: one tick
 
 
 @dataclass(frozen=True)
@@ -94,11 +96,13 @@ def _attachment(a: FeedRow) -> feeds.Attachment | None:
     )
 
 
-def _render_formats(
+def render_formats(
     config: Mapping[str, Any],
     paths: dict[str, str],
     items: Sequence[feeds.FeedItem],
     head: FeedHead,
+    archive: Mapping[str, feeds.ArchiveLinks] | None = None,
+    max_age: int | None = None,
 ) -> list[Rendered]:
     """The items as RSS, Atom and JSON Feed; feed updated = the newest item's, never now()."""
     updated = max((i.updated for i in items), default=head.fallback_updated)
@@ -116,11 +120,15 @@ def _render_formats(
             author=config["SITE_NAME"],
             **feed_hints(config),  # <ttl>, sy: hints, WebSub hubs
             deleted=head.deleted,
+            archive=archive.get(fmt) if archive else None,
         )
         for fmt, path in paths.items()
     }
     bodies = feeds.render_all(metas, items)
-    return [Rendered(path, feeds.CONTENT_TYPES[fmt], bodies[fmt]) for fmt, path in paths.items()]
+    return [
+        Rendered(path, feeds.CONTENT_TYPES[fmt], bodies[fmt], max_age)
+        for fmt, path in paths.items()
+    ]
 
 
 def deleted_entries(
@@ -156,19 +164,41 @@ def prepare_section(app: Flask, section_id: int, as_of: datetime) -> SectionDocs
             return None
         # Revision first: anything that lands after this read bumps it again.
         revision = section.revision
-        articles = feed_rows(s, as_of, section.items_per_feed, section_id)
+        history = archivelinks.read_state(s, archiving.section_key(section_id))
+        articles = history.above_floor(feed_rows(s, as_of, section.items_per_feed, section_id))
         items = feed_items(config["SITE_URL"], articles, {section.id: section.name})
         paths = {fmt: urls.section_doc_path(section.slug, fmt) for fmt in feeds.FORMATS}
-        head = FeedHead(
-            id=section.guid,
-            title=f"{config['SITE_NAME']}: {section.name}",
-            description=section.description or f"{section.name} from {config['SITE_NAME']}.",
-            home_url=urls.section_page_url(config["SITE_URL"], section.slug),
-            fallback_updated=section.created_at,
+        head = replace(
+            section_head(config, section),
             deleted=deleted_entries(s, config, tombstones.section_key(section.id), as_of),
         )
-        docs = _render_formats(config, paths, items, head)
+        links = history.subscription_links(config["SITE_URL"], urls.section_base(section.slug))
+        docs = render_formats(config, paths, items, head, links)
     return SectionDocs(section_id, revision, as_of, docs)
+
+
+def section_head(config: Mapping[str, Any], section: Any) -> FeedHead:
+    """A section feed's head; section has guid, name, slug, description and created_at."""
+    return FeedHead(
+        id=section.guid,
+        title=f"{config['SITE_NAME']}: {section.name}",
+        description=section.description or f"{section.name} from {config['SITE_NAME']}.",
+        home_url=urls.section_page_url(config["SITE_URL"], section.slug),
+        fallback_updated=section.created_at,
+    )
+
+
+def site_head(config: Mapping[str, Any], first_created: datetime | None) -> FeedHead:
+    """The site feed's head; first_created dates it while it has no items (fixed, not now)."""
+    site_url = config["SITE_URL"]
+    return FeedHead(
+        # Derived from the site's address: stable for as long as the site keeps its URL.
+        id=uuid.uuid5(uuid.NAMESPACE_URL, site_url + "/").urn,
+        title=config["SITE_NAME"],
+        description=config["SITE_DESCRIPTION"],
+        home_url=site_url + "/",
+        fallback_updated=first_created or EPOCH,
+    )
 
 
 def prepare_site(app: Flask, as_of: datetime, *, opml: bool = True) -> list[Rendered]:
@@ -176,7 +206,8 @@ def prepare_site(app: Flask, as_of: datetime, *, opml: bool = True) -> list[Rend
     config = app.config
     site_url = config["SITE_URL"]
     with transaction(app, write=False) as s:
-        articles = feed_rows(s, as_of, int(config["SITE_FEED_ITEMS"]))
+        history = archivelinks.read_state(s, archiving.SITE_KEY)
+        articles = history.above_floor(feed_rows(s, as_of, int(config["SITE_FEED_ITEMS"])))
         # Only the sections these items name: a tick must not read all thousand of them.
         wanted = {a.section_id for a in articles}
         names: dict[int, str] = dict(
@@ -197,16 +228,9 @@ def prepare_site(app: Flask, as_of: datetime, *, opml: bool = True) -> list[Rend
             else []
         )
     paths = {fmt: urls.site_doc_path(fmt) for fmt in feeds.FORMATS}
-    head = FeedHead(
-        # Derived from the site's address: stable for as long as the site keeps its URL.
-        id=uuid.uuid5(uuid.NAMESPACE_URL, site_url + "/").urn,
-        title=config["SITE_NAME"],
-        description=config["SITE_DESCRIPTION"],
-        home_url=site_url + "/",
-        fallback_updated=first_created or EPOCH,
-        deleted=deleted,
-    )
-    docs = _render_formats(config, paths, items, head)
+    head = replace(site_head(config, first_created), deleted=deleted)
+    links = history.subscription_links(site_url, "")
+    docs = render_formats(config, paths, items, head, links)
     if opml:
         entries = [
             OpmlEntry(

@@ -145,6 +145,7 @@ def store_documents(
             "source_revision": revision,
             "fencing_token": token,
             "rendered_at": now,
+            "max_age": doc.max_age,
         }
         if doc.path in known:
             updates.append({"path_": doc.path, "token_": token, **values})

@@ -219,6 +219,9 @@ class FeedDocument(Base):
     # refused, so a stalled leader that wakes up cannot put the document back in time.
     fencing_token: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     rendered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Cache-Control max-age in seconds for this document alone (a closed RFC 5005 archive
+    # page never changes); NULL: the default of one scheduler tick.
+    max_age: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     @property
     def body(self) -> bytes:

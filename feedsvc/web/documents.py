@@ -296,6 +296,7 @@ class DocumentCache:
                     FeedDocument.body_gzip,
                     FeedDocument.etag,
                     FeedDocument.last_modified,
+                    FeedDocument.max_age,
                 ).where(FeedDocument.path == path)
             ).first()
         if row is None:
@@ -309,7 +310,8 @@ class DocumentCache:
             packed,
             row[2],
             row[3],
-            max_age=self._max_age,
+            # A document's own max-age (a closed archive page: ARCHIVE_MAX_AGE), else one tick.
+            max_age=row[4] or self._max_age,
             security=self._security,
         )
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from feedsvc.limits import SLUG_MAX, SLUG_PATTERN
-from feedsvc.urls import FEED_FILES, OPML_PATH
+from feedsvc.urls import ARCHIVE_DIR, ARCHIVE_PAGE_PATTERN, FEED_FILES, OPML_PATH
 from feedsvc.web.conditional import respond
 from feedsvc.web.documents import DocumentCache
 from feedsvc.web.outage import Unavailable
@@ -26,6 +26,10 @@ _STATUS = {200: "200 OK", 304: "304 Not Modified"}
 _SITE_PATHS = {f"/{name}": name for name in [*FEED_FILES.values(), OPML_PATH]}
 _FEED_NAMES = "|".join(re.escape(name) for name in FEED_FILES.values())
 _SECTION = re.compile(rf"/sections/({SLUG_PATTERN})/({_FEED_NAMES})")
+# RFC 5005 archive pages: /archive/<n>/<file>, /sections/<slug>/archive/<n>/<file>.
+_ARCHIVE = re.compile(
+    rf"(?:/sections/({SLUG_PATTERN}))?/{ARCHIVE_DIR}/({ARCHIVE_PAGE_PATTERN})/({_FEED_NAMES})"
+)
 
 
 def document_path(url_path: str) -> tuple[str, str] | None:
@@ -37,6 +41,10 @@ def document_path(url_path: str) -> tuple[str, str] | None:
     # No section has a longer slug: Flask answers 404 without asking the database.
     if match is not None and match.end(1) - match.start(1) <= SLUG_MAX:
         return url_path[1:], f"/sections/<slug>/{match.group(2)}"
+    match = _ARCHIVE.fullmatch(url_path)
+    if match is not None and len(match.group(1) or "") <= SLUG_MAX:
+        section = "/sections/<slug>" if match.group(1) else ""
+        return url_path[1:], f"{section}/{ARCHIVE_DIR}/<n>/{match.group(3)}"
     return None
 
 

@@ -87,6 +87,22 @@ def section_feed(slug: str, name: str) -> Response:
     return _serve(f"sections/{slug}/{name}", section_slug=slug)
 
 
+@bp.route(f"/{urls.ARCHIVE_DIR}/<int:page>/{_FEED_NAME}")
+def site_archive(page: int, name: str) -> Response:
+    # The fast path answers these first; here a page not stored yet (a backfill still
+    # under way) gets a 503 with Retry-After, an impossible page number a 404.
+    if not 1 <= page < 10**9:
+        abort(404)
+    return _serve(f"{urls.ARCHIVE_DIR}/{page}/{name}")
+
+
+@bp.route(f"/sections/<slug>/{urls.ARCHIVE_DIR}/<int:page>/{_FEED_NAME}")
+def section_archive(slug: str, page: int, name: str) -> Response:
+    if not 1 <= page < 10**9:
+        abort(404)
+    return _serve(f"sections/{slug}/{urls.ARCHIVE_DIR}/{page}/{name}", section_slug=slug)
+
+
 @bp.route(f"/{urls.OPML_PATH}")
 def opml() -> Response:
     return _serve(urls.OPML_PATH)

@@ -42,6 +42,8 @@ _EMPTY_OK = {
 # RSS 2.0 <enclosure> and Media RSS media:content / media:thumbnail: attributes only.
 MRSS_NS = "http://search.yahoo.com/mrss/"
 _EMPTY_OK |= {"enclosure", f"{{{MRSS_NS}}}content", f"{{{MRSS_NS}}}thumbnail"}
+# RFC 5005 §4: fh:archive is empty by definition, its presence is the whole statement.
+_EMPTY_OK.add("{http://purl.org/syndication/history/1.0}archive")
 
 
 def is_absolute_url(url: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from feedsvc.storage import archives as _archives  # noqa: F401  (its tables in the metadata)
 from feedsvc.storage import media as _media  # noqa: F401  (its tables are in Base.metadata)
 from feedsvc.storage.models import Base
 

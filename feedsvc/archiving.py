@@ -1,0 +1,42 @@
+"""Which archived feeds show an article, and the touches a save leaves for their pages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from feedsvc.storage.archives import ArchiveTouch
+
+SITE_KEY = "site"
+
+
+def section_key(section_id: int) -> str:
+    return f"section:{section_id}"
+
+
+def scope_keys(section_id: int) -> list[str]:
+    """The archived feeds an article of this section appears in (tag and author feeds join)."""
+    return [SITE_KEY, section_key(section_id)]
+
+
+def touch(
+    session: Session, placements: Iterable[tuple[str, datetime | None]], article_id: int
+) -> None:
+    """Note (feed key, publish_at) placements an article had or has, in the save's transaction.
+
+    The next publishing pass renders again the closed archive page holding each placement
+    (RFC 5005 §4: a page's entries change only when one of its own articles does). A draft
+    never published has no placement.
+    """
+    rows = {(key, publish_at) for key, publish_at in placements if publish_at is not None}
+    if rows:
+        session.connection().execute(
+            insert(ArchiveTouch),
+            [
+                {"feed_key": key, "publish_at": at, "article_id": article_id}
+                for key, at in sorted(rows)
+            ],
+        )

@@ -1,0 +1,400 @@
+"""RFC 5005 §4 archived feeds: close fixed pages of older items, render the pages that changed.
+
+A feed ("scope": the site, a section; tag and author feeds join through SCOPES) shows its
+newest items in its subscription document; everything older sits in archive pages. A closed
+page holds the scope's published items whose (publish_at, id) key lies above the previous
+page's stored bound and at most its own: bounds never move, so adding or deleting an article
+changes no other page, and a closed page's bytes change only when one of its own articles is
+edited or deleted (the touches a save leaves, archiving.touch). Items between the newest bound
+and the subscription document form the open page, which may still change. Each pass closes
+and renders at most ARCHIVE_PAGES_PER_PASS pages, so a large first backfill spreads over
+several passes instead of one long one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from feedsvc import archiving, feeds, urls
+from feedsvc.publishing.archivelinks import History, Key, read_state
+from feedsvc.publishing.archivescopes import (
+    NEWEST,
+    OLDEST,
+    Scope,
+    after,
+    at_most,
+    fingerprint,
+    published,
+    scope_of,
+)
+from feedsvc.publishing.changes import Due
+from feedsvc.publishing.snapshot import (
+    Rendered,
+    feed_items,
+    render_formats,
+)
+from feedsvc.publishing.store import Fenced, write_documents
+from feedsvc.reading import FEED_COLUMNS, FeedRow
+from feedsvc.storage.archives import ArchivePage, ArchiveScope, ArchiveTouch
+from feedsvc.storage.db import transaction
+from feedsvc.storage.models import Article, Section
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Plan:
+    """What advance did: the pass's due list (with feeds whose links moved), open pages due."""
+
+    due: Due
+    open_pages: list[tuple[Scope, History]] = field(default_factory=list)
+    failure: str = ""  # why advancing failed, for the pass's failures ("" when it did not)
+    touches: list[int] = field(default_factory=list)  # drained: deleted with the pass's last write
+
+    def on_commit(self, session: Session) -> None:
+        """Inside the pass's last write: the touches it drained are done with."""
+        if self.touches:
+            session.connection().execute(
+                delete(ArchiveTouch).where(ArchiveTouch.id.in_(self.touches))
+            )
+
+
+def advance(app: Flask, due: Due, now: datetime, *, token: int | None) -> Plan:
+    """Drain touches, close full pages and render the closed pages that need it (stored here).
+
+    Runs before the pass renders its subscription documents, which then read the new state.
+    A failure is logged and leaves the archive for the next pass; the feeds still render.
+    """
+    try:
+        return _advance(app, due, now, token)
+    except Fenced:  # this process no longer leads: the pass ends here
+        raise
+    except Exception as exc:
+        log.exception("advancing the feed archives failed; the next pass tries again")
+        return Plan(due, failure=f"{type(exc).__name__}: {exc}")
+
+
+def _advance(app: Flask, due: Due, now: datetime, token: int | None) -> Plan:
+    config = app.config
+    page_items = int(config["ARCHIVE_PAGE_ITEMS"])
+    budget = int(config["ARCHIVE_PAGES_PER_PASS"])
+    moved_sections: set[int] = set()
+    site_moved = False
+    plan = Plan(due)
+    # Read first: a tick with nothing for the archives opens no write transaction.
+    with transaction(app, write=False) as s:
+        c = s.connection()
+        touches: dict[str, list[tuple[int, datetime, int]]] = defaultdict(list)
+        for touch_id, key, at, article_id in c.execute(
+            select(
+                ArchiveTouch.id,
+                ArchiveTouch.feed_key,
+                ArchiveTouch.publish_at,
+                ArchiveTouch.article_id,
+            )
+        ):
+            touches[key].append((touch_id, at, article_id))
+        # Feeds with work now first (their subscription documents render in this pass, or a
+        # page of theirs waits to be rendered again), then those with pages left to close.
+        keys = [archiving.section_key(i) for i in due.sections]
+        keys += [archiving.SITE_KEY] if due.site else []
+        dirty = set(
+            c.execute(select(ArchivePage.feed_key).where(ArchivePage.dirty).distinct()).scalars()
+        )
+        keys += sorted((set(touches) | dirty) - set(keys))
+        urgent = len(keys)
+        keys += sorted(
+            set(c.execute(select(ArchiveScope.feed_key).where(ArchiveScope.backlog)).scalars())
+            - set(keys)
+        )
+    if not keys:
+        return plan
+    # Reads only here; what must be written (rare: a page closes, an old article was edited)
+    # is collected and written in one transaction afterwards.
+    writes: list[Any] = []
+    with transaction(app, write=False) as s:
+        for position, key in enumerate(keys):
+            if position >= urgent and budget <= 0:
+                del keys[position:]  # the rest of the backlog waits for the next passes
+                break
+            scope = scope_of(s, config, key)
+            before = read_state(s, key)
+            if scope is None:
+                continue
+            writes += _mark_touched(s, key, before, touches.get(key, ()))
+            print_ = fingerprint(config, scope)
+            state, budget = _close(s, scope, before, now, page_items, budget, print_, writes)
+            if state.newest_page != before.newest_page:
+                if scope.section_id is None:
+                    site_moved = True
+                else:
+                    moved_sections.add(scope.section_id)
+            if state.open_page and not state.backlog:
+                plan.open_pages.append((scope, state))
+    plan.touches = [t[0] for ts in touches.values() for t in ts]
+    if writes:
+        if plan.touches:  # done with here already
+            writes.append(delete(ArchiveTouch).where(ArchiveTouch.id.in_(plan.touches)))
+            plan.touches = []
+        with transaction(app) as s:
+            for statement in writes:
+                s.connection().execute(statement)
+    if dirty or writes:  # else no page waits to be rendered: not even asked
+        _render_closed(app, keys, now, int(config["ARCHIVE_PAGES_PER_PASS"]), token)
+    if moved_sections or site_moved:
+        plan.due = replace(
+            due,
+            sections=sorted(set(due.sections) | moved_sections),
+            site=due.site or site_moved,
+        )
+    return plan
+
+
+def _mark_touched(
+    s: Session, key: str, history: History, touched: Sequence[tuple[int, datetime, int]]
+) -> list[Any]:
+    """Marking dirty the closed pages holding the touched placements (above the floor: none)."""
+    floor = history.floor
+    if floor is None:
+        return []
+    pages = set()
+    for _id, at, article_id in touched:
+        if (at, article_id) > floor:
+            continue  # the open page or the subscription document: rendered anyway
+        page = s.scalar(
+            select(ArchivePage.page)
+            .where(
+                ArchivePage.feed_key == key,
+                or_(
+                    ArchivePage.bound_publish_at > at,
+                    and_(ArchivePage.bound_publish_at == at, ArchivePage.bound_id >= article_id),
+                ),
+            )
+            .order_by(ArchivePage.page)
+            .limit(1)
+        )
+        if page is not None:
+            pages.add(page)
+    if not pages:
+        return []
+    return [
+        update(ArchivePage)
+        .where(ArchivePage.feed_key == key, ArchivePage.page.in_(sorted(pages)))
+        .values(dirty=True)
+    ]
+
+
+def _close(
+    s: Session,
+    scope: Scope,
+    history: History,
+    now: datetime,
+    page_items: int,
+    budget: int,
+    print_: str,
+    writes: list[Any],
+) -> tuple[History, int]:
+    """Close pages while the items past the subscription window fill one; return the state."""
+    c = s.connection()
+    closed, floor = history.closed, history.floor
+    above = () if floor is None else (after(floor),)
+    query = select(Article.id).where(*published(scope, now, *above)).order_by(*NEWEST)
+
+    # The oldest page_items items above the floor are past the window when at least
+    # window + page_items items are above it.
+    def full() -> bool:
+        return c.execute(query.offset(scope.window + page_items - 1).limit(1)).first() is not None
+
+    closable = full()
+    while budget > 0 and closable:
+        bound = c.execute(
+            select(Article.publish_at, Article.id)
+            .where(*published(scope, now, *above))
+            .order_by(*OLDEST)
+            .offset(page_items - 1)
+            .limit(1)
+        ).one()
+        closed += 1
+        assert bound[0] is not None  # published articles have a publish time
+        new_floor: Key = (bound[0], bound[1])
+        writes.append(
+            insert(ArchivePage).values(
+                feed_key=scope.key,
+                page=closed,
+                bound_publish_at=new_floor[0],
+                bound_id=new_floor[1],
+                dirty=True,
+            )
+        )
+        budget -= 1
+        floor = new_floor
+        above = (after(new_floor),)
+        query = select(Article.id).where(*published(scope, now, *above)).order_by(*NEWEST)
+        closable = full()
+    backlog = closable  # asked after the last page closed (or before, none closed)
+    # Published once anything is past the window, and kept from then on (possibly empty):
+    # the newest closed page's next-archive link is part of its fixed bytes.
+    open_page = (
+        history.open_page
+        or closed > 0
+        or c.execute(query.offset(scope.window).limit(1)).first() is not None
+    )
+    state = History(closed, open_page, backlog, floor, print_)
+    if print_ != history.fingerprint and history.closed:
+        # The feed's title, path or the site's address changed: every page says it.
+        writes.append(
+            update(ArchivePage).where(ArchivePage.feed_key == scope.key).values(dirty=True)
+        )
+    if (state.closed, state.open_page, state.backlog, state.fingerprint) != (
+        history.closed,
+        history.open_page,
+        history.backlog,
+        history.fingerprint,
+    ):
+        values = {
+            "closed": state.closed,
+            "open_page": state.open_page,
+            "backlog": state.backlog,
+            "fingerprint": state.fingerprint,
+        }
+        # A stored state always has its fingerprint: none means no row yet.
+        if history.fingerprint:
+            writes.append(
+                update(ArchiveScope).where(ArchiveScope.feed_key == scope.key).values(**values)
+            )
+        else:
+            writes.append(insert(ArchiveScope).values(feed_key=scope.key, **values))
+    return state, budget
+
+
+def _rows(s: Session, query: Any) -> tuple[list[FeedRow], dict[int, str]]:
+    """A page's articles as feed rows, and the names of the sections they belong to."""
+    rows = [FeedRow(*r) for r in s.connection().execute(query)]
+    wanted = {r.section_id for r in rows}
+    names: dict[int, str] = {
+        i: n for i, n in s.execute(select(Section.id, Section.name).where(Section.id.in_(wanted)))
+    }
+    return rows, names
+
+
+def _page_docs(
+    config: Mapping[str, Any],
+    scope: Scope,
+    history: History,
+    page: int,
+    rows: tuple[list[FeedRow], dict[int, str]],
+    max_age: int | None,
+) -> list[Rendered]:
+    site_url = config["SITE_URL"]
+    paths = {fmt: urls.archive_doc_path(scope.base, page, fmt) for fmt in feeds.FORMATS}
+    links = {fmt: history.page_links(site_url, scope.base, page, fmt) for fmt in feeds.FORMATS}
+    items = feed_items(site_url, *rows)
+    return render_formats(config, paths, items, scope.head, links, max_age)
+
+
+def _render_closed(
+    app: Flask, keys: Sequence[str], now: datetime, budget: int, token: int | None
+) -> None:
+    """Render (at most budget of) the active feeds' dirty closed pages and store them."""
+    if not keys:
+        return
+    config = app.config
+    docs: list[Rendered] = []
+    with transaction(app, write=False) as s:
+        dirty = s.execute(
+            select(ArchivePage.feed_key, ArchivePage.page)
+            .where(ArchivePage.feed_key.in_(keys), ArchivePage.dirty)
+            .order_by(ArchivePage.feed_key, ArchivePage.page)
+            .limit(budget)
+        ).all()
+        if not dirty:
+            return
+        scopes: dict[str, tuple[Scope | None, History]] = {}
+        for key, page in dirty:
+            if key not in scopes:
+                scopes[key] = (scope_of(s, config, key), read_state(s, key))
+            scope, history = scopes[key]
+            if scope is None:
+                continue
+            bounds: dict[int, Key] = {
+                p: (at, i)
+                for p, at, i in s.execute(
+                    select(
+                        ArchivePage.page, ArchivePage.bound_publish_at, ArchivePage.bound_id
+                    ).where(ArchivePage.feed_key == key, ArchivePage.page.in_([page - 1, page]))
+                )
+            }
+            lower = bounds.get(page - 1)
+            within = [at_most(bounds[page])] + ([after(lower)] if lower else [])
+            query = select(*FEED_COLUMNS).where(*published(scope, now, *within)).order_by(*NEWEST)
+            max_age = int(config["ARCHIVE_MAX_AGE"])
+            docs += _page_docs(config, scope, history, page, _rows(s, query), max_age)
+
+    def mark(session: Session, _changed: int) -> None:
+        c = session.connection()
+        for key, page in dirty:
+            c.execute(
+                update(ArchivePage)
+                .where(ArchivePage.feed_key == key, ArchivePage.page == page)
+                .values(dirty=False)
+            )
+
+    write_documents(app, [], docs, token=token, before_commit=mark)
+
+
+# Open pages rendered per batch: a first start or a full rebuild renders one per feed, and
+# holding a thousand feeds' pages at once would multiply the scheduler's memory.
+OPEN_BATCH = 50
+
+
+def render_open(
+    app: Flask, plan: Plan, now: datetime, *, token: int | None = None
+) -> list[Rendered]:
+    """The open pages (the newest, still filling) of the feeds plan names. The last batch is
+    returned, for the pass to store with its last write beside the subscription documents
+    they continue; any earlier ones (a pass over many feeds) are stored here."""
+    pending = plan.open_pages
+    while len(pending) > OPEN_BATCH:
+        batch, pending = pending[:OPEN_BATCH], pending[OPEN_BATCH:]
+        try:
+            write_documents(app, [], _render_open(app, batch, now), token=token)
+        except Fenced:
+            raise
+        except Exception:  # these pages stay as they were; the next pass renders them again
+            log.exception("storing open archive pages failed")
+    return _render_open(app, pending, now)
+
+
+def _render_open(
+    app: Flask, open_pages: Sequence[tuple[Scope, History]], now: datetime
+) -> list[Rendered]:
+    if not open_pages:
+        return []
+    config = app.config
+    docs: list[Rendered] = []
+    try:
+        with transaction(app, write=False) as s:
+            for scope, history in open_pages:
+                above = () if history.floor is None else (after(history.floor),)
+                query = (
+                    select(*FEED_COLUMNS)
+                    .where(*published(scope, now, *above))
+                    .order_by(*NEWEST)
+                    .offset(scope.window)
+                )
+                docs += _page_docs(
+                    config, scope, history, history.closed + 1, _rows(s, query), None
+                )
+    except Exception:
+        log.exception("rendering the open archive pages failed; the next pass tries again")
+        return []
+    return docs
