@@ -75,10 +75,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _register_templates(app)
     _register_errors(app)
 
-    from feedsvc.web import accounts, admin, apitokens, auth, health, public
+    from feedsvc.web import accounts, admin, apitokens, auth, health, public, topicpages
     from feedsvc.web.api.blueprint import bp as api_bp
 
     app.register_blueprint(public.bp)
+    app.register_blueprint(topicpages.bp)  # tags' and authors' pages and feeds
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)

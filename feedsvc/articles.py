@@ -8,8 +8,9 @@ from datetime import datetime
 
 from flask import current_app, has_app_context
 from sqlalchemy import update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, object_session
 
+from feedsvc import topics
 from feedsvc.content.html import render_body as render_markdown
 from feedsvc.content.summary import derive_summary
 from feedsvc.content.text import ContentError, clean_line, clean_text, clean_title
@@ -48,6 +49,7 @@ class ArticleInput:
     body: str  # Markdown
     summary: str = ""  # empty: derived from the body
     author: str = ""
+    tags: tuple[str, ...] = ()  # as typed; normalised by topics.clean_tags
     publish_at: datetime | None = None  # aware; empty: now when published
     status: str = STATUS_PUBLISHED
 
@@ -62,11 +64,15 @@ def input_of(article: Article) -> ArticleInput:
     That is the Markdown source and the editor's own summary, not their renderings: what an
     edit starts from.
     """
+    session = object_session(article)
+    tags = topics.article_tags(session, article.id) if session and article.id else ()
     return ArticleInput(
         **{
             f.name: getattr(article, _SOURCE_COLUMNS.get(f.name, f.name))
             for f in fields(ArticleInput)
-        }
+            if f.name != "tags"  # not a column: the article's topics (feedsvc/topics.py)
+        },
+        tags=tags,
     )
 
 
@@ -83,11 +89,14 @@ class _Clean:
     summary: str
     author: str
     status: str
+    tags: tuple[str, ...]
 
 
 def _store(article: Article, clean: _Clean) -> None:
     """Set the article's columns from clean: the one list of them is _Clean's fields."""
     for f in fields(_Clean):
+        if f.name == "tags":  # stored as topics, by feeds_changed
+            continue
         setattr(article, f.name, getattr(clean, f.name))
 
 
@@ -95,6 +104,7 @@ def _validated(session: Session, data: ArticleInput, base_url: str) -> _Clean:
     """Clean every field or collect one sentence per bad field; nothing is half-stored."""
     errors: dict[str, str] = {}
     title = body_html = summary_source = author = ""
+    tags: tuple[str, ...] = ()
     try:
         title = clean_title(data.title, max_length=TITLE_MAX)
     except ContentError as exc:
@@ -112,6 +122,10 @@ def _validated(session: Session, data: ArticleInput, base_url: str) -> _Clean:
         author = clean_line(data.author, field="Author", max_length=AUTHOR_MAX)
     except ContentError as exc:
         errors["author"] = str(exc)
+    try:
+        tags = topics.clean_tags(data.tags)
+    except ContentError as exc:
+        errors["tags"] = str(exc)
     if data.status not in STATUSES:
         errors["status"] = "Status must be Published or Draft."
     if data.publish_at is not None:
@@ -130,6 +144,7 @@ def _validated(session: Session, data: ArticleInput, base_url: str) -> _Clean:
         summary=summary_of(summary_source, body_html),
         author=author,
         status=data.status,
+        tags=tags,
     )
 
 
@@ -174,7 +189,7 @@ def create_article(
     _store(article, clean)
     session.add(article)
     session.flush()
-    feeds_changed(session, article)
+    feeds_changed(session, article, tags=clean.tags)
     return article
 
 
@@ -244,7 +259,7 @@ def update_article(
     article.updated_at = utcnow()
     article.updated_by_id = by
     session.flush()
-    feeds_changed(session, article, old_section_id=old_section)
+    feeds_changed(session, article, old_section_id=old_section, tags=clean.tags)
     return article
 
 
@@ -257,16 +272,26 @@ def delete_article(
         _claim(session, article_id, expected_version)
     article = get_article(session, article_id, fresh=expected_version is not None)
     feeds_changed(session, article)
+    topics.article_gone(session, article.id)
     session.delete(article)
     session.flush()
 
 
-def feeds_changed(session: Session, article: Article, *, old_section_id: int | None = None) -> None:
+def feeds_changed(
+    session: Session,
+    article: Article,
+    *,
+    old_section_id: int | None = None,
+    tags: tuple[str, ...] | None = None,
+) -> None:
     """Mark every feed that shows, or showed, the article out of date, in the save's transaction.
 
     The one place a create, edit or delete tells the scheduler what to render again: its
-    section's feeds (and, when it moved, the old section's); the site feed follows any section.
+    section's feeds (and, when it moved, the old section's); the site feed follows any section;
+    the feeds of the tags and author it had and has (topics.article_saved, which also stores
+    the new tags when given, None keeping them, and copies its status and publish time).
     """
+    topics.article_saved(session, article, tags)
     bump_revision(session, article.section_id)
     if old_section_id is not None and old_section_id != article.section_id:
         bump_revision(session, old_section_id)

@@ -30,3 +30,16 @@ def section_page_url(site_url: str, slug: str) -> str:
 def article_url(site_url: str, article_id: int) -> str:
     # By id, not by title or section: edits and moves never break a reader's link.
     return absolute(site_url, f"articles/{article_id}")
+
+
+# Tags and authors (feedsvc/topics.py): a folder per kind, then the topic's slug.
+TOPIC_DIRS: dict[str, str] = {"tag": "tags", "author": "authors"}
+
+
+def topic_doc_path(kind: str, slug: str, fmt: str) -> str:
+    """A tag's or author's feed: "tags/<slug>/atom.xml", "authors/<slug>/feed.json"."""
+    return f"{TOPIC_DIRS[kind]}/{slug}/{FEED_FILES[fmt]}"
+
+
+def topic_page_url(site_url: str, kind: str, slug: str) -> str:
+    return absolute(site_url, f"{TOPIC_DIRS[kind]}/{slug}/")

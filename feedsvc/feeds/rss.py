@@ -68,6 +68,8 @@ def render_rss(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
         fe.pubDate(item.published)
         if item.category:
             fe.category(term=html_inert(item.category))
+        for tag in item.tags:  # RSS 2.0 "category": an item may carry several
+            fe.category(term=html_inert(tag))
         fe.dc.dc_creator(html_inert(item.author or meta.author))
 
     with _LOCALE_SWITCH:

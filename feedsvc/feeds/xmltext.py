@@ -105,6 +105,7 @@ def clean_item(item: FeedItem) -> FeedItem:
         updated=utc(item.updated, f"FeedItem.updated of {item_id!r}"),
         author=author or None,
         category=xml_safe(item.category).strip(),
+        tags=tuple(t for t in (xml_safe(tag).strip() for tag in item.tags) if t),
     )
 
 

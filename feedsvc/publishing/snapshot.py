@@ -13,9 +13,11 @@ from sqlalchemy import func, select
 
 from feedsvc import feeds, urls
 from feedsvc.feeds.opml import OPML_CONTENT_TYPE, OpmlEntry, render_opml
+from feedsvc.publishing.topicopml import opml_groups
 from feedsvc.reading import FeedRow, feed_rows
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import Section
+from feedsvc.topics import tags_by_article
 
 # The feed-level date of a site with no articles at all: fixed, so output stays deterministic.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -56,9 +58,14 @@ class FeedHead:
 
 
 def feed_items(
-    site_url: str, articles: Sequence[FeedRow], names: dict[int, str]
+    site_url: str,
+    articles: Sequence[FeedRow],
+    names: dict[int, str],
+    tags: Mapping[int, tuple[str, ...]] | None = None,
 ) -> list[feeds.FeedItem]:
-    """The articles as the renderer's items: absolute URLs, section names as categories."""
+    """The articles as the renderer's items: absolute URLs, section names as categories,
+    then the article's tags (by article id) as further categories."""
+    tags = tags or {}
     items = []
     for a in articles:
         items.append(
@@ -73,6 +80,7 @@ def feed_items(
                 updated=max(a.updated_at, a.publish_at),
                 author=a.author or None,
                 category=names[a.section_id],
+                tags=tags.get(a.id, ()),
             )
         )
     return items
@@ -104,6 +112,9 @@ def _render_formats(
     return [Rendered(path, feeds.CONTENT_TYPES[fmt], bodies[fmt]) for fmt, path in paths.items()]
 
 
+render_formats = _render_formats  # for the other scopes' feeds (publishing/topicfeeds.py)
+
+
 def prepare_section(app: Flask, section_id: int, as_of: datetime) -> SectionDocs | None:
     """Read one section and render its three feeds as of a given instant (nothing written)."""
     config = app.config
@@ -130,7 +141,8 @@ def prepare_section(app: Flask, section_id: int, as_of: datetime) -> SectionDocs
         # Revision first: anything that lands after this read bumps it again.
         revision = section.revision
         articles = feed_rows(s, as_of, section.items_per_feed, section_id)
-        items = feed_items(config["SITE_URL"], articles, {section.id: section.name})
+        tags = tags_by_article(s, [a.id for a in articles])
+        items = feed_items(config["SITE_URL"], articles, {section.id: section.name}, tags)
         paths = {fmt: urls.section_doc_path(section.slug, fmt) for fmt in feeds.FORMATS}
         head = FeedHead(
             id=section.guid,
@@ -154,7 +166,7 @@ def prepare_site(app: Flask, as_of: datetime, *, opml: bool = True) -> list[Rend
         names: dict[int, str] = dict(
             s.execute(select(Section.id, Section.name).where(Section.id.in_(wanted))).all()
         )
-        items = feed_items(site_url, articles, names)
+        items = feed_items(site_url, articles, names, tags_by_article(s, [a.id for a in articles]))
         # An empty site feed is dated by its oldest section (fixed), never by now().
         first_created = None if items else s.scalar(select(func.min(Section.created_at)))
         # Plain columns, not ORM objects: a thousand sections cost a millisecond, not twenty.
@@ -167,6 +179,7 @@ def prepare_site(app: Flask, as_of: datetime, *, opml: bool = True) -> list[Rend
             if opml
             else []
         )
+        groups = opml_groups(s, site_url) if opml else []
     paths = {fmt: urls.site_doc_path(fmt) for fmt in feeds.FORMATS}
     head = FeedHead(
         # Derived from the site's address: stable for as long as the site keeps its URL.
@@ -187,6 +200,6 @@ def prepare_site(app: Flask, as_of: datetime, *, opml: bool = True) -> list[Rend
             )
             for sec in sections
         ]
-        opml_body = render_opml(config["SITE_NAME"], entries)
+        opml_body = render_opml(config["SITE_NAME"], entries, groups)
         docs.append(Rendered(urls.OPML_PATH, OPML_CONTENT_TYPE, opml_body))
     return docs

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from feedsvc.limits import SLUG_MAX, SLUG_PATTERN
-from feedsvc.urls import FEED_FILES, OPML_PATH
+from feedsvc.urls import FEED_FILES, OPML_PATH, TOPIC_DIRS
 from feedsvc.web.conditional import respond
 from feedsvc.web.documents import DocumentCache
 from feedsvc.web.outage import Unavailable
@@ -26,6 +26,10 @@ _STATUS = {200: "200 OK", 304: "304 Not Modified"}
 _SITE_PATHS = {f"/{name}": name for name in [*FEED_FILES.values(), OPML_PATH]}
 _FEED_NAMES = "|".join(re.escape(name) for name in FEED_FILES.values())
 _SECTION = re.compile(rf"/sections/({SLUG_PATTERN})/({_FEED_NAMES})")
+# Tags' and authors' feeds: /tags/<slug>/rss.xml, /authors/<slug>/feed.json, ...
+_TOPIC = re.compile(
+    rf"/({'|'.join(map(re.escape, TOPIC_DIRS.values()))})/({SLUG_PATTERN})/({_FEED_NAMES})"
+)
 
 
 def document_path(url_path: str) -> tuple[str, str] | None:
@@ -37,6 +41,9 @@ def document_path(url_path: str) -> tuple[str, str] | None:
     # No section has a longer slug: Flask answers 404 without asking the database.
     if match is not None and match.end(1) - match.start(1) <= SLUG_MAX:
         return url_path[1:], f"/sections/<slug>/{match.group(2)}"
+    match = _TOPIC.fullmatch(url_path)
+    if match is not None and match.end(2) - match.start(2) <= SLUG_MAX:
+        return url_path[1:], f"/{match.group(1)}/<slug>/{match.group(3)}"
     return None
 
 

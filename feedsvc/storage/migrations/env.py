@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from feedsvc.storage import topics as _topics  # noqa: F401  (its tables join the metadata)
 from feedsvc.storage.models import Base
 
 engine = context.config.attributes["engine"]

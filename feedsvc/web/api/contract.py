@@ -49,6 +49,7 @@ class Kind(Enum):
     INTEGER = "integer"
     DATE_TIME = "date-time"  # a string, RFC 3339 §5.6
     REFERENCE = "reference"  # a section: its id (integer) or its slug (string)
+    STRING_LIST = "string-list"  # an array of strings (null: empty)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,9 @@ ARTICLE_FIELDS = (
     Field("author", Kind.STRING, nullable=True, max_length=limits.AUTHOR_MAX),
     Field("publish_at", Kind.DATE_TIME, nullable=True),
     Field("status", Kind.STRING, enum=limits.STATUSES),
+    # Normalised by the service (feedsvc/topics.py): trimmed, duplicates dropped, at most
+    # TAGS_MAX of at most TAG_MAX characters each.
+    Field("tags", Kind.STRING_LIST, nullable=True),
 )
 
 # The articles service names the section by its id; the API's field is "section" (an id or a

@@ -1,0 +1,86 @@
+"""Which feed: a scope names the articles one feed shows, and reads its newest rows.
+
+A scope's key is a stable string, the same in every process and across restarts:
+"site" (every section), "section:<id>", "tag:<id>", "author:<id>" (ids of sections and
+topics, which never change and are never reused). scope_rows gives any scope's newest
+published articles, newest first, ties by id: what its feed (and its archive pages) show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from feedsvc.limits import STATUS_PUBLISHED
+from feedsvc.reading import FEED_COLUMNS, FeedRow, feed_rows
+from feedsvc.storage.models import Article
+from feedsvc.storage.topics import AUTHOR, TAG, ArticleTopic
+
+SITE = "site"
+SECTION = "section"
+KINDS = (SITE, SECTION, TAG, AUTHOR)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """One feed's membership: the whole site, a section, a tag or an author (by id)."""
+
+    kind: str
+    id: int = 0  # the section's or topic's id; 0 for the site
+
+    @property
+    def key(self) -> str:
+        return SITE if self.kind == SITE else f"{self.kind}:{self.id}"
+
+    @staticmethod
+    def parse(key: str) -> Scope:
+        """The scope of a key; ValueError for anything that is not one."""
+        if key == SITE:
+            return Scope(SITE)
+        kind, _, number = key.partition(":")
+        if kind not in KINDS or kind == SITE or not number.isdigit():
+            raise ValueError(f"not a feed scope: {key!r}")
+        return Scope(kind, int(number))
+
+
+def scope_rows(session: Session, scope: Scope, as_of: datetime, limit: int) -> list[FeedRow]:
+    """The scope's newest `limit` articles published by as_of, newest first (ties by id).
+
+    Site and section read the articles' own indexes (reading.feed_rows); a tag or author
+    reads one range of ix_article_topics_feed, then each article by its primary key.
+    """
+    if scope.kind == SITE:
+        return feed_rows(session, as_of, limit)
+    if scope.kind == SECTION:
+        return feed_rows(session, as_of, limit, scope.id)
+    link = ArticleTopic
+    query = (
+        select(*FEED_COLUMNS)
+        .select_from(link)
+        .join(Article, Article.id == link.article_id)
+        .where(
+            link.topic_id == scope.id,
+            link.status == STATUS_PUBLISHED,
+            link.publish_at <= as_of,
+        )
+        .order_by(link.publish_at.desc(), link.article_id.desc())
+        .limit(limit)
+    )
+    rows = []
+    for (
+        a_id,
+        guid,
+        title,
+        html,
+        summary,
+        publish_at,
+        updated,
+        author,
+        s_id,
+    ) in session.connection().execute(query):
+        assert publish_at is not None  # copied from a published article due by as_of
+        rows.append(FeedRow(a_id, guid, title, html, summary, publish_at, updated, author, s_id))
+    return rows
