@@ -12,7 +12,8 @@ rerun reuses them. Bodies come from a pool of bodies rendered once through feeds
 Markdown pipeline (a million renders would take longer than the benchmark); every article
 has its own title, guid and dates, and the rows are full size, as in production. Articles go
 to sections with Zipf-like weights (a few busy desks, a long tail): at 1M every section has
-well over 50 articles; at 10k, the small ones have only a few.
+well over 50 articles; at 10k, the small ones have only a few. Every article has 1–3 tags
+(TAG_VOCABULARY) and most have an author, each linked as feedsvc/topics.py stores them.
 """
 
 from __future__ import annotations
@@ -49,8 +50,11 @@ GROWTH_ITEMS = (20, 50, 200)
 DESKS = 4
 
 # Bump when the archive generator's output changes: cached databases are then rebuilt.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 SECTIONS = 1000
+# Tags: every article has 1 to 3 from a vocabulary of this many, Zipf-like (a few everywhere,
+# a long tail); authors are the corpus's 675 names (27 × 25), one per article for 90% of them.
+TAG_VOCABULARY = 3000
 BODY_POOL = 400
 # The section the "one changed section" tick touches: rank 20 of the Zipf-like weights, so it
 # has ≥ 50 published articles at every scale from 10k on (a full 50-item feed to render).
@@ -284,6 +288,7 @@ def generate_archive(n_articles: int, path: Path, *, seed: int = 7, log: Any = p
     )
     for _name, sql in indexes:
         db.execute(sql)
+    _load_topics(db, random.Random(seed + 1), Corpus(seed + 1), created)
     db.execute("COMMIT")
     db.execute("PRAGMA locking_mode=NORMAL")
     db.execute("PRAGMA journal_mode=WAL")
@@ -293,6 +298,58 @@ def generate_archive(n_articles: int, path: Path, *, seed: int = 7, log: Any = p
         f"  generated {scale_label(n_articles)} archive in {time.perf_counter() - started:.0f} s "
         f"({path.stat().st_size / 2**30:.2f} GiB): {path}"
     )
+
+
+def _load_topics(db: Any, rng: random.Random, corpus: Corpus, created: str) -> None:
+    """Tags and authors for every article, as topics and article_topics rows (with the
+    article's status and publish time copied in, as every save keeps them)."""
+    from feedsvc.content.slugs import slugify
+
+    indexes = db.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type='index' AND tbl_name='article_topics' "
+        "AND sql IS NOT NULL"
+    ).fetchall()
+    for name, _sql in indexes:
+        db.execute(f'DROP INDEX "{name}"')
+    topics: list[tuple[Any, ...]] = []
+    tag_ids: list[int] = []
+    seen: set[str] = set()
+    while len(tag_ids) < TAG_VOCABULARY:
+        name = f"{corpus.title(2)} {len(tag_ids) + 1}"
+        slug = slugify(name)
+        if slug in seen:
+            continue
+        seen.add(slug)
+        topics.append((len(topics) + 1, "tag", name, slug, 1, 0, None, created))
+        tag_ids.append(len(topics))
+    author_ids: dict[str, int] = {}
+    for (author,) in db.execute("SELECT DISTINCT author FROM articles WHERE author != ''"):
+        topics.append((len(topics) + 1, "author", author, slugify(author), 1, 0, None, created))
+        author_ids[author] = len(topics)
+    db.executemany(
+        "INSERT INTO topics (id, kind, name, slug, revision, rendered_revision, rendered_as_of, "
+        "created_at) VALUES (?,?,?,?,?,?,?,?)",
+        topics,
+    )
+    weights = list(accumulate(1.0 / rank for rank in range(1, TAG_VOCABULARY + 1)))
+
+    def links() -> Iterator[tuple[Any, ...]]:
+        articles = db.execute("SELECT id, status, publish_at, author FROM articles ORDER BY id")
+        for article_id, status, publish_at, author in articles:
+            tags = dict.fromkeys(rng.choices(tag_ids, cum_weights=weights, k=rng.randint(1, 3)))
+            chosen = list(tags)
+            if author:
+                chosen.append(author_ids[author])
+            for position, topic_id in enumerate(chosen):
+                yield (article_id, topic_id, position, status, publish_at)
+
+    db.executemany(
+        "INSERT INTO article_topics (article_id, topic_id, position, status, publish_at) "
+        "VALUES (?,?,?,?,?)",
+        links(),
+    )
+    for _name, sql in indexes:
+        db.execute(sql)
 
 
 # Bytes per article in the archive, indexes included (measured: 7.5 GiB for 1M), plus room for

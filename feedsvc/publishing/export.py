@@ -145,11 +145,12 @@ def sweep_temp_files(root: Path, *, min_age: float = TEMP_MIN_AGE_SECONDS) -> in
 
 
 def _exported_files(root: Path) -> set[str]:
-    """Relative paths of the feed files (and .gz) in root and root/sections/*/."""
+    """Relative paths of the feed files (and .gz) in root and root/{sections,tags,authors}/*/."""
     dirs = [root]
-    sections = root / SECTIONS_DIR
-    if sections.is_dir():
-        dirs += [d for d in sections.iterdir() if d.is_dir() and not d.is_symlink()]
+    for folder in (SECTIONS_DIR, *urls.TOPIC_DIRS.values()):
+        parent = root / folder
+        if parent.is_dir():
+            dirs += [d for d in parent.iterdir() if d.is_dir() and not d.is_symlink()]
     names = [n + ext for n in EXPORTED_NAMES for ext in ("", ".gz")]
     return {(d / n).relative_to(root).as_posix() for d in dirs for n in names if (d / n).is_file()}
 
