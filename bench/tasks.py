@@ -81,12 +81,14 @@ def rebuild(db: Path, cold: bool) -> dict[str, Any]:
     from feedsvc.publishing.scheduler import Publisher
     from feedsvc.storage.db import transaction
     from feedsvc.storage.models import FeedDocument, Section
+    from feedsvc.storage.topics import Topic
 
     app = _app(db)
     if cold:  # as on a first start: no stored document, every one is written
         with transaction(app) as s:
             s.execute(delete(FeedDocument))
             s.execute(update(Section).values(rendered_revision=0, rendered_as_of=None))
+            s.execute(update(Topic).values(rendered_revision=0, rendered_as_of=None))
     publisher = Publisher(app)
     rss_before = _peak_rss()
     watcher = ChildPeaks()

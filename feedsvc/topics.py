@@ -62,19 +62,35 @@ def article_tags(session: Session, article_id: int) -> tuple[str, ...]:
 
 
 def tags_by_article(session: Session, article_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
-    """Each article's tags (topic names in the editor's order); articles without any left out."""
+    """Each article's tags (topic names in the editor's order); articles without any left out.
+
+    Two primary-key reads, not one join: given the join, SQLite's planner may walk every tag
+    and probe its links, thousands of lookups for a 50-item feed (the tick's hot path).
+    """
     if not article_ids:
         return {}
-    rows = session.connection().execute(
-        select(_LINKS.c.article_id, _TOPICS.c.name)
-        .join(_TOPICS, _TOPICS.c.id == _LINKS.c.topic_id)
-        .where(_LINKS.c.article_id.in_(sorted(set(article_ids))), _TOPICS.c.kind == TAG)
-        .order_by(_LINKS.c.article_id, _LINKS.c.position)
+    connection = session.connection()
+    links = connection.execute(
+        select(_LINKS.c.article_id, _LINKS.c.topic_id, _LINKS.c.position).where(
+            _LINKS.c.article_id.in_(sorted(set(article_ids)))
+        )
+    ).all()
+    if not links:
+        return {}
+    names: dict[int, str] = dict(
+        connection.execute(
+            select(_TOPICS.c.id, _TOPICS.c.name).where(
+                _TOPICS.c.id.in_(sorted({topic_id for _a, topic_id, _p in links})),
+                _TOPICS.c.kind == TAG,
+            )
+        ).all()
     )
-    found: dict[int, list[str]] = {}
-    for article_id, name in rows:
-        found.setdefault(article_id, []).append(name)
-    return {article_id: tuple(names) for article_id, names in found.items()}
+    found: dict[int, list[tuple[int, str]]] = {}
+    for article_id, topic_id, position in links:
+        name = names.get(topic_id)
+        if name is not None:
+            found.setdefault(article_id, []).append((position, name))
+    return {a: tuple(name for _p, name in sorted(tags)) for a, tags in found.items()}
 
 
 def _topic_ids(session: Session, wanted: Sequence[tuple[str, str]]) -> list[int]:

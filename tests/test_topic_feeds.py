@@ -283,3 +283,27 @@ def _queries(app: Flask) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", listener)
+
+
+def _topic_documents(app: Flask) -> dict[str, bytes]:
+    with transaction(app, write=False) as s:
+        docs = s.scalars(select(FeedDocument).where(FeedDocument.path.like("%s/%/%")))
+        return {d.path: d.body for d in docs if d.path.startswith(("tags/", "authors/"))}
+
+
+def test_topics_rendered_in_processes_are_the_bytes_of_one_process(
+    newsroom: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feedsvc.publishing import renderpool
+
+    run_pass(newsroom, full=True)  # a handful of topics: rendered in this process
+    serial = _topic_documents(newsroom)
+    assert len(serial) == 4 * 3
+    with transaction(newsroom) as s:
+        for path in serial:
+            s.delete(s.get(FeedDocument, path))
+    monkeypatch.setattr(renderpool, "MIN_SECTIONS", 2)
+    newsroom.config["RENDER_PROCESSES"] = 2
+    result = run_pass(newsroom, full=True)
+    assert not result.failures and len(result.topics_rendered) == 4
+    assert _topic_documents(newsroom) == serial

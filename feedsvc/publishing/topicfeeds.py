@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Table, bindparam, select, update
 
 from feedsvc import feeds, urls
 from feedsvc.limits import ITEMS_PER_FEED_DEFAULT
+from feedsvc.publishing import renderpool
 from feedsvc.publishing.snapshot import FeedHead, Rendered, feed_items, render_formats
 from feedsvc.scopes import Scope, scope_rows
 from feedsvc.storage.db import transaction
@@ -91,20 +92,30 @@ def render_topics(
     app: Flask, topic_ids: Sequence[int], as_of: datetime, failures: dict[str, str]
 ) -> Iterator[list[TopicDocs]]:
     """The due topics rendered, in batches of BATCH_TOPICS; one topic's failure is reported
-    in failures ("topic:<id>") and never stops the others (its last good feeds stay served)."""
+    in failures ("topic:<id>") and never stops the others (its last good feeds stay served).
+
+    Many topics (a full rebuild) render in the section renderer's processes, in order.
+    """
     batch: list[TopicDocs] = []
-    for topic_id in topic_ids:
-        try:
-            done = prepare_topic(app, topic_id, as_of)
-        except Exception as exc:
-            log.exception("rendering topic %s failed; its last good feeds stay served", topic_id)
-            failures[f"topic:{topic_id}"] = f"{type(exc).__name__}: {exc}"
-            continue
-        if done is not None:
-            batch.append(done)
-        if len(batch) >= BATCH_TOPICS:
-            yield batch
-            batch = []
+    outcomes = renderpool.prepare_all(app, topic_ids, as_of, prepare_topic)
+    try:
+        for outcome in outcomes:
+            if isinstance(outcome, renderpool.Failed):
+                log.error(
+                    "rendering topic %s failed; its last good feeds stay served",
+                    outcome.section_id,
+                    exc_info=outcome.error,
+                )
+                error = outcome.error
+                failures[f"topic:{outcome.section_id}"] = f"{type(error).__name__}: {error}"
+                continue
+            if outcome.value is not None:  # None: deleted since the pass began
+                batch.append(outcome.value)
+            if len(batch) >= BATCH_TOPICS:
+                yield batch
+                batch = []
+    finally:
+        outcomes.close()
     if batch:
         yield batch
 
