@@ -50,7 +50,7 @@ GROWTH_ITEMS = (20, 50, 200)
 DESKS = 4
 
 # Bump when the archive generator's output changes: cached databases are then rebuilt.
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 SECTIONS = 1000
 # Tags: every article has 1 to 3 from a vocabulary of this many, Zipf-like (a few everywhere,
 # a long tail); authors are the corpus's 675 names (27 × 25), one per article for 90% of them.
@@ -252,6 +252,11 @@ def generate_archive(n_articles: int, path: Path, *, seed: int = 7, log: Any = p
         _section_rows(corpus, created),
     )
     future = _sqlite_datetime(datetime(2099, 1, 1, tzinfo=UTC))
+    tags = _tag_vocabulary(Corpus(seed + 1), created)
+    tag_rng = random.Random(seed + 1)
+    tag_weights = list(accumulate(1.0 / rank for rank in range(1, TAG_VOCABULARY + 1)))
+    tag_ids = [row[0] for row in tags]
+    chosen: list[tuple[int, ...]] = []  # each article's tag ids, in its order
 
     def rows() -> Iterator[tuple[Any, ...]]:
         sections = rng.choices(range(1, SECTIONS + 1), cum_weights=weights, k=n_articles)
@@ -265,6 +270,12 @@ def generate_archive(n_articles: int, path: Path, *, seed: int = 7, log: Any = p
                 status, publish_at = "published", future
             else:
                 status, publish_at = "published", when
+            picked = tuple(
+                dict.fromkeys(
+                    tag_rng.choices(tag_ids, cum_weights=tag_weights, k=tag_rng.randint(1, 3))
+                )
+            )
+            chosen.append(picked)
             yield (
                 uuid.UUID(int=rng.getrandbits(128), version=4).urn,
                 sections[i],
@@ -278,17 +289,18 @@ def generate_archive(n_articles: int, path: Path, *, seed: int = 7, log: Any = p
                 publish_at,
                 when,
                 when,
+                "\n".join(tags[t - 1][2] for t in picked),  # feedsvc.limits.TAG_SEPARATOR
             )
 
     db.executemany(
         "INSERT INTO articles (guid, section_id, title, body_source, body_html, summary_source, "
-        "summary, author, status, publish_at, created_at, updated_at) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        "summary, author, status, publish_at, created_at, updated_at, tag_names) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         rows(),
     )
     for _name, sql in indexes:
         db.execute(sql)
-    _load_topics(db, random.Random(seed + 1), Corpus(seed + 1), created)
+    _load_topics(db, tags, chosen, created)
     db.execute("COMMIT")
     db.execute("PRAGMA locking_mode=NORMAL")
     db.execute("PRAGMA journal_mode=WAL")
@@ -300,9 +312,26 @@ def generate_archive(n_articles: int, path: Path, *, seed: int = 7, log: Any = p
     )
 
 
-def _load_topics(db: Any, rng: random.Random, corpus: Corpus, created: str) -> None:
-    """Tags and authors for every article, as topics and article_topics rows (with the
-    article's status and publish time copied in, as every save keeps them)."""
+def _tag_vocabulary(corpus: Corpus, created: str) -> list[tuple[Any, ...]]:
+    """TAG_VOCABULARY topics rows of kind "tag", ids 1 … TAG_VOCABULARY, distinct slugs."""
+    from feedsvc.content.slugs import slugify
+
+    rows: list[tuple[Any, ...]] = []
+    seen: set[str] = set()
+    while len(rows) < TAG_VOCABULARY:
+        name = f"{corpus.title(2)} {len(rows) + 1}"
+        slug = slugify(name)
+        if slug not in seen:
+            seen.add(slug)
+            rows.append((len(rows) + 1, "tag", name, slug, 1, 0, None, created))
+    return rows
+
+
+def _load_topics(
+    db: Any, tags: list[tuple[Any, ...]], chosen: list[tuple[int, ...]], created: str
+) -> None:
+    """The tags and authors as topics, and every article's links (its status and publish
+    time copied in, as every save keeps them); article ids are 1 … n in insertion order."""
     from feedsvc.content.slugs import slugify
 
     indexes = db.execute(
@@ -311,17 +340,7 @@ def _load_topics(db: Any, rng: random.Random, corpus: Corpus, created: str) -> N
     ).fetchall()
     for name, _sql in indexes:
         db.execute(f'DROP INDEX "{name}"')
-    topics: list[tuple[Any, ...]] = []
-    tag_ids: list[int] = []
-    seen: set[str] = set()
-    while len(tag_ids) < TAG_VOCABULARY:
-        name = f"{corpus.title(2)} {len(tag_ids) + 1}"
-        slug = slugify(name)
-        if slug in seen:
-            continue
-        seen.add(slug)
-        topics.append((len(topics) + 1, "tag", name, slug, 1, 0, None, created))
-        tag_ids.append(len(topics))
+    topics = list(tags)
     author_ids: dict[str, int] = {}
     for (author,) in db.execute("SELECT DISTINCT author FROM articles WHERE author != ''"):
         topics.append((len(topics) + 1, "author", author, slugify(author), 1, 0, None, created))
@@ -331,16 +350,14 @@ def _load_topics(db: Any, rng: random.Random, corpus: Corpus, created: str) -> N
         "created_at) VALUES (?,?,?,?,?,?,?,?)",
         topics,
     )
-    weights = list(accumulate(1.0 / rank for rank in range(1, TAG_VOCABULARY + 1)))
 
     def links() -> Iterator[tuple[Any, ...]]:
         articles = db.execute("SELECT id, status, publish_at, author FROM articles ORDER BY id")
         for article_id, status, publish_at, author in articles:
-            tags = dict.fromkeys(rng.choices(tag_ids, cum_weights=weights, k=rng.randint(1, 3)))
-            chosen = list(tags)
+            linked = list(chosen[article_id - 1])
             if author:
-                chosen.append(author_ids[author])
-            for position, topic_id in enumerate(chosen):
+                linked.append(author_ids[author])
+            for position, topic_id in enumerate(linked):
                 yield (article_id, topic_id, position, status, publish_at)
 
     db.executemany(

@@ -10,7 +10,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload
 
 from feedsvc.articles import WITH_PEOPLE
-from feedsvc.limits import STATUS_PUBLISHED
+from feedsvc.limits import STATUS_PUBLISHED, TAG_SEPARATOR
 from feedsvc.storage.models import Article
 
 SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
@@ -66,6 +66,7 @@ FEED_COLUMNS = (
     Article.updated_at,
     Article.author,
     Article.section_id,
+    Article.tag_names,
 )
 
 
@@ -82,6 +83,11 @@ class FeedRow:
     updated_at: datetime
     author: str
     section_id: int
+    tag_names: str = ""  # TAG_SEPARATOR between them (Article.tag_names)
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return tuple(self.tag_names.split(TAG_SEPARATOR)) if self.tag_names else ()
 
 
 def feed_rows(
@@ -94,9 +100,11 @@ def feed_rows(
     query = _newest_published(select(*FEED_COLUMNS), as_of, limit, section_id)
     result = session.connection().execute(query)
     rows = []
-    for a_id, guid, title, html, summary, publish_at, updated, author, s_id in result:
+    for a_id, guid, title, html, summary, publish_at, updated, author, s_id, tags in result:
         assert publish_at is not None  # the query reads published articles due by as_of
-        rows.append(FeedRow(a_id, guid, title, html, summary, publish_at, updated, author, s_id))
+        rows.append(
+            FeedRow(a_id, guid, title, html, summary, publish_at, updated, author, s_id, tags)
+        )
     return rows
 
 

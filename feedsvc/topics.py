@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from feedsvc.content.slugs import slugify
 from feedsvc.content.text import ContentError, one_line
-from feedsvc.limits import SLUG_MAX, SLUG_RE, STATUS_PUBLISHED, TAG_MAX, TAGS_MAX
+from feedsvc.limits import SLUG_MAX, SLUG_RE, STATUS_PUBLISHED, TAG_MAX, TAG_SEPARATOR, TAGS_MAX
 from feedsvc.storage.models import Article, utcnow
 from feedsvc.storage.topics import AUTHOR, TAG, ArticleTopic, Topic
 
@@ -58,43 +58,17 @@ def clean_tags(raw: Iterable[str]) -> tuple[str, ...]:
 
 def article_tags(session: Session, article_id: int) -> tuple[str, ...]:
     """The article's tags by their topics' names, in the editor's order."""
-    return tags_by_article(session, [article_id]).get(article_id, ())
-
-
-def tags_by_article(session: Session, article_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
-    """Each article's tags (topic names in the editor's order); articles without any left out.
-
-    Two primary-key reads, not one join: given the join, SQLite's planner may walk every tag
-    and probe its links, thousands of lookups for a 50-item feed (the tick's hot path).
-    """
-    if not article_ids:
-        return {}
-    connection = session.connection()
-    links = connection.execute(
-        select(_LINKS.c.article_id, _LINKS.c.topic_id, _LINKS.c.position).where(
-            _LINKS.c.article_id.in_(sorted(set(article_ids)))
-        )
-    ).all()
-    if not links:
-        return {}
-    names: dict[int, str] = dict(
-        connection.execute(
-            select(_TOPICS.c.id, _TOPICS.c.name).where(
-                _TOPICS.c.id.in_(sorted({topic_id for _a, topic_id, _p in links})),
-                _TOPICS.c.kind == TAG,
-            )
-        ).all()
+    names = (
+        session.connection()
+        .execute(select(Article.tag_names).where(Article.id == article_id))
+        .scalar()
     )
-    found: dict[int, list[tuple[int, str]]] = {}
-    for article_id, topic_id, position in links:
-        name = names.get(topic_id)
-        if name is not None:
-            found.setdefault(article_id, []).append((position, name))
-    return {a: tuple(name for _p, name in sorted(tags)) for a, tags in found.items()}
+    return tuple(names.split(TAG_SEPARATOR)) if names else ()
 
 
-def _topic_ids(session: Session, wanted: Sequence[tuple[str, str]]) -> list[int]:
-    """The ids of the (kind, name) topics, in order, storing the ones that do not exist yet.
+def _topic_ids(session: Session, wanted: Sequence[tuple[str, str]]) -> list[tuple[int, str]]:
+    """The (id, name as first stored) of the (kind, name) topics, in order, storing the
+    ones that do not exist yet.
 
     A topic is found by its slug: "Climate change" and "climate  Change" are one topic,
     named as first stored. Concurrent savers creating the same topic both succeed (the
@@ -105,13 +79,13 @@ def _topic_ids(session: Session, wanted: Sequence[tuple[str, str]]) -> list[int]
         return []
     connection = session.connection()
 
-    def known() -> dict[tuple[str, str], int]:
+    def known() -> dict[tuple[str, str], tuple[int, str]]:
         rows = connection.execute(
-            select(_TOPICS.c.id, _TOPICS.c.kind, _TOPICS.c.slug).where(
+            select(_TOPICS.c.id, _TOPICS.c.kind, _TOPICS.c.slug, _TOPICS.c.name).where(
                 _TOPICS.c.slug.in_(sorted({slug for _kind, slug, _name in keyed}))
             )
         )
-        return {(kind, slug): topic_id for topic_id, kind, slug in rows}
+        return {(kind, slug): (topic_id, name) for topic_id, kind, slug, name in rows}
 
     ids = known()
     missing = {(k, s): n for k, s, n in keyed if (k, s) not in ids}
@@ -159,7 +133,13 @@ def article_saved(session: Session, article: Article, tags: Sequence[str] | None
     wanted = [(TAG, tag) for tag in tags]
     if article.author:
         wanted.append((AUTHOR, article.author))
-    new = _topic_ids(session, wanted)
+    found = _topic_ids(session, wanted)
+    new = [topic_id for topic_id, _name in found]
+    # The feeds' copy of the tags (Article.tag_names): the topics' names, as first stored.
+    names = TAG_SEPARATOR.join(name for _id, name in found[: len(tags)])
+    if names != article.tag_names:
+        article.tag_names = names
+        session.flush()
     connection.execute(delete(_LINKS).where(_LINKS.c.article_id == article.id))
     if new:
         connection.execute(

@@ -17,7 +17,6 @@ from feedsvc.publishing.topicopml import opml_groups
 from feedsvc.reading import FeedRow, feed_rows
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import Section
-from feedsvc.topics import tags_by_article
 
 # The feed-level date of a site with no articles at all: fixed, so output stays deterministic.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -61,11 +60,9 @@ def feed_items(
     site_url: str,
     articles: Sequence[FeedRow],
     names: dict[int, str],
-    tags: Mapping[int, tuple[str, ...]] | None = None,
 ) -> list[feeds.FeedItem]:
     """The articles as the renderer's items: absolute URLs, section names as categories,
-    then the article's tags (by article id) as further categories."""
-    tags = tags or {}
+    then the article's tags as further categories."""
     items = []
     for a in articles:
         items.append(
@@ -80,7 +77,7 @@ def feed_items(
                 updated=max(a.updated_at, a.publish_at),
                 author=a.author or None,
                 category=names[a.section_id],
-                tags=tags.get(a.id, ()),
+                tags=a.tags,
             )
         )
     return items
@@ -141,8 +138,7 @@ def prepare_section(app: Flask, section_id: int, as_of: datetime) -> SectionDocs
         # Revision first: anything that lands after this read bumps it again.
         revision = section.revision
         articles = feed_rows(s, as_of, section.items_per_feed, section_id)
-        tags = tags_by_article(s, [a.id for a in articles])
-        items = feed_items(config["SITE_URL"], articles, {section.id: section.name}, tags)
+        items = feed_items(config["SITE_URL"], articles, {section.id: section.name})
         paths = {fmt: urls.section_doc_path(section.slug, fmt) for fmt in feeds.FORMATS}
         head = FeedHead(
             id=section.guid,
@@ -166,7 +162,7 @@ def prepare_site(app: Flask, as_of: datetime, *, opml: bool = True) -> list[Rend
         names: dict[int, str] = dict(
             s.execute(select(Section.id, Section.name).where(Section.id.in_(wanted))).all()
         )
-        items = feed_items(site_url, articles, names, tags_by_article(s, [a.id for a in articles]))
+        items = feed_items(site_url, articles, names)
         # An empty site feed is dated by its oldest section (fixed), never by now().
         first_created = None if items else s.scalar(select(func.min(Section.created_at)))
         # Plain columns, not ORM objects: a thousand sections cost a millisecond, not twenty.

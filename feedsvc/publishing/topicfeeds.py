@@ -20,7 +20,6 @@ from feedsvc.scopes import Scope, scope_rows
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import Section
 from feedsvc.storage.topics import AUTHOR, Topic
-from feedsvc.topics import tags_by_article
 
 log = logging.getLogger(__name__)
 # Items in a tag's or author's feed: the sections' default.
@@ -72,7 +71,7 @@ def prepare_topic(app: Flask, topic_id: int, as_of: datetime) -> TopicDocs | Non
                 select(Section.id, Section.name).where(Section.id.in_({r.section_id for r in rows}))
             ).all()
         )
-        items = feed_items(site_url, rows, names, tags_by_article(s, [r.id for r in rows]))
+        items = feed_items(site_url, rows, names)
     feed_id, title, description = _head(
         config["SITE_NAME"], site_url, topic.kind, topic.name, topic.slug
     )

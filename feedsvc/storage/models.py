@@ -163,6 +163,10 @@ class Article(Base):
     # Bumped by every save: a save made against an older version is refused (lost updates;
     # the API's ETag / If-Match, RFC 9110 §13.1.1, and the edit form's hidden field).
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The article's tags by their topics' names, in the editor's order, TAG_SEPARATOR between
+    # them: a copy of its tag links (storage/topics.py), kept by every save, so a feed reads
+    # its items' categories with its rows instead of a query per feed.
+    tag_names: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
 
     section: Mapped[Section] = relationship(back_populates="articles")
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])

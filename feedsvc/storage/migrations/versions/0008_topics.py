@@ -4,8 +4,9 @@
   counters the scheduler renders by, like sections.
 - article_topics: which articles each topic holds, with the article's status and publish
   time copied in, so a topic's feed is one index range (ix_article_topics_feed).
+- articles.tag_names: the article's tag names, so feeds read categories with their rows.
 
-Two new tables only: nothing of `articles` is copied (see 0005).
+Plain CREATE TABLE and ADD COLUMN: nothing of `articles` is copied (see 0005).
 
 Revision ID: 0008
 Revises: 0007
@@ -24,6 +25,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.add_column(
+        "articles", sa.Column("tag_names", sa.Text(), nullable=False, server_default=sa.text("''"))
+    )
     op.create_table(
         "topics",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -70,3 +74,4 @@ def downgrade() -> None:
     op.drop_index("ix_article_topics_feed", table_name="article_topics")
     op.drop_table("article_topics")
     op.drop_table("topics")
+    op.drop_column("articles", "tag_names")
