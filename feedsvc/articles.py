@@ -8,7 +8,7 @@ from datetime import datetime
 
 from flask import current_app, has_app_context
 from sqlalchemy import update
-from sqlalchemy.orm import Session, joinedload, object_session
+from sqlalchemy.orm import Session, joinedload
 
 from feedsvc import topics
 from feedsvc.content.html import render_body as render_markdown
@@ -64,8 +64,7 @@ def input_of(article: Article) -> ArticleInput:
     That is the Markdown source and the editor's own summary, not their renderings: what an
     edit starts from.
     """
-    session = object_session(article)
-    tags = topics.article_tags(session, article.id) if session and article.id else ()
+    tags = topics.tags_of(article)
     return ArticleInput(
         **{
             f.name: getattr(article, _SOURCE_COLUMNS.get(f.name, f.name))

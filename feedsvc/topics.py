@@ -56,6 +56,11 @@ def clean_tags(raw: Iterable[str]) -> tuple[str, ...]:
     return tuple(tags)
 
 
+def tags_of(article: Article) -> tuple[str, ...]:
+    """A loaded article's tags (its tag_names copy), in the editor's order."""
+    return tuple(article.tag_names.split(TAG_SEPARATOR)) if article.tag_names else ()
+
+
 def article_tags(session: Session, article_id: int) -> tuple[str, ...]:
     """The article's tags by their topics' names, in the editor's order."""
     names = (

@@ -9,7 +9,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import current_app
-from sqlalchemy.orm import object_session
 from werkzeug.wrappers import Response
 
 from feedsvc import topics, urls
@@ -84,11 +83,6 @@ def section_json(section: Section) -> dict[str, Any]:
     }
 
 
-def _tags(article: Article) -> tuple[str, ...]:
-    session = object_session(article)
-    return topics.article_tags(session, article.id) if session is not None else ()
-
-
 def article_json(article: Article) -> dict[str, Any]:
     """An article as the API shows it (schema "Article"): its source and its rendered HTML."""
     section = article.section
@@ -103,7 +97,7 @@ def article_json(article: Article) -> dict[str, Any]:
         "summary": article.summary,
         "summary_source": article.summary_source,
         "author": article.author,
-        "tags": list(_tags(article)),
+        "tags": list(topics.tags_of(article)),
         "status": article.status,
         "publish_at": rfc3339(article.publish_at),
         "created_at": rfc3339(article.created_at),
