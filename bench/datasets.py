@@ -12,7 +12,8 @@ rerun reuses them. Bodies come from a pool of bodies rendered once through feeds
 Markdown pipeline (a million renders would take longer than the benchmark); every article
 has its own title, guid and dates, and the rows are full size, as in production. Articles go
 to sections with Zipf-like weights (a few busy desks, a long tail): at 1M every section has
-well over 50 articles; at 10k, the small ones have only a few.
+well over 50 articles; at 10k, the small ones have only a few. Every article has 1–3 tags
+(TAG_VOCABULARY) and most have an author, each linked as feedsvc/topics.py stores them.
 """
 
 from __future__ import annotations
@@ -49,8 +50,11 @@ GROWTH_ITEMS = (20, 50, 200)
 DESKS = 4
 
 # Bump when the archive generator's output changes: cached databases are then rebuilt.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 4
 SECTIONS = 1000
+# Tags: every article has 1 to 3 from a vocabulary of this many, Zipf-like (a few everywhere,
+# a long tail); authors are the corpus's 675 names (27 × 25), one per article for 90% of them.
+TAG_VOCABULARY = 3000
 BODY_POOL = 400
 # The section the "one changed section" tick touches: rank 20 of the Zipf-like weights, so it
 # has ≥ 50 published articles at every scale from 10k on (a full 50-item feed to render).
@@ -248,6 +252,11 @@ def generate_archive(n_articles: int, path: Path, *, seed: int = 7, log: Any = p
         _section_rows(corpus, created),
     )
     future = _sqlite_datetime(datetime(2099, 1, 1, tzinfo=UTC))
+    tags = _tag_vocabulary(Corpus(seed + 1), created)
+    tag_rng = random.Random(seed + 1)
+    tag_weights = list(accumulate(1.0 / rank for rank in range(1, TAG_VOCABULARY + 1)))
+    tag_ids = [row[0] for row in tags]
+    chosen: list[tuple[int, ...]] = []  # each article's tag ids, in its order
 
     def rows() -> Iterator[tuple[Any, ...]]:
         sections = rng.choices(range(1, SECTIONS + 1), cum_weights=weights, k=n_articles)
@@ -261,6 +270,12 @@ def generate_archive(n_articles: int, path: Path, *, seed: int = 7, log: Any = p
                 status, publish_at = "published", future
             else:
                 status, publish_at = "published", when
+            picked = tuple(
+                dict.fromkeys(
+                    tag_rng.choices(tag_ids, cum_weights=tag_weights, k=tag_rng.randint(1, 3))
+                )
+            )
+            chosen.append(picked)
             yield (
                 uuid.UUID(int=rng.getrandbits(128), version=4).urn,
                 sections[i],
@@ -274,16 +289,18 @@ def generate_archive(n_articles: int, path: Path, *, seed: int = 7, log: Any = p
                 publish_at,
                 when,
                 when,
+                "\n".join(tags[t - 1][2] for t in picked),  # feedsvc.limits.TAG_SEPARATOR
             )
 
     db.executemany(
         "INSERT INTO articles (guid, section_id, title, body_source, body_html, summary_source, "
-        "summary, author, status, publish_at, created_at, updated_at) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        "summary, author, status, publish_at, created_at, updated_at, tag_names) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         rows(),
     )
     for _name, sql in indexes:
         db.execute(sql)
+    _load_topics(db, tags, chosen, created)
     db.execute("COMMIT")
     db.execute("PRAGMA locking_mode=NORMAL")
     db.execute("PRAGMA journal_mode=WAL")
@@ -293,6 +310,63 @@ def generate_archive(n_articles: int, path: Path, *, seed: int = 7, log: Any = p
         f"  generated {scale_label(n_articles)} archive in {time.perf_counter() - started:.0f} s "
         f"({path.stat().st_size / 2**30:.2f} GiB): {path}"
     )
+
+
+def _tag_vocabulary(corpus: Corpus, created: str) -> list[tuple[Any, ...]]:
+    """TAG_VOCABULARY topics rows of kind "tag", ids 1 … TAG_VOCABULARY, distinct slugs."""
+    from feedsvc.content.slugs import slugify
+
+    rows: list[tuple[Any, ...]] = []
+    seen: set[str] = set()
+    while len(rows) < TAG_VOCABULARY:
+        name = f"{corpus.title(2)} {len(rows) + 1}"
+        slug = slugify(name)
+        if slug not in seen:
+            seen.add(slug)
+            rows.append((len(rows) + 1, "tag", name, slug, 1, 0, None, created))
+    return rows
+
+
+def _load_topics(
+    db: Any, tags: list[tuple[Any, ...]], chosen: list[tuple[int, ...]], created: str
+) -> None:
+    """The tags and authors as topics, and every article's links (its status and publish
+    time copied in, as every save keeps them); article ids are 1 … n in insertion order."""
+    from feedsvc.content.slugs import slugify
+
+    indexes = db.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type='index' AND tbl_name='article_topics' "
+        "AND sql IS NOT NULL"
+    ).fetchall()
+    for name, _sql in indexes:
+        db.execute(f'DROP INDEX "{name}"')
+    topics = list(tags)
+    author_ids: dict[str, int] = {}
+    for (author,) in db.execute("SELECT DISTINCT author FROM articles WHERE author != ''"):
+        topics.append((len(topics) + 1, "author", author, slugify(author), 1, 0, None, created))
+        author_ids[author] = len(topics)
+    db.executemany(
+        "INSERT INTO topics (id, kind, name, slug, revision, rendered_revision, rendered_as_of, "
+        "created_at) VALUES (?,?,?,?,?,?,?,?)",
+        topics,
+    )
+
+    def links() -> Iterator[tuple[Any, ...]]:
+        articles = db.execute("SELECT id, status, publish_at, author FROM articles ORDER BY id")
+        for article_id, status, publish_at, author in articles:
+            linked = list(chosen[article_id - 1])
+            if author:
+                linked.append(author_ids[author])
+            for position, topic_id in enumerate(linked):
+                yield (article_id, topic_id, position, status, publish_at)
+
+    db.executemany(
+        "INSERT INTO article_topics (article_id, topic_id, position, status, publish_at) "
+        "VALUES (?,?,?,?,?)",
+        links(),
+    )
+    for _name, sql in indexes:
+        db.execute(sql)
 
 
 # Bytes per article in the archive, indexes included (measured: 7.5 GiB for 1M), plus room for

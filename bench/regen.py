@@ -24,12 +24,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, select, text
 
 from bench.context import Context, Skip, median, percentile
 from bench.datasets import (
     CHANGED_SECTION_ID,
     SITE_URL,
+    TAG_VOCABULARY,
     make_app,
     published_count,
     scale_db,
@@ -128,6 +129,7 @@ def ticks(ctx: Context, n_articles: int, profile_to: Path | None = None) -> dict
     from feedsvc.publishing.passes import run_pass
     from feedsvc.publishing.scheduler import CHECKPOINT_SECONDS, Publisher
     from feedsvc.storage.db import checkpoint, database, defer_checkpoints, transaction
+    from feedsvc.storage.topics import TAG, Topic
 
     path = scale_db(n_articles, log=ctx.log)
     app = make_app(f"sqlite:///{path}", ctx.workdir / f"instance-{n_articles}")
@@ -135,9 +137,10 @@ def ticks(ctx: Context, n_articles: int, profile_to: Path | None = None) -> dict
     engine = database(app).engine
     t0 = time.perf_counter()
     first = run_pass(app)  # a new (or changed) archive: render what is due, untimed
-    if first.sections_rendered:
+    if first.sections_rendered or first.topics_rendered:
         ctx.log(
-            f"    rendered {len(first.sections_rendered)} sections first "
+            f"    rendered {len(first.sections_rendered)} sections and "
+            f"{len(first.topics_rendered)} tags and authors first "
             f"({time.perf_counter() - t0:.0f} s, not timed)"
         )
     backfill = settle_archives(app, run_pass)
@@ -164,8 +167,19 @@ def ticks(ctx: Context, n_articles: int, profile_to: Path | None = None) -> dict
         t = time.perf_counter()
         result = publisher.run()
         idle.append(time.perf_counter() - t)
-        assert result is not None and not result.sections_rendered, "an idle tick rendered"
+        assert result is not None, "the tick did not run"
+        assert not result.sections_rendered and not result.topics_rendered, "an idle tick rendered"
     corpus = Corpus(n_articles)
+    # The changed article's tags: the archive's busiest tag and one from its long tail, so
+    # each changed tick renders two tag feeds and an author's besides the section's.
+    with transaction(app, write=False) as s:
+        tags = tuple(
+            s.scalars(
+                select(Topic.name)
+                .where(Topic.kind == TAG, Topic.id.in_([1, TAG_VOCABULARY // 2]))
+                .order_by(Topic.id)
+            )
+        )
     changed, added, rendered = [], [], []
     changed_log = QueryLog(engine)
     profiler = None
@@ -184,6 +198,7 @@ def ticks(ctx: Context, n_articles: int, profile_to: Path | None = None) -> dict
                     section_id=CHANGED_SECTION_ID,
                     body=article_body(corpus),
                     author=corpus.author(),
+                    tags=tags,
                 ),
                 base_url=SITE_URL + "/",
             )
@@ -195,7 +210,7 @@ def ticks(ctx: Context, n_articles: int, profile_to: Path | None = None) -> dict
                 result = publisher.run()
                 changed.append(time.perf_counter() - t)
             assert result is not None
-            rendered.append(len(result.sections_rendered))
+            rendered.append(len(result.sections_rendered) + len(result.topics_rendered))
         else:  # the same ticks again under the profiler, not timed
             assert profiler is not None
             profiler.start()

@@ -82,6 +82,7 @@ def rebuild(db: Path, cold: bool) -> dict[str, Any]:
     from feedsvc.storage.archives import ArchivePage, ArchiveScope, ArchiveTouch
     from feedsvc.storage.db import transaction
     from feedsvc.storage.models import FeedDocument, Section
+    from feedsvc.storage.topics import Topic
 
     app = _app(db)
     if cold:  # as on a first start: no stored document, every one is written
@@ -90,6 +91,7 @@ def rebuild(db: Path, cold: bool) -> dict[str, Any]:
             for table in (ArchivePage, ArchiveScope, ArchiveTouch):  # nor any archive page
                 s.execute(delete(table))
             s.execute(update(Section).values(rendered_revision=0, rendered_as_of=None))
+            s.execute(update(Topic).values(rendered_revision=0, rendered_as_of=None))
     publisher = Publisher(app)
     rss_before = _peak_rss()
     watcher = ChildPeaks()

@@ -84,11 +84,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         health,
         public,
         sectiondelete,
+        topicpages,
     )
     from feedsvc.web.api.blueprint import bp as api_bp
 
     app.register_blueprint(public.bp)
     app.register_blueprint(browser.bp)
+    app.register_blueprint(topicpages.bp)  # tags' and authors' pages and feeds
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)

@@ -10,7 +10,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import update
 from sqlalchemy.orm import Session, joinedload
 
-from feedsvc import archiving, media, tombstones
+from feedsvc import archiving, media, tombstones, topics
 from feedsvc.content.html import render_body as render_markdown
 from feedsvc.content.summary import derive_summary
 from feedsvc.content.text import ContentError, clean_line, clean_text, clean_title
@@ -49,6 +49,7 @@ class ArticleInput:
     body: str  # Markdown
     summary: str = ""  # empty: derived from the body
     author: str = ""
+    tags: tuple[str, ...] = ()  # as typed; normalised by topics.clean_tags
     publish_at: datetime | None = None  # aware; empty: now when published
     status: str = STATUS_PUBLISHED
     # Lead image and attachment (feedsvc/media.py): absolute http(s) URLs, "" for none; an
@@ -70,11 +71,14 @@ def input_of(article: Article) -> ArticleInput:
     That is the Markdown source and the editor's own summary, not their renderings: what an
     edit starts from.
     """
+    tags = topics.tags_of(article)
     return ArticleInput(
         **{
             f.name: getattr(article, _SOURCE_COLUMNS.get(f.name, f.name))
             for f in fields(ArticleInput)
-        }
+            if f.name != "tags"  # not a column: the article's topics (feedsvc/topics.py)
+        },
+        tags=tags,
     )
 
 
@@ -96,11 +100,14 @@ class _Clean:
     attachment_url: str
     attachment_type: str
     attachment_length: int | None
+    tags: tuple[str, ...]
 
 
 def _store(article: Article, clean: _Clean) -> None:
     """Set the article's columns from clean: the one list of them is _Clean's fields."""
     for f in fields(_Clean):
+        if f.name == "tags":  # stored as topics, by feeds_changed
+            continue
         setattr(article, f.name, getattr(clean, f.name))
 
 
@@ -110,6 +117,7 @@ def _validated(
     """Clean every field or collect one sentence per bad field; nothing is half-stored."""
     errors: dict[str, str] = {}
     title = body_html = summary_source = author = ""
+    tags: tuple[str, ...] = ()
     try:
         title = clean_title(data.title, max_length=TITLE_MAX)
     except ContentError as exc:
@@ -127,6 +135,10 @@ def _validated(
         author = clean_line(data.author, field="Author", max_length=AUTHOR_MAX)
     except ContentError as exc:
         errors["author"] = str(exc)
+    try:
+        tags = topics.clean_tags(data.tags)
+    except ContentError as exc:
+        errors["tags"] = str(exc)
     if data.status not in STATUSES:
         errors["status"] = "Status must be Published or Draft."
     if data.publish_at is not None:
@@ -147,6 +159,7 @@ def _validated(
         author=author,
         status=data.status,
         **asdict(found),
+        tags=tags,
     )
 
 
@@ -192,7 +205,7 @@ def create_article(
     _store(article, clean)
     session.add(article)
     session.flush()
-    feeds_changed(session, article)
+    feeds_changed(session, article, tags=clean.tags)
     media.queue_probe(session, article)
     return article
 
@@ -274,6 +287,7 @@ def update_article(
         old_section_id=old_section,
         old_publish_at=old_publish_at,
         shown_before=shown_before,
+        tags=clean.tags,
     )
     media.queue_probe(session, article)
     return article
@@ -288,6 +302,7 @@ def delete_article(
         _claim(session, article_id, expected_version)
     article = get_article(session, article_id, fresh=expected_version is not None)
     feeds_changed(session, article, shown_before=tombstones.shown_in(article), deleted=True)
+    topics.article_gone(session, article.id)
     session.delete(article)
     session.flush()
 
@@ -300,14 +315,18 @@ def feeds_changed(
     old_publish_at: datetime | None = None,
     shown_before: frozenset[str] = frozenset(),
     deleted: bool = False,
+    tags: tuple[str, ...] | None = None,
 ) -> None:
     """Mark every feed that shows, or showed, the article out of date, in the save's transaction.
 
     The one place a create, edit or delete tells the scheduler what to render again: its
     section's feeds (and, when it moved, the old section's); the site feed follows any section;
-    the archive pages that hold its old and new placements (archiving.touch). The feeds it was
-    in (shown_before) and leaves keep a tombstone (tombstones.after_change).
+    the feeds of the tags and author it had and has (topics.article_saved, which also stores
+    the new tags when given, None keeping them, and copies its status and publish time); the
+    archive pages that hold its old and new placements (archiving.touch). The feeds it was in
+    (shown_before) and leaves keep a tombstone (tombstones.after_change).
     """
+    topics.article_saved(session, article, tags)
     bump_revision(session, article.section_id)
     if old_section_id is not None and old_section_id != article.section_id:
         bump_revision(session, old_section_id)

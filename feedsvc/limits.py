@@ -39,6 +39,11 @@ ITEMS_PER_FEED_DEFAULT = 50
 TITLE_MAX = 300
 AUTHOR_MAX = 120
 SUMMARY_MAX = 1000
+# Tags: per article, and each tag's length once normalised (feedsvc/topics.py).
+TAGS_MAX = 10
+TAG_MAX = 60
+# Between an article's tag names in articles.tag_names: a normalised tag is one line.
+TAG_SEPARATOR = "\n"
 # Markdown source; its UTF-8 may be four times as long, which the request size limit allows.
 BODY_MAX = 200_000
 # Rendered HTML, in UTF-8 bytes: the BODY_HTML_MAX_BYTES setting's shipped default (also in

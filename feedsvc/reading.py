@@ -10,7 +10,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from feedsvc.articles import WITH_PEOPLE
-from feedsvc.limits import STATUS_PUBLISHED
+from feedsvc.limits import STATUS_PUBLISHED, TAG_SEPARATOR
 from feedsvc.storage.models import Article, UTCDateTime
 
 SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
@@ -73,6 +73,7 @@ FEED_COLUMNS = (
     Article.attachment_url,
     Article.attachment_type,
     Article.attachment_length,
+    Article.tag_names,
 )
 
 
@@ -94,6 +95,11 @@ class FeedRow:
     attachment_url: str = ""
     attachment_type: str = ""  # "" while not known yet
     attachment_length: int | None = None  # None while not known yet
+    tag_names: str = ""  # TAG_SEPARATOR between them (Article.tag_names)
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return tuple(self.tag_names.split(TAG_SEPARATOR)) if self.tag_names else ()
 
 
 def feed_rows(

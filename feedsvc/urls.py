@@ -60,3 +60,16 @@ def section_base(slug: str) -> str:
 def archive_doc_path(base: str, page: int, fmt: str) -> str:
     """Stored path of a feed's archive page ``page`` in format ``fmt`` (no leading slash)."""
     return f"{base}{ARCHIVE_DIR}/{page}/{FEED_FILES[fmt]}"
+
+
+# Tags and authors (feedsvc/topics.py): a folder per kind, then the topic's slug.
+TOPIC_DIRS: dict[str, str] = {"tag": "tags", "author": "authors"}
+
+
+def topic_doc_path(kind: str, slug: str, fmt: str) -> str:
+    """A tag's or author's feed: "tags/<slug>/atom.xml", "authors/<slug>/feed.json"."""
+    return f"{TOPIC_DIRS[kind]}/{slug}/{FEED_FILES[fmt]}"
+
+
+def topic_page_url(site_url: str, kind: str, slug: str) -> str:
+    return absolute(site_url, f"{TOPIC_DIRS[kind]}/{slug}/")

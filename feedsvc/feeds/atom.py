@@ -64,6 +64,8 @@ def render_atom(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
             fe.content(item.content_html, type="html")
         if item.category:
             fe.category(term=item.category)
+        for tag in item.tags:  # RFC 4287 §4.2.2: any number of atom:category elements
+            fe.category(term=tag)
 
     # feedgen builds Atom elements without a namespace (it writes xmlns as a plain attribute),
     # so the fixes below find them by their bare names; the serialised document is the same.

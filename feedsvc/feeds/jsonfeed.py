@@ -34,8 +34,11 @@ def _item(item: FeedItem) -> dict[str, Any]:
     if item.author:
         # Without "authors" an item inherits the feed's (JSON Feed 1.1, "authors").
         out["authors"] = [{"name": item.author}]
-    if item.category:
-        out["tags"] = [item.category]
+    # JSON Feed 1.1 "tags": the section's name first, then the article's own tags.
+    tags = [item.category] if item.category else []
+    tags.extend(item.tags)
+    if tags:
+        out["tags"] = tags
     json_media(out, item)  # "image", "attachments"
     return out
 

@@ -73,6 +73,8 @@ def render_rss(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
         fe.pubDate(item.published)
         if item.category:
             fe.category(term=html_inert(item.category))
+        for tag in item.tags:  # RSS 2.0 "category": an item may carry several
+            fe.category(term=html_inert(tag))
         fe.dc.dc_creator(html_inert(item.author or meta.author))
         if item.attachment is not None:
             # RSS 2.0 "enclosure": url, length in bytes (0 when unknown) and type, all required.

@@ -148,6 +148,7 @@ def clean_item(item: FeedItem) -> FeedItem:
         category=xml_safe(item.category).strip(),
         image=image,
         attachment=_clean_attachment(item.attachment),
+        tags=tuple(t for t in (xml_safe(tag).strip() for tag in item.tags) if t),
     )
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, func, or_, select
 from sqlalchemy.orm import Session
 
-from feedsvc import urls
+from feedsvc import topics, urls
 from feedsvc.limits import STATUS_PUBLISHED
 from feedsvc.storage.models import Article, FeedDocument, Section
 
@@ -56,6 +56,7 @@ class Due:
     sections: list[int]
     site: bool
     opml: bool
+    topics: list[int] = field(default_factory=list)  # tags and authors (feedsvc/topics.py)
 
 
 def pass_due(session: Session, now: datetime, *, full: bool) -> Due:
@@ -94,4 +95,12 @@ def pass_due(session: Session, now: datetime, *, full: bool) -> Due:
                 )
             )
         )
-    return Due(sections=due, site=bool(due) or full or site_missing, opml=opml_due)
+    # Tags and authors: dirty with any of their articles (their own revision counters).
+    topic_ids = topics.all_topics(session) if full else topics.topics_due(session, now)
+    opml_due = opml_due or topics.new_topics(session, topic_ids)
+    return Due(
+        sections=due,
+        site=bool(due) or full or site_missing,
+        opml=opml_due,
+        topics=topic_ids,
+    )

@@ -146,12 +146,13 @@ def sweep_temp_files(root: Path, *, min_age: float = TEMP_MIN_AGE_SECONDS) -> in
 
 
 def _exported_files(root: Path) -> set[str]:
-    """Relative paths of the feed files (and .gz) in root and root/sections/*/, and in their
-    RFC 5005 archive pages' folders (archive/<n>/)."""
+    """Relative paths of the feed files (and .gz) in root and root/{sections,tags,authors}/*/,
+    and in their RFC 5005 archive pages' folders (archive/<n>/)."""
     dirs = [root]
-    sections = root / SECTIONS_DIR
-    if sections.is_dir():
-        dirs += [d for d in sections.iterdir() if d.is_dir() and not d.is_symlink()]
+    for folder in (SECTIONS_DIR, *urls.TOPIC_DIRS.values()):
+        parent = root / folder
+        if parent.is_dir():
+            dirs += [d for d in parent.iterdir() if d.is_dir() and not d.is_symlink()]
     dirs += [
         page
         for d in list(dirs)

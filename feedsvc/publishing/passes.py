@@ -19,6 +19,7 @@ from feedsvc.publishing.changes import Due, pass_due
 from feedsvc.publishing.renderpool import Failed
 from feedsvc.publishing.snapshot import Rendered, SectionDocs, prepare_section, prepare_site
 from feedsvc.publishing.store import Fenced, write_documents
+from feedsvc.publishing.topicfeeds import TopicDocs, render_topics
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import utcnow
 
@@ -37,6 +38,7 @@ class PassResult:
     """What one publishing pass did, for logs, metrics and tests."""
 
     sections_rendered: list[int] = field(default_factory=list)
+    topics_rendered: list[int] = field(default_factory=list)
     site_rendered: bool = False
     documents_changed: int = 0
     articles_rerendered: int = 0  # stored renderings a full rebuild changed
@@ -209,7 +211,14 @@ class Pass:
             except Exception as exc:  # keep serving the last good site feeds
                 log.exception("rendering the site-wide feeds failed")
                 self.result.failures["site"] = f"{type(exc).__name__}: {exc}"
-        self.flush(self._take_pending(), site, last=True, extra=extra, on_commit=on_commit)
+        # Tags and authors: stored in batches, the last one with the site's documents.
+        held: list[TopicDocs] = []
+        for topic_batch in render_topics(self.app, due.topics, self.now, self.result.failures):
+            self.flush([], (), topics=held)
+            held = topic_batch
+        self.flush(
+            self._take_pending(), site, last=True, extra=extra, on_commit=on_commit, topics=held
+        )
 
     def flush(
         self,
@@ -219,13 +228,15 @@ class Pass:
         last: bool = False,
         extra: Sequence[Rendered] = (),
         on_commit: Callable[[Session], None] | None = None,
+        topics: Sequence[TopicDocs] = (),
     ) -> None:
         """Store a batch (and the site's documents) in one transaction; the last one records.
 
         extra: further documents stored with them (open archive pages), not counted as the
-        site's; on_commit runs inside that transaction too (the archive's drained touches).
+        site's; on_commit runs inside that transaction too (the archive's drained touches);
+        topics: tags' and authors' feeds, stored and recorded as rendered in it as well.
         """
-        if not batch and not site and not extra:
+        if not batch and not site and not extra and not topics:
             return
         before_commit = None
         if last and self.record is not None:
@@ -234,7 +245,12 @@ class Pass:
             before_commit = partial(_both, on_commit, before_commit)
         try:
             changed = write_documents(
-                self.app, batch, [*site, *extra], token=self.token, before_commit=before_commit
+                self.app,
+                batch,
+                [*site, *extra],
+                token=self.token,
+                before_commit=before_commit,
+                topics=topics,
             )
         except Fenced:  # not this batch's fault: this process no longer leads
             raise
@@ -244,8 +260,10 @@ class Pass:
             self.result.failures.update({f"section:{sd.section_id}": reason for sd in batch})
             if site:
                 self.result.failures["site"] = reason
+            self.result.failures.update({f"topic:{t.topic_id}": reason for t in topics})
             return
         _count(self.result, batch, site, changed)
+        self.result.topics_rendered.extend(t.topic_id for t in topics)
         if before_commit is not None:
             self.recorded = True  # committed with this write
 

@@ -17,6 +17,7 @@ from feedsvc.feeds.opml import OPML_CONTENT_TYPE, OpmlEntry, render_opml
 from feedsvc.media import OCTET_STREAM
 from feedsvc.publishing import archivelinks
 from feedsvc.publishing.feedhints import feed_hints
+from feedsvc.publishing.topicopml import opml_groups
 from feedsvc.reading import FeedRow, feed_rows
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import Section
@@ -62,9 +63,12 @@ class FeedHead:
 
 
 def feed_items(
-    site_url: str, articles: Sequence[FeedRow], names: dict[int, str]
+    site_url: str,
+    articles: Sequence[FeedRow],
+    names: dict[int, str],
 ) -> list[feeds.FeedItem]:
-    """The articles as the renderer's items: absolute URLs, section names as categories."""
+    """The articles as the renderer's items: absolute URLs, section names as categories,
+    then the article's tags as further categories."""
     items = []
     for a in articles:
         items.append(
@@ -81,6 +85,7 @@ def feed_items(
                 category=names[a.section_id],
                 image=feeds.Image(a.image_url, a.image_alt) if a.image_url else None,
                 attachment=_attachment(a),
+                tags=a.tags,
             )
         )
     return items
@@ -227,6 +232,7 @@ def prepare_site(app: Flask, as_of: datetime, *, opml: bool = True) -> list[Rend
             if opml
             else []
         )
+        groups = opml_groups(s, site_url) if opml else []
     paths = {fmt: urls.site_doc_path(fmt) for fmt in feeds.FORMATS}
     head = replace(site_head(config, first_created), deleted=deleted)
     links = history.subscription_links(site_url, "")
@@ -241,6 +247,6 @@ def prepare_site(app: Flask, as_of: datetime, *, opml: bool = True) -> list[Rend
             )
             for sec in sections
         ]
-        opml_body = render_opml(config["SITE_NAME"], entries)
+        opml_body = render_opml(config["SITE_NAME"], entries, groups)
         docs.append(Rendered(urls.OPML_PATH, OPML_CONTENT_TYPE, opml_body))
     return docs

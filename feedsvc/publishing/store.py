@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from feedsvc.publishing import backlog, lease, websub
 from feedsvc.publishing.export import Stored
 from feedsvc.publishing.snapshot import Rendered, SectionDocs
+from feedsvc.publishing.topicfeeds import TopicDocs, mark_rendered
 from feedsvc.storage.codec import etag_of, gzip_of
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import FeedDocument, Section, SiteState, utcnow
@@ -189,6 +190,7 @@ def write_documents(
     *,
     token: int | None = None,
     before_commit: Callable[[Session, int], None] | None = None,
+    topics: Sequence[TopicDocs] = (),
 ) -> int:
     """Store rendered feeds in one transaction, then mirror them; return documents changed.
 
@@ -202,6 +204,7 @@ def write_documents(
     `publish` from the command line) writes under the lease's current token.
     """
     docs = [doc for sd in sections for doc in sd.docs]
+    docs += [doc for td in topics for doc in td.docs]
     owners = {doc.path: (sd.section_id, sd.revision) for sd in sections for doc in sd.docs}
     with transaction(app) as s:
         if s.get_bind().dialect.name == "postgresql":
@@ -226,6 +229,7 @@ def write_documents(
                     for sd in sections
                 ],
             )
+        mark_rendered(s.connection(), topics)  # tags' and authors' feeds (topicfeeds.py)
         if changed or gone:
             bump_generation(s)
         if before_commit is not None:

@@ -188,6 +188,10 @@ class Article(Base):
         String(MEDIA_TYPE_MAX), default="", server_default=text("''")
     )
     attachment_length: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The article's tags by their topics' names, in the editor's order, TAG_SEPARATOR between
+    # them: a copy of its tag links (storage/topics.py), kept by every save, so a feed reads
+    # its items' categories with its rows instead of a query per feed.
+    tag_names: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
 
     section: Mapped[Section] = relationship(back_populates="articles")
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])

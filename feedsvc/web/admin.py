@@ -24,7 +24,7 @@ from werkzeug.wrappers import Response
 # SelectChoice is newer than the published WTForms stubs.
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 
-from feedsvc import articles, localtime, reading, sections
+from feedsvc import articles, localtime, reading, sections, topics
 from feedsvc.articles import ArticleConflict
 from feedsvc.errors import NotFound, ValidationError
 from feedsvc.limits import valid_id
@@ -178,7 +178,13 @@ def _article_input(form: ArticleForm, article: Article | None = None) -> article
 def _render_article_form(
     form: ArticleForm, article: Article | None, conflict: dict[str, Any] | None = None
 ) -> str:
-    return render_template("admin/article_form.html", form=form, article=article, conflict=conflict)
+    return render_template(
+        "admin/article_form.html",
+        form=form,
+        article=article,
+        conflict=conflict,
+        authors=topics.known_authors(get_session()),  # suggested in the Author field
+    )
 
 
 # --- lost updates: the version and digests the edit form carries (web/conflicts.py) ---------
@@ -198,12 +204,14 @@ def _stored_values(article: Article) -> dict[str, str]:
     length = data.attachment_length
     values["attachment_length"] = "" if length is None else str(length)  # as the form shows it
     values["publish_at"] = _minute(to_local(article.publish_at))
+    values["tags"] = ", ".join(data.tags)
     return values
 
 
 def _submitted_values(form: ArticleEditForm) -> dict[str, str]:
     values = {name: "" if form[name].data is None else str(form[name].data) for name in _COMPARED}
     values["publish_at"] = _minute(form.publish_at.data)
+    values["tags"] = ", ".join(form.tags.data or ())
     return values
 
 

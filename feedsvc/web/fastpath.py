@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from feedsvc.limits import SLUG_MAX, SLUG_PATTERN
-from feedsvc.urls import ARCHIVE_DIR, ARCHIVE_PAGE_PATTERN, FEED_FILES, OPML_PATH
+from feedsvc.urls import ARCHIVE_DIR, ARCHIVE_PAGE_PATTERN, FEED_FILES, OPML_PATH, TOPIC_DIRS
 from feedsvc.web.conditional import respond
 from feedsvc.web.documents import DocumentCache
 from feedsvc.web.outage import Unavailable
@@ -30,6 +30,10 @@ _SECTION = re.compile(rf"/sections/({SLUG_PATTERN})/({_FEED_NAMES})")
 _ARCHIVE = re.compile(
     rf"(?:/sections/({SLUG_PATTERN}))?/{ARCHIVE_DIR}/({ARCHIVE_PAGE_PATTERN})/({_FEED_NAMES})"
 )
+# Tags' and authors' feeds: /tags/<slug>/rss.xml, /authors/<slug>/feed.json, ...
+_TOPIC = re.compile(
+    rf"/({'|'.join(map(re.escape, TOPIC_DIRS.values()))})/({SLUG_PATTERN})/({_FEED_NAMES})"
+)
 
 
 def document_path(url_path: str) -> tuple[str, str] | None:
@@ -45,6 +49,9 @@ def document_path(url_path: str) -> tuple[str, str] | None:
     if match is not None and len(match.group(1) or "") <= SLUG_MAX:
         section = "/sections/<slug>" if match.group(1) else ""
         return url_path[1:], f"{section}/{ARCHIVE_DIR}/<n>/{match.group(3)}"
+    match = _TOPIC.fullmatch(url_path)
+    if match is not None and match.end(2) - match.start(2) <= SLUG_MAX:
+        return url_path[1:], f"/{match.group(1)}/<slug>/{match.group(3)}"
     return None
 
 

@@ -35,6 +35,7 @@ from feedsvc.limits import (
     SCOPE_WRITE,
     STATUS_DRAFT,
     STATUS_PUBLISHED,
+    TAGS_MAX,
 )
 
 
@@ -129,6 +130,20 @@ class _LengthField(IntegerField):
         )
 
 
+class TagsField(StringField):
+    """Comma-separated tags, held as a tuple (articles.ArticleInput.tags); the service
+    normalises them (topics.clean_tags) and says what is wrong with them."""
+
+    data: Any
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        text = str(valuelist[0]) if valuelist else ""
+        self.data = tuple(t.strip() for t in text.split(",") if t.strip())
+
+    def _value(self) -> str:
+        return ", ".join(self.data or ())
+
+
 class ArticleForm(FlaskForm):
     """One field per articles.ArticleInput field, by the same name, shown in this order."""
 
@@ -150,7 +165,12 @@ class ArticleForm(FlaskForm):
         description="Optional. Left empty, it is taken from the body.",
         render_kw={"rows": 3},
     )
-    author = StringField("Author", description="Optional.")
+    # Free text; the browser suggests the authors already known (the form's <datalist>).
+    author = StringField("Author", description="Optional.", render_kw={"list": "known-authors"})
+    tags = TagsField(
+        "Tags",
+        description=f"Optional. Separate tags with commas; at most {TAGS_MAX}.",
+    )
     publish_at = _PublishAtField(
         "Publish at",
         format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],

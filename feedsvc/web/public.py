@@ -7,7 +7,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from feedsvc import reading, urls
+from feedsvc import reading, topics, urls
 from feedsvc.content.html import parse_fragment, sanitise
 from feedsvc.content.text import NOT_XML_TEXT, ContentError
 from feedsvc.limits import SLUG_MAX, SLUG_RE, valid_id
@@ -140,7 +140,11 @@ def article_page(article_id: int) -> str:
         gone.article_gone(article_id)  # 410 when readers saw it
         abort(404)
     return render_template(
-        "article.html", article=article, section=article.section, body=_body(article)
+        "article.html",
+        article=article,
+        section=article.section,
+        body=_body(article),
+        topics=topics.article_topics(session, article.id),  # its tags' and author's pages
     )
 
 

@@ -6,6 +6,7 @@ from alembic import context
 
 from feedsvc.storage import archives as _archives  # noqa: F401  (its tables in the metadata)
 from feedsvc.storage import media as _media  # noqa: F401  (its tables are in Base.metadata)
+from feedsvc.storage import topics as _topics  # noqa: F401  (its tables join the metadata)
 from feedsvc.storage.models import Base
 
 engine = context.config.attributes["engine"]

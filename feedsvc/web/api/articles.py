@@ -81,7 +81,7 @@ def _read(
     changes: dict[str, Any] = {}
     # Plain strings go to the service field of the same name; the others need the API's help.
     for field in ARTICLE_FIELDS:
-        if field.kind is Kind.STRING and field.name in values:
+        if field.kind in (Kind.STRING, Kind.STRING_LIST) and field.name in values:
             changes[field.name] = values[field.name]
         elif field.kind is Kind.INTEGER and field.name in values:  # attachment_length
             changes[field.name] = values[field.name] if values[field.name] != "" else None
@@ -90,8 +90,9 @@ def _read(
         # null or "" keep the stored time (or "now" for a new published article)
         changes["publish_at"] = parsing.date_time("publish_at", publish_at)
     message = "Give the article a section: its id or its slug."
-    if "section" in values:
-        changes["section_id"], message = _resolve_section(session, values["section"])
+    section = values.get("section")
+    if isinstance(section, int | str):  # a REFERENCE: parsing gives nothing else
+        changes["section_id"], message = _resolve_section(session, section)
     return _Sent(changes, message)
 
 

@@ -50,6 +50,7 @@ class Kind(Enum):
     DATE_TIME = "date-time"  # a string, RFC 3339 §5.6
     REFERENCE = "reference"  # a section: its id (integer) or its slug (string)
     BOOLEAN = "boolean"
+    STRING_LIST = "string-list"  # an array of strings (null: empty)
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,9 @@ ARTICLE_FIELDS = (
             maximum=limits.ATTACHMENT_LENGTH_MAX,
         ),
     ),
+    # Normalised by the service (feedsvc/topics.py): trimmed, duplicates dropped, at most
+    # TAGS_MAX of at most TAG_MAX characters each.
+    Field("tags", Kind.STRING_LIST, nullable=True),
 )
 
 # A change's kind, not a stored field: true moves the date feeds show as the entry's updated

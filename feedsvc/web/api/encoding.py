@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from flask import current_app
 from werkzeug.wrappers import Response
 
-from feedsvc import urls
+from feedsvc import topics, urls
 from feedsvc.storage.models import Article, Section
 from feedsvc.web.api.contract import JSON, PREFIX
 
@@ -97,6 +97,7 @@ def article_json(article: Article) -> dict[str, Any]:
         "summary": article.summary,
         "summary_source": article.summary_source,
         "author": article.author,
+        "tags": list(topics.tags_of(article)),
         "status": article.status,
         "publish_at": rfc3339(article.publish_at),
         "created_at": rfc3339(article.created_at),

@@ -17,7 +17,7 @@ from feedsvc.web.api.contract import JSON, MERGE_PATCH, TIME_EXAMPLE, Field, Kin
 from feedsvc.web.api.errors import ApiError
 
 # A present, well-typed field's value: text (null is "" where allowed), or an integer.
-Value = str | int
+Value = str | int | tuple[str, ...]
 
 
 class _DuplicateKey(ValueError):
@@ -104,6 +104,12 @@ def _typed(field: Field, value: Any) -> tuple[Value | None, str]:
         if not isinstance(value, bool):
             return None, f"“{name}” must be true or false."
         return value, ""
+    if field.kind is Kind.STRING_LIST:
+        if value is None and field.nullable:
+            return (), ""
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return None, f'“{name}” must be an array of strings, like ["climate", "energy"].'
+        return tuple(value), ""
     if value is None and field.nullable:
         return "", ""
     if not isinstance(value, str):

@@ -82,6 +82,16 @@ def field_schema(field: Field) -> dict[str, Any]:
         return {"oneOf": [{"type": "integer", "minimum": field.minimum}, {"type": "string"}]}
     if field.kind is Kind.BOOLEAN:
         return {"type": "boolean"}
+    if field.kind is Kind.STRING_LIST:
+        return {
+            "type": ["array", "null"] if field.nullable else "array",
+            "items": {"type": "string"},
+            "description": "Tags, each becoming a feed category and a feed of its own "
+            "(/tags/<slug>/…). Trimmed, inner whitespace collapsed, duplicates (same slug, "
+            "any letter case) dropped; at most "
+            f"{limits.TAGS_MAX} of at most {limits.TAG_MAX} characters each (else 422). "
+            "null or []: no tags.",
+        }
     json_type = "integer" if field.kind is Kind.INTEGER else "string"
     schema: dict[str, Any] = {"type": [json_type, "null"] if field.nullable else json_type}
     if field.kind is Kind.DATE_TIME:
@@ -226,6 +236,7 @@ def schemas() -> dict[str, Any]:
                 "summary",
                 "summary_source",
                 "author",
+                "tags",
                 "status",
                 "publish_at",
                 "created_at",
@@ -257,7 +268,16 @@ def schemas() -> dict[str, Any]:
                     "type": "string",
                     "description": "The summary as given; empty when derived from the body.",
                 },
-                "author": {"type": "string"},
+                "author": {
+                    "type": "string",
+                    "description": "Free text; each distinct author has a page and feeds "
+                    "(/authors/<slug>/…).",
+                },
+                "tags": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "Normalised, in the order given; names as first stored.",
+                },
                 "status": {"type": "string", "enum": statuses},
                 "publish_at": {
                     "type": ["string", "null"],
