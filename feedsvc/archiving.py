@@ -17,9 +17,10 @@ def section_key(section_id: int) -> str:
     return f"section:{section_id}"
 
 
-def scope_keys(section_id: int) -> list[str]:
-    """The archived feeds an article of this section appears in (tag and author feeds join)."""
-    return [SITE_KEY, section_key(section_id)]
+def scope_keys(section_id: int, topic_keys: Iterable[str] = ()) -> list[str]:
+    """The archived feeds an article of this section appears in, with those of its tags and
+    author ("tag:<id>", "author:<id>": topics.topic_keys)."""
+    return [SITE_KEY, section_key(section_id), *topic_keys]
 
 
 def touch(

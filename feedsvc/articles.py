@@ -326,15 +326,17 @@ def feeds_changed(
     archive pages that hold its old and new placements (archiving.touch). The feeds it was in
     (shown_before) and leaves keep a tombstone (tombstones.after_change).
     """
+    old_topics = topics.topic_keys(session, article.id)  # before the save relinks them
     topics.article_saved(session, article, tags)
     bump_revision(session, article.section_id)
     if old_section_id is not None and old_section_id != article.section_id:
         bump_revision(session, old_section_id)
     tombstones.after_change(session, article, shown_before, deleted=deleted)
-    old_keys = archiving.scope_keys(old_section_id or article.section_id)
+    old_keys = archiving.scope_keys(old_section_id or article.section_id, old_topics)
+    new_keys = archiving.scope_keys(article.section_id, topics.topic_keys(session, article.id))
     archiving.touch(
         session,
-        [(key, article.publish_at) for key in archiving.scope_keys(article.section_id)]
+        [(key, article.publish_at) for key in new_keys]
         + [(key, old_publish_at) for key in old_keys],
         article.id,
     )

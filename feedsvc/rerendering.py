@@ -9,7 +9,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
-from feedsvc import archiving
+from feedsvc import archiving, topics
 from feedsvc.articles import summary_of
 from feedsvc.content.html import render_body as render_markdown
 from feedsvc.content.html import sanitise
@@ -148,9 +148,8 @@ def store_rerendered(session: Session, changes: list[Rerendered]) -> int:
             sections.add(old.section_id)
             # Its archive page, if it sits in a closed one, shows the new markup too.
             at = session.scalar(select(Article.publish_at).where(Article.id == old.id))
-            archiving.touch(
-                session, [(k, at) for k in archiving.scope_keys(old.section_id)], old.id
-            )
+            keys = archiving.scope_keys(old.section_id, topics.topic_keys(session, old.id))
+            archiving.touch(session, [(k, at) for k in keys], old.id)
     for section_id in sorted(sections):
         bump_revision(session, section_id)
     session.flush()

@@ -6,14 +6,15 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
+from feedsvc import topics
 from feedsvc.limits import STATUS_PUBLISHED
 from feedsvc.storage.history import GoneArticle, Tombstone
 from feedsvc.storage.models import Article, utcnow
 
-# Feed keys: the site-wide feed, and one per section ("section:<id>"). Tag and author feeds
-# add theirs ("tag:<id>", "author:<id>") in feed_keys, and find their tombstones the same way.
+# Feed keys (feedsvc/scopes.py): the site-wide feed, one per section ("section:<id>"), and
+# one per tag and author ("tag:<id>", "author:<id>").
 SITE = "site"
 
 
@@ -22,8 +23,15 @@ def section_key(section_id: int) -> str:
 
 
 def feed_keys(article: Article) -> frozenset[str]:
-    """The feeds that carry the article while it is public."""
-    return frozenset({SITE, section_key(article.section_id)})
+    """The feeds that carry the article while it is public: the site's, its section's, and
+    its tags' and author's as its topic links stand now (a save relinks them first,
+    topics.article_saved, so asked before and after a change the two sets differ by the
+    feeds it left or joined)."""
+    keys = {SITE, section_key(article.section_id)}
+    session = object_session(article)
+    if session is not None:
+        keys.update(topics.topic_keys(session, article.id))
+    return frozenset(keys)
 
 
 def _public(article: Article, now: datetime) -> bool:

@@ -245,6 +245,18 @@ def find_topic(session: Session, kind: str, slug: str) -> Topic | None:
     return session.scalar(select(Topic).where(Topic.kind == kind, Topic.slug == slug))
 
 
+def topic_keys(session: Session, article_id: int) -> list[str]:
+    """The feed keys ("tag:<id>", "author:<id>", feedsvc/scopes.py) of the article's topics
+    as its links stand now: read before a save changes them, they name the feeds it leaves."""
+    rows = session.connection().execute(
+        select(_TOPICS.c.kind, _TOPICS.c.id)
+        .join(_LINKS, _LINKS.c.topic_id == _TOPICS.c.id)
+        .where(_LINKS.c.article_id == article_id)
+        .order_by(_TOPICS.c.id)
+    )
+    return [f"{kind}:{topic_id}" for kind, topic_id in rows]
+
+
 def article_topics(session: Session, article_id: int) -> list[Topic]:
     """The article's tags then its author, for its page's links."""
     query = (

@@ -48,7 +48,8 @@ def stylesheet_href(site_url: str) -> str:
 
 
 # RFC 5005 archive pages live under their feed's folder: <base>archive/<n>/<feed file>, where
-# base is "" for the site feeds and "sections/<slug>/" for a section's (page 1 is the oldest).
+# base is "" for the site feeds, "sections/<slug>/" for a section's and "tags/<slug>/" or
+# "authors/<slug>/" for a topic's (topic_base; page 1 is the oldest).
 ARCHIVE_DIR = "archive"
 ARCHIVE_PAGE_PATTERN = "[1-9][0-9]{0,8}"  # page numbers as they appear in a URL
 
@@ -66,9 +67,14 @@ def archive_doc_path(base: str, page: int, fmt: str) -> str:
 TOPIC_DIRS: dict[str, str] = {"tag": "tags", "author": "authors"}
 
 
+def topic_base(kind: str, slug: str) -> str:
+    """A tag's or author's folder, also its archive pages' base: "tags/<slug>/"."""
+    return f"{TOPIC_DIRS[kind]}/{slug}/"
+
+
 def topic_doc_path(kind: str, slug: str, fmt: str) -> str:
     """A tag's or author's feed: "tags/<slug>/atom.xml", "authors/<slug>/feed.json"."""
-    return f"{TOPIC_DIRS[kind]}/{slug}/{FEED_FILES[fmt]}"
+    return f"{topic_base(kind, slug)}{FEED_FILES[fmt]}"
 
 
 def topic_page_url(site_url: str, kind: str, slug: str) -> str:

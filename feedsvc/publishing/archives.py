@@ -1,6 +1,6 @@
 """RFC 5005 §4 archived feeds: close fixed pages of older items, render the pages that changed.
 
-A feed ("scope": the site, a section; tag and author feeds join through SCOPES) shows its
+A feed ("scope": the site, a section, a tag or an author; archivescopes.SCOPES) shows its
 newest items in its subscription document; everything older sits in archive pages. A closed
 page holds the scope's published items whose (publish_at, id) key lies above the previous
 page's stored bound and at most its own: bounds never move, so adding or deleting an article
@@ -24,7 +24,7 @@ from flask import Flask
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from feedsvc import archiving, feeds, urls
+from feedsvc import feeds, urls
 from feedsvc.publishing.archivelinks import History, Key, read_state
 from feedsvc.publishing.archivescopes import (
     NEWEST,
@@ -32,16 +32,13 @@ from feedsvc.publishing.archivescopes import (
     Scope,
     after,
     at_most,
+    due_keys,
     fingerprint,
     published,
     scope_of,
 )
 from feedsvc.publishing.changes import Due
-from feedsvc.publishing.snapshot import (
-    Rendered,
-    feed_items,
-    render_formats,
-)
+from feedsvc.publishing.snapshot import Rendered, feed_items, render_formats
 from feedsvc.publishing.store import Fenced, write_documents
 from feedsvc.reading import FEED_COLUMNS, FeedRow
 from feedsvc.storage.archives import ArchivePage, ArchiveScope, ArchiveTouch
@@ -87,7 +84,7 @@ def _advance(app: Flask, due: Due, now: datetime, token: int | None) -> Plan:
     config = app.config
     page_items = int(config["ARCHIVE_PAGE_ITEMS"])
     budget = int(config["ARCHIVE_PAGES_PER_PASS"])
-    moved_sections: set[int] = set()
+    moved_sections, moved_topics = set[int](), set[int]()
     site_moved = False
     plan = Plan(due)
     # Read first: a tick with nothing for the archives opens no write transaction.
@@ -105,8 +102,7 @@ def _advance(app: Flask, due: Due, now: datetime, token: int | None) -> Plan:
             touches[key].append((touch_id, at, article_id))
         # Feeds with work now first (their subscription documents render in this pass, or a
         # page of theirs waits to be rendered again), then those with pages left to close.
-        keys = [archiving.section_key(i) for i in due.sections]
-        keys += [archiving.SITE_KEY] if due.site else []
+        keys = due_keys(s, due)
         dirty = set(
             c.execute(select(ArchivePage.feed_key).where(ArchivePage.dirty).distinct()).scalars()
         )
@@ -134,7 +130,10 @@ def _advance(app: Flask, due: Due, now: datetime, token: int | None) -> Plan:
             print_ = fingerprint(config, scope)
             state, budget = _close(s, scope, before, now, page_items, budget, print_, writes)
             if state.newest_page != before.newest_page:
-                if scope.section_id is None:
+                # Its feeds' prev-archive (RFC 5005 §4) moved: they render in this pass.
+                if scope.topic_id is not None:
+                    moved_topics.add(scope.topic_id)
+                elif scope.section_id is None:
                     site_moved = True
                 else:
                     moved_sections.add(scope.section_id)
@@ -150,11 +149,12 @@ def _advance(app: Flask, due: Due, now: datetime, token: int | None) -> Plan:
                 s.connection().execute(statement)
     if dirty or writes:  # else no page waits to be rendered: not even asked
         _render_closed(app, keys, now, int(config["ARCHIVE_PAGES_PER_PASS"]), token)
-    if moved_sections or site_moved:
+    if moved_sections or site_moved or moved_topics:
         plan.due = replace(
             due,
             sections=sorted(set(due.sections) | moved_sections),
             site=due.site or site_moved,
+            topics=sorted(set(due.topics) | moved_topics),
         )
     return plan
 

@@ -11,23 +11,27 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
-from feedsvc import archiving, urls
+from feedsvc import archiving, scopes, urls
 from feedsvc.limits import STATUS_PUBLISHED
 from feedsvc.publishing.archivelinks import Key
+from feedsvc.publishing.changes import Due
 from feedsvc.publishing.snapshot import FeedHead, section_head, site_head
+from feedsvc.publishing.topicfeeds import TOPIC_FEED_ITEMS, topic_head
 from feedsvc.storage.models import Article, Section
+from feedsvc.storage.topics import AUTHOR, TAG, ArticleTopic, Topic
 
 
 @dataclass(frozen=True)
 class Scope:
     """An archived feed: which articles, how many its subscription document shows, its head."""
 
-    key: str  # "site", "section:<id>", ...
-    base: str  # document path prefix: "" or "sections/<slug>/"
+    key: str  # "site", "section:<id>", "tag:<id>", "author:<id>" (feedsvc/scopes.py)
+    base: str  # document path prefix: "", "sections/<slug>/", "tags/<slug>/", ...
     window: int  # items in the subscription document
     where: tuple[ColumnElement[bool], ...]  # narrows the published articles to the scope's
     head: FeedHead
     section_id: int | None = None  # the section whose feeds link to it, None for the site
+    topic_id: int | None = None  # the tag or author whose feeds link to it
 
 
 def _section_scope(session: Session, config: Mapping[str, Any], ident: str) -> Scope | None:
@@ -54,10 +58,62 @@ def _section_scope(session: Session, config: Mapping[str, Any], ident: str) -> S
     )
 
 
-# Scope kinds by the key's prefix ("section:12" → "section"); tag and author feeds add theirs.
+def _topic_scope(
+    session: Session, config: Mapping[str, Any], ident: str, kind: str
+) -> Scope | None:
+    """A tag's or author's feed: the articles linked to the topic (its feed's rows, seen
+    through the articles' own columns, so pages close on the same keys as everywhere)."""
+    topic = (
+        session.connection()
+        .execute(
+            select(Topic.id, Topic.kind, Topic.name, Topic.slug, Topic.created_at).where(
+                Topic.id == int(ident)
+            )
+        )
+        .first()
+    )
+    if topic is None or topic.kind != kind:
+        return None
+    linked = select(ArticleTopic.article_id).where(ArticleTopic.topic_id == topic.id)
+    return Scope(
+        scopes.Scope(topic.kind, topic.id).key,
+        urls.topic_base(topic.kind, topic.slug),
+        TOPIC_FEED_ITEMS,
+        (Article.id.in_(linked),),
+        topic_head(config, topic),
+        topic_id=topic.id,
+    )
+
+
+def _tag_scope(session: Session, config: Mapping[str, Any], ident: str) -> Scope | None:
+    return _topic_scope(session, config, ident, TAG)
+
+
+def _author_scope(session: Session, config: Mapping[str, Any], ident: str) -> Scope | None:
+    return _topic_scope(session, config, ident, AUTHOR)
+
+
+# Scope kinds by the key's prefix ("section:12" → "section", "tag:7" → "tag").
 SCOPES: dict[str, Callable[[Session, Mapping[str, Any], str], Scope | None]] = {
     "section": _section_scope,
+    TAG: _tag_scope,
+    AUTHOR: _author_scope,
 }
+
+
+def due_keys(session: Session, due: Due) -> list[str]:
+    """The keys of the feeds a pass renders: their archives advance first. A topic's key
+    needs its kind: read for the due topics only, never for all of them."""
+    keys = [archiving.section_key(i) for i in due.sections]
+    keys += [archiving.SITE_KEY] if due.site else []
+    if due.topics:
+        keys += [
+            scopes.Scope(kind, i).key
+            for i, kind in session.connection().execute(
+                select(Topic.id, Topic.kind).where(Topic.id.in_(due.topics)).order_by(Topic.id)
+            )
+        ]
+    return keys
 
 
 def scope_of(session: Session, config: Mapping[str, Any], key: str) -> Scope | None:

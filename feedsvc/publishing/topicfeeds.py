@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from flask import Flask
 from sqlalchemy import Connection, Table, bindparam, select, update
 
 from feedsvc import feeds, urls
 from feedsvc.limits import ITEMS_PER_FEED_DEFAULT
-from feedsvc.publishing import renderpool
-from feedsvc.publishing.snapshot import FeedHead, Rendered, feed_items, render_formats
+from feedsvc.publishing import archivelinks, renderpool
+from feedsvc.publishing.snapshot import (
+    FeedHead,
+    Rendered,
+    deleted_entries,
+    feed_items,
+    render_formats,
+)
 from feedsvc.scopes import Scope, scope_rows
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import Section
@@ -38,14 +44,28 @@ class TopicDocs:
     docs: list[Rendered]
 
 
-def _head(site_name: str, site_url: str, kind: str, name: str, slug: str) -> tuple[str, str, str]:
-    """(feed id, title, description) of a topic's feeds."""
-    page = urls.topic_page_url(site_url, kind, slug)
-    # Derived from the page's address (the slug never changes for a topic): stable, unique.
-    feed_id = uuid.uuid5(uuid.NAMESPACE_URL, page).urn
-    if kind == AUTHOR:
-        return feed_id, f"{site_name}: articles by {name}", f"Articles by {name} from {site_name}."
-    return feed_id, f"{site_name}: {name}", f"Articles tagged “{name}” from {site_name}."
+def topic_head(config: Mapping[str, Any], topic: Any) -> FeedHead:
+    """A tag's or author's feed head; topic has kind, name, slug and created_at. Its feeds'
+    archive pages (publishing/archivescopes.py) say the same."""
+    site_name, site_url = config["SITE_NAME"], config["SITE_URL"]
+    page = urls.topic_page_url(site_url, topic.kind, topic.slug)
+    name = topic.name
+    if topic.kind == AUTHOR:
+        title, description = (
+            f"{site_name}: articles by {name}",
+            f"Articles by {name} from {site_name}.",
+        )
+    else:
+        title, description = f"{site_name}: {name}", f"Articles tagged “{name}” from {site_name}."
+    return FeedHead(
+        # Derived from the page's address (the slug never changes for a topic): stable, unique.
+        id=uuid.uuid5(uuid.NAMESPACE_URL, page).urn,
+        title=title,
+        description=description,
+        home_url=page,
+        # An empty feed (its last article went away) keeps a fixed date, never now().
+        fallback_updated=topic.created_at,
+    )
 
 
 def prepare_topic(app: Flask, topic_id: int, as_of: datetime) -> TopicDocs | None:
@@ -65,7 +85,11 @@ def prepare_topic(app: Flask, topic_id: int, as_of: datetime) -> TopicDocs | Non
         if topic is None:
             return None
         revision = topic.revision  # first: anything that lands later bumps it again
-        rows = scope_rows(s, Scope(topic.kind, topic.id), as_of, TOPIC_FEED_ITEMS)
+        scope = Scope(topic.kind, topic.id)
+        # RFC 5005 §4: what an archive page holds is left out here; the prev-archive link
+        # leads to it. RFC 6721: the entries that left this feed, as at:deleted-entry.
+        history = archivelinks.read_state(s, scope.key)
+        rows = history.above_floor(scope_rows(s, scope, as_of, TOPIC_FEED_ITEMS))
         # On the Core connection, like the rows: the ORM session's path costs more than the read.
         names: dict[int, str] = dict(
             s.connection()
@@ -77,19 +101,12 @@ def prepare_topic(app: Flask, topic_id: int, as_of: datetime) -> TopicDocs | Non
             .all()
         )
         items = feed_items(site_url, rows, names)
-    feed_id, title, description = _head(
-        config["SITE_NAME"], site_url, topic.kind, topic.name, topic.slug
-    )
-    head = FeedHead(
-        id=feed_id,
-        title=title,
-        description=description,
-        home_url=urls.topic_page_url(site_url, topic.kind, topic.slug),
-        # An empty feed (its last article went away) keeps a fixed date, never now().
-        fallback_updated=topic.created_at,
-    )
+        head = replace(
+            topic_head(config, topic), deleted=deleted_entries(s, config, scope.key, as_of)
+        )
+    links = history.subscription_links(site_url, urls.topic_base(topic.kind, topic.slug))
     paths = {fmt: urls.topic_doc_path(topic.kind, topic.slug, fmt) for fmt in feeds.FORMATS}
-    return TopicDocs(topic.id, revision, as_of, render_formats(config, paths, items, head))
+    return TopicDocs(topic.id, revision, as_of, render_formats(config, paths, items, head, links))
 
 
 def render_topics(

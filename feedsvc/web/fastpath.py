@@ -26,9 +26,11 @@ _STATUS = {200: "200 OK", 304: "304 Not Modified"}
 _SITE_PATHS = {f"/{name}": name for name in [*FEED_FILES.values(), OPML_PATH]}
 _FEED_NAMES = "|".join(re.escape(name) for name in FEED_FILES.values())
 _SECTION = re.compile(rf"/sections/({SLUG_PATTERN})/({_FEED_NAMES})")
-# RFC 5005 archive pages: /archive/<n>/<file>, /sections/<slug>/archive/<n>/<file>.
+_FOLDERS = "|".join(re.escape(d) for d in ["sections", *TOPIC_DIRS.values()])
+# RFC 5005 archive pages: /archive/<n>/<file>, and under a feed's folder:
+# /sections/<slug>/archive/<n>/<file>, /tags/<slug>/..., /authors/<slug>/...
 _ARCHIVE = re.compile(
-    rf"(?:/sections/({SLUG_PATTERN}))?/{ARCHIVE_DIR}/({ARCHIVE_PAGE_PATTERN})/({_FEED_NAMES})"
+    rf"(?:/({_FOLDERS})/({SLUG_PATTERN}))?/{ARCHIVE_DIR}/({ARCHIVE_PAGE_PATTERN})/({_FEED_NAMES})"
 )
 # Tags' and authors' feeds: /tags/<slug>/rss.xml, /authors/<slug>/feed.json, ...
 _TOPIC = re.compile(
@@ -46,9 +48,9 @@ def document_path(url_path: str) -> tuple[str, str] | None:
     if match is not None and match.end(1) - match.start(1) <= SLUG_MAX:
         return url_path[1:], f"/sections/<slug>/{match.group(2)}"
     match = _ARCHIVE.fullmatch(url_path)
-    if match is not None and len(match.group(1) or "") <= SLUG_MAX:
-        section = "/sections/<slug>" if match.group(1) else ""
-        return url_path[1:], f"{section}/{ARCHIVE_DIR}/<n>/{match.group(3)}"
+    if match is not None and len(match.group(2) or "") <= SLUG_MAX:
+        folder = f"/{match.group(1)}/<slug>" if match.group(1) else ""
+        return url_path[1:], f"{folder}/{ARCHIVE_DIR}/<n>/{match.group(4)}"
     match = _TOPIC.fullmatch(url_path)
     if match is not None and match.end(2) - match.start(2) <= SLUG_MAX:
         return url_path[1:], f"/{match.group(1)}/<slug>/{match.group(3)}"

@@ -33,6 +33,31 @@ def _feed(kind: str, slug: str, name: str) -> Response:
     return _serve(path)
 
 
+def _archive(kind: str, slug: str, page: int, name: str) -> Response:
+    """An RFC 5005 archive page of the topic's feed. The fast path answers these first; here
+    a page not stored yet (a backfill under way) gets 503 with Retry-After, like a section's."""
+    if not 1 <= page < 10**9 or len(slug) > SLUG_MAX or not SLUG_RE.fullmatch(slug):
+        abort(404)
+    base = urls.topic_base(kind, slug)
+    path = urls.archive_doc_path(base, page, urls.FILE_FORMATS[name])
+    docs = cache(current_app)
+    if docs.get(path) is None and not docs.owner_exists(
+        path, lambda: find_topic(get_session(), kind, slug) is not None
+    ):
+        abort(404)
+    return _serve(path)
+
+
+@bp.route(f"/tags/<slug>/{urls.ARCHIVE_DIR}/<int:page>/{_FEED_NAME}")
+def tag_archive(slug: str, page: int, name: str) -> Response:
+    return _archive(TAG, slug, page, name)
+
+
+@bp.route(f"/authors/<slug>/{urls.ARCHIVE_DIR}/<int:page>/{_FEED_NAME}")
+def author_archive(slug: str, page: int, name: str) -> Response:
+    return _archive(AUTHOR, slug, page, name)
+
+
 @bp.route(f"/tags/<slug>/{_FEED_NAME}")
 def tag_feed(slug: str, name: str) -> Response:
     return _feed(TAG, slug, name)
