@@ -8,7 +8,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,11 +22,12 @@ from feedsvc.storage.models import Article, Section
 from feedsvc.storage.topics import ArticleTopic, Topic
 from feedsvc.web.fastpath import document_path
 from tests.support.app import SITE_URL, make_app
+from tests.support.archivewalk import FH, FILES, get, settle, walk
 from tests.support.factories import BASE_URL, make_section
-from tests.test_archives import FH, FILES, START, get, settle, walk
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TAGGED, UNTAGGED = 250, 70
+START = datetime(2025, 1, 1, tzinfo=UTC)
 TAG_FEED, AUTHOR_FEED = "tags/climate/", "authors/ada-lovelace/"
 
 

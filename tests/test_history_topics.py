@@ -22,7 +22,7 @@ from feedsvc.storage.db import transaction
 from feedsvc.storage.models import utcnow
 from tests.support.factories import BASE_URL, make_section
 from tests.support.published import fetch, publish
-from tests.test_history_tombstones import entry_ids, tombstones
+from tests.support.tombstones import entry_ids, tombstones
 
 CLIMATE, ENERGY = "/tags/climate/atom.xml", "/tags/energy/atom.xml"
 ADA, GRACE = "/authors/ada-lovelace/atom.xml", "/authors/grace-hopper/atom.xml"
