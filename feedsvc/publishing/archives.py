@@ -27,13 +27,14 @@ from sqlalchemy.orm import Session
 from feedsvc import feeds, urls
 from feedsvc.publishing.archivelinks import History, Key, read_state
 from feedsvc.publishing.archivescopes import (
-    NEWEST,
-    OLDEST,
     Scope,
-    after,
+    above,
     at_most,
     due_keys,
     fingerprint,
+    ids_above,
+    newest,
+    oldest,
     published,
     scope_of,
 )
@@ -43,7 +44,7 @@ from feedsvc.publishing.store import Fenced, write_documents
 from feedsvc.reading import FEED_COLUMNS, FeedRow
 from feedsvc.storage.archives import ArchivePage, ArchiveScope, ArchiveTouch
 from feedsvc.storage.db import transaction
-from feedsvc.storage.models import Article, Section
+from feedsvc.storage.models import Section
 
 log = logging.getLogger(__name__)
 
@@ -206,8 +207,7 @@ def _close(
     """Close pages while the items past the subscription window fill one; return the state."""
     c = s.connection()
     closed, floor = history.closed, history.floor
-    above = () if floor is None else (after(floor),)
-    query = select(Article.id).where(*published(scope, now, *above)).order_by(*NEWEST)
+    query = ids_above(scope, now, floor)
 
     # The oldest page_items items above the floor are past the window when at least
     # window + page_items items are above it.
@@ -217,9 +217,9 @@ def _close(
     closable = full()
     while budget > 0 and closable:
         bound = c.execute(
-            select(Article.publish_at, Article.id)
-            .where(*published(scope, now, *above))
-            .order_by(*OLDEST)
+            select(*scope.order[1:])
+            .where(*published(scope, now, *above(scope, floor)))
+            .order_by(*oldest(scope))
             .offset(page_items - 1)
             .limit(1)
         ).one()
@@ -237,8 +237,7 @@ def _close(
         )
         budget -= 1
         floor = new_floor
-        above = (after(new_floor),)
-        query = select(Article.id).where(*published(scope, now, *above)).order_by(*NEWEST)
+        query = ids_above(scope, now, floor)
         closable = full()
     backlog = closable  # asked after the last page closed (or before, none closed)
     # Published once anything is past the window, and kept from then on (possibly empty):
@@ -333,9 +332,9 @@ def _render_closed(
                     ).where(ArchivePage.feed_key == key, ArchivePage.page.in_([page - 1, page]))
                 )
             }
-            lower = bounds.get(page - 1)
-            within = [at_most(bounds[page])] + ([after(lower)] if lower else [])
-            query = select(*FEED_COLUMNS).where(*published(scope, now, *within)).order_by(*NEWEST)
+            within = (at_most(scope, bounds[page]), *above(scope, bounds.get(page - 1)))
+            query = select(*FEED_COLUMNS).where(*published(scope, now, *within))
+            query = query.order_by(*newest(scope))
             max_age = int(config["ARCHIVE_MAX_AGE"])
             docs += _page_docs(config, scope, history, page, _rows(s, query), max_age)
 
@@ -384,11 +383,10 @@ def _render_open(
     try:
         with transaction(app, write=False) as s:
             for scope, history in open_pages:
-                above = () if history.floor is None else (after(history.floor),)
                 query = (
                     select(*FEED_COLUMNS)
-                    .where(*published(scope, now, *above))
-                    .order_by(*NEWEST)
+                    .where(*published(scope, now, *above(scope, history.floor)))
+                    .order_by(*newest(scope))
                     .offset(scope.window)
                 )
                 docs += _page_docs(

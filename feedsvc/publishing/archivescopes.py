@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from feedsvc import archiving, scopes, urls
@@ -32,6 +32,10 @@ class Scope:
     head: FeedHead
     section_id: int | None = None  # the section whose feeds link to it, None for the site
     topic_id: int | None = None  # the tag or author whose feeds link to it
+    # (status, publish_at, id) columns its queries filter and order on: the articles' own,
+    # or a topic's copies in article_topics, so that a tag's pages read one range of
+    # ix_article_topics_feed rather than walk every article of the site.
+    order: tuple[Any, Any, Any] = (Article.status, Article.publish_at, Article.id)
 
 
 def _section_scope(session: Session, config: Mapping[str, Any], ident: str) -> Scope | None:
@@ -61,8 +65,8 @@ def _section_scope(session: Session, config: Mapping[str, Any], ident: str) -> S
 def _topic_scope(
     session: Session, config: Mapping[str, Any], ident: str, kind: str
 ) -> Scope | None:
-    """A tag's or author's feed: the articles linked to the topic (its feed's rows, seen
-    through the articles' own columns, so pages close on the same keys as everywhere)."""
+    """A tag's or author's feed: the articles linked to the topic, ordered by the links'
+    copies of their status and publish time (kept in step by every save), as its feed is."""
     topic = (
         session.connection()
         .execute(
@@ -74,14 +78,14 @@ def _topic_scope(
     )
     if topic is None or topic.kind != kind:
         return None
-    linked = select(ArticleTopic.article_id).where(ArticleTopic.topic_id == topic.id)
     return Scope(
         scopes.Scope(topic.kind, topic.id).key,
         urls.topic_base(topic.kind, topic.slug),
         TOPIC_FEED_ITEMS,
-        (Article.id.in_(linked),),
+        (ArticleTopic.topic_id == topic.id, ArticleTopic.article_id == Article.id),
         topic_head(config, topic),
         topic_id=topic.id,
+        order=(ArticleTopic.status, ArticleTopic.publish_at, ArticleTopic.article_id),
     )
 
 
@@ -128,32 +132,45 @@ def scope_of(session: Session, config: Mapping[str, Any], key: str) -> Scope | N
     return make(session, config, ident)
 
 
-def after(key: Key) -> ColumnElement[bool]:
-    """Articles whose (publish_at, id) key is above key.
+def after(scope: Scope, key: Key) -> ColumnElement[bool]:
+    """The scope's articles whose (publish_at, id) key is above key.
 
     The plain publish_at bound comes first so both engines read an index range on
     (..., publish_at, id); the OR only sorts out the ties at the bound itself.
     """
-    return and_(
-        Article.publish_at >= key[0],
-        or_(Article.publish_at > key[0], Article.id > key[1]),
-    )
+    _status, at, ident = scope.order
+    return and_(at >= key[0], or_(at > key[0], ident > key[1]))
 
 
-def at_most(key: Key) -> ColumnElement[bool]:
-    """Articles whose (publish_at, id) key is at or below key (see after)."""
-    return and_(
-        Article.publish_at <= key[0],
-        or_(Article.publish_at < key[0], Article.id <= key[1]),
-    )
+def at_most(scope: Scope, key: Key) -> ColumnElement[bool]:
+    """The scope's articles whose (publish_at, id) key is at or below key (see after)."""
+    _status, at, ident = scope.order
+    return and_(at <= key[0], or_(at < key[0], ident <= key[1]))
 
 
 def published(scope: Scope, as_of: datetime, *more: ColumnElement[bool]) -> list[Any]:
-    return [Article.status == STATUS_PUBLISHED, Article.publish_at <= as_of, *scope.where, *more]
+    status, at, _ident = scope.order
+    return [status == STATUS_PUBLISHED, at <= as_of, *scope.where, *more]
 
 
-NEWEST = (Article.publish_at.desc(), Article.id.desc())
-OLDEST = (Article.publish_at.asc(), Article.id.asc())
+def above(scope: Scope, floor: Key | None) -> tuple[ColumnElement[bool], ...]:
+    """The condition for the scope's items above floor (none for no floor)."""
+    return () if floor is None else (after(scope, floor),)
+
+
+def ids_above(scope: Scope, as_of: datetime, floor: Key | None) -> Select[Any]:
+    """The ids of the scope's items published by as_of above floor, newest first."""
+    where = published(scope, as_of, *above(scope, floor))
+    return select(scope.order[2]).where(*where).order_by(*newest(scope))
+
+
+def newest(scope: Scope) -> tuple[Any, Any]:
+    """Newest first, ties by id: the order of its feed and of every page."""
+    return (scope.order[1].desc(), scope.order[2].desc())
+
+
+def oldest(scope: Scope) -> tuple[Any, Any]:
+    return (scope.order[1].asc(), scope.order[2].asc())
 
 
 def fingerprint(config: Mapping[str, Any], scope: Scope) -> str:
