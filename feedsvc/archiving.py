@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import insert
+from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
-from feedsvc.storage.archives import ArchiveTouch
+from feedsvc.storage.archives import ArchivePage, ArchiveScope, ArchiveTouch
 
 SITE_KEY = "site"
 
@@ -41,3 +41,10 @@ def touch(
                 for key, at in sorted(rows)
             ],
         )
+
+
+def forget(session: Session, key: str) -> None:
+    """A feed that is gone for good (its section deleted): drop its archive bookkeeping, so no
+    later pass tries to close or render pages of a scope that no longer exists."""
+    for model in (ArchivePage, ArchiveScope, ArchiveTouch):
+        session.execute(delete(model).where(model.feed_key == key))

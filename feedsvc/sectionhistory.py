@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from feedsvc import tombstones
+from feedsvc import archiving, tombstones, urls
 from feedsvc.errors import Conflict, NotFound, ValidationError
 from feedsvc.limits import valid_id
 from feedsvc.storage.history import RetiredSlug
@@ -23,7 +23,24 @@ def renamed(session: Session, section_id: int, old_slug: str, new_slug: str) -> 
     if old_slug == new_slug:
         return
     take_over(session, new_slug)
-    session.merge(RetiredSlug(slug=old_slug, section_id=section_id, retired_at=utcnow()))
+    # files_pending: the scheduler removes the files exported under the old slug (its
+    # archive pages among them), after which nginx hands those URLs to the app (301).
+    session.merge(
+        RetiredSlug(slug=old_slug, section_id=section_id, retired_at=utcnow(), files_pending=True)
+    )
+    # Its RFC 5005 archive pages are stored by path, not by section: the ones at the old
+    # path stop being served at once (they answer 301 from now on), and the next pass
+    # renders them again at the new one.
+    _drop_documents_under(session, urls.section_base(old_slug))
+
+
+def _drop_documents_under(session: Session, base: str) -> None:
+    """Delete every stored document whose path starts with base ("sections/<slug>/": slugs
+    hold no LIKE wildcard), and tell the web workers (the documents generation)."""
+    session.execute(delete(FeedDocument).where(FeedDocument.path.startswith(base)))
+    session.execute(
+        update(SiteState).values(documents_generation=SiteState.documents_generation + 1)
+    )
 
 
 def take_over(session: Session, slug: str) -> None:
@@ -100,10 +117,9 @@ def delete_section(session: Session, section_id: int, *, move_to: int | None = N
         )
     slug = section.slug
     tombstones.forget_feeds(session, [tombstones.section_key(section_id)])
+    archiving.forget(session, archiving.section_key(section_id))
     session.execute(delete(FeedDocument).where(FeedDocument.section_id == section_id))
-    session.execute(
-        update(SiteState).values(documents_generation=SiteState.documents_generation + 1)
-    )
+    _drop_documents_under(session, urls.section_base(slug))  # its archive pages too
     # Old slugs that led here now answer 410 too (the foreign key sets them to NULL).
     session.execute(delete(Section).where(Section.id == section_id))
     session.expunge(section)
@@ -113,7 +129,7 @@ def delete_section(session: Session, section_id: int, *, move_to: int | None = N
 
 
 def pending_removals(session: Session) -> list[str]:
-    """Slugs of deleted sections whose exported files the scheduler has yet to remove."""
+    """Old or deleted sections' slugs whose exported files the scheduler has yet to remove."""
     # On the Core connection: every pass asks, and nearly always finds nothing.
     query = select(RetiredSlug.slug).where(RetiredSlug.files_pending.is_(True))
     return list(session.connection().execute(query).scalars())

@@ -4,58 +4,29 @@ closed pages keep their bytes unless one of their own articles changes."""
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 
 from feedsvc.articles import delete_article, input_of, update_article
 from feedsvc.sections import SectionInput, update_section
 from feedsvc.storage.archives import ArchivePage
 from feedsvc.storage.db import database, transaction
-from feedsvc.storage.models import Article, Section
+from feedsvc.storage.models import Article
 from feedsvc.web.fastpath import document_path
 from tests.support.app import SITE_URL, make_app
-from tests.support.archivewalk import FILES, get, settle, walk
+from tests.support.archived import bulk_articles, settle
+from tests.support.archivewalk import FILES, get, walk
 from tests.support.factories import BASE_URL, make_article, make_section
 from tests.support.published import publish
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 ARTICLES = 1000
-
-
-def bulk_articles(app: Flask, section_id: int, count: int, *, label: str) -> None:
-    """count published articles (and a few drafts) in one INSERT: three share each minute,
-    so the order's tie-break by id matters; the section's feeds are marked out of date."""
-    rows = []
-    for i in range(count + count // 20):
-        draft = i >= count
-        rows.append(
-            {
-                "guid": uuid.uuid4().urn,
-                "section_id": section_id,
-                "title": f"{label} {i}",
-                "body_source": f"Body {i}.",
-                "body_html": f"<p>Body {i}.</p>",
-                "summary_source": "",
-                "summary": f"Body {i}.",
-                "author": "",
-                "status": "draft" if draft else "published",
-                "publish_at": None if draft else START + timedelta(minutes=i // 3),
-                "created_at": START,
-                "updated_at": START,
-            }
-        )
-    with transaction(app) as s:
-        s.execute(insert(Article), rows)
-        s.execute(
-            update(Section).where(Section.id == section_id).values(revision=Section.revision + 1)
-        )
 
 
 def published_guids(app: Flask, section_id: int | None = None) -> set[str]:

@@ -22,7 +22,8 @@ from feedsvc.storage.models import Article, Section
 from feedsvc.storage.topics import ArticleTopic, Topic
 from feedsvc.web.fastpath import document_path
 from tests.support.app import SITE_URL, make_app
-from tests.support.archivewalk import FH, FILES, get, settle, walk
+from tests.support.archived import settle
+from tests.support.archivewalk import FH, FILES, get, walk
 from tests.support.factories import BASE_URL, make_section
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

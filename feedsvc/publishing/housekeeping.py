@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from feedsvc import sectionhistory, tombstones, urls
-from feedsvc.publishing import backlog
+from feedsvc.publishing import backlog, export
 from feedsvc.storage.db import transaction
 
 log = logging.getLogger(__name__)
@@ -38,8 +38,26 @@ def before_pass(app: Flask, now: datetime, slugs: list[str], *, full: bool) -> b
     with transaction(app) as s:
         sectionhistory.removals_done(s, slugs)
     paths = [urls.section_doc_path(slug, fmt) for slug in slugs for fmt in urls.FEED_FILES]
+    paths += _exported_archive_pages(app, slugs)
     # Each path is checked against the database first: a section that took the slug since
     # keeps its files (export.export_paths); a failure is retried at the next tick.
     backlog.of(app).after_commit(app, [], paths, now)
-    log.info("deleted section(s) %s: stored feeds gone, exported files removed", slugs)
+    log.info("old or deleted section slug(s) %s: exported files removed", slugs)
     return True
+
+
+def _exported_archive_pages(app: Flask, slugs: list[str]) -> list[str]:
+    """The RFC 5005 archive pages exported under these slugs (their number is on disk only)."""
+    root = export.export_root(app)
+    if root is None:
+        return []
+    found = []
+    for slug in slugs:
+        folder = root / urls.section_base(slug) / urls.ARCHIVE_DIR
+        if folder.is_dir() and not folder.is_symlink():
+            found += [
+                f.relative_to(root).as_posix()
+                for f in sorted(folder.glob("*/*"))
+                if f.name in urls.FILE_FORMATS and not f.is_symlink()
+            ]
+    return found

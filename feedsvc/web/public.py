@@ -46,7 +46,8 @@ def _serve(path: str, *, section_slug: str | None = None) -> Response:
             abort(404)
         if kind == gone.RETIRED:  # an old slug: 301 to the current one, or 410
             assert section_slug is not None
-            moved = gone.old_section_url(section_slug, path.rsplit("/", 1)[1])
+            # What follows "sections/<slug>/": a feed's file name, or an archive page's path.
+            moved = gone.old_section_url(section_slug, path[len(urls.section_base(section_slug)) :])
             if moved is not None:
                 return moved
             # Else a new section took the slug since this worker asked: its feeds come soon.

@@ -4,32 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
 from flask.testing import FlaskClient
 from lxml import etree
-from sqlalchemy import select
 
-from feedsvc.storage.archives import ArchivePage, ArchiveScope
-from feedsvc.storage.db import transaction
 from tests.support.app import SITE_URL
 from tests.support.feedcheck import check_atom, check_json, check_rss
-from tests.support.published import publish
 
 A = "{http://www.w3.org/2005/Atom}"
 FH = "{http://purl.org/syndication/history/1.0}"
 FILES = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
-
-
-def settle(app: Flask) -> None:
-    """Passes until the archive has caught up (a backfill spreads over several)."""
-    for _ in range(20):
-        publish(app)
-        with transaction(app, write=False) as s:
-            busy = s.scalar(select(ArchiveScope.feed_key).where(ArchiveScope.backlog).limit(1))
-            dirty = s.scalar(select(ArchivePage.feed_key).where(ArchivePage.dirty).limit(1))
-        if busy is None and dirty is None:
-            return
-    raise AssertionError("the archive did not settle in 20 passes")
 
 
 def get(client: FlaskClient, url: str) -> Any:
