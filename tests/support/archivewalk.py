@@ -1,4 +1,4 @@
-"""Reading RFC 5005 archived feeds as a reader does: settle the archive, walk prev-archive."""
+"""Reading RFC 5005 archived feeds as a reader does: follow prev-archive, page by page."""
 
 from __future__ import annotations
 
