@@ -24,12 +24,15 @@ def _load(name: str) -> tuple[bytes, str]:
 def _send(name: str) -> Response:
     content_type, max_age = ASSETS[name]
     data, etag = _load(name)
-    response = Response(data, content_type=content_type)
+    # 304 for If-None-Match (RFC 9110 §13.1.2, weak comparison for GET and HEAD). No
+    # Last-Modified is sent, so If-Modified-Since is ignored (§13.1.3 applies to a
+    # representation that has one): a malformed date can never break this answer.
+    status = 304 if request.if_none_match.contains_weak(etag) else 200
+    response = Response(data if status == 200 else b"", status=status, content_type=content_type)
     response.set_etag(etag)
     response.cache_control.public = True
     response.cache_control.max_age = max_age
-    # 304 for If-None-Match (RFC 9110 §13.1.2); HEAD keeps Content-Length.
-    return response.make_conditional(request)
+    return response
 
 
 @bp.route(f"/{urls.STYLESHEET_PATH}")

@@ -138,7 +138,8 @@ def article_page(article_id: int) -> str:
     session = get_session()
     article = session.get(Article, article_id) if valid_id(article_id) else None
     if article is None or not reading.is_public(article, utcnow()):
-        gone.article_gone(article_id)  # 410 when readers saw it
+        if valid_id(article_id):  # no article ever had an id out of the column's range
+            gone.article_gone(article_id)  # 410 when readers saw it
         abort(404)
     return render_template(
         "article.html",
