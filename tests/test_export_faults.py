@@ -212,7 +212,10 @@ def test_the_scheduler_starts_and_publishes_with_a_broken_export_folder(
                 "the app to serve the new article",
                 lambda: b"During the outage" in client.get(f"/{FEED}").data,
             )
+            # The leader reports the export's health on the lease row at its next tick, so
+            # "degraded" (the export is behind) can show before the failure itself does.
             wait_for("/healthz to say degraded", lambda: health(client)["status"] == "degraded")
+            wait_for("/healthz to report the failure", lambda: not health(client)["export"]["ok"])
             data = health(client)["export"]
             assert data["ok"] is False and data["failures_total"] > 0
             code = errno.EROFS if kind == "read-only" else errno.ENOSPC
