@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from devtools.procs import free_port, gunicorn, scheduler, service_env, serving
+from feedsvc.limits import ROLE_ADMIN
 from feedsvc.storage.db import database, transaction
-from feedsvc.users import ROLE_ADMIN, create_user
+from feedsvc.users import create_user
 from tests.support.app import EDITOR, make_app
 from tests.support.browser import require_chromium
 
@@ -51,7 +52,7 @@ def running_service(
     url = database_url or f"sqlite:///{tmp_path / 'e2e.sqlite3'}"
     app = make_app(url, tmp_path, SITE_URL=base)
     with transaction(app) as s:
-        create_user(s, *EDITOR, role=ROLE_ADMIN)
+        create_user(s, EDITOR[0], EDITOR[1], ROLE_ADMIN)
     database(app).dispose()
     env = service_env(url, port=port, site_url=base, FEEDSVC_TICK_SECONDS=str(tick), **settings)
     logs = tmp_path / "logs"
