@@ -31,16 +31,17 @@ from feedsvc.publishing.archivescopes import (
     Scope,
     above,
     at_most,
+    count_above,
     due_keys,
     fingerprint,
-    keys_above,
+    held_open,
     newest,
+    nth_above,
     oldest,
     page_docs,
     page_rows,
     published,
     scope_of,
-    split,
 )
 from feedsvc.publishing.changes import Due
 from feedsvc.publishing.snapshot import Rendered
@@ -233,10 +234,10 @@ def _close(
     page_items, step = sizes
     closed, floor = history.closed, history.floor
     # The oldest page_items items above the floor are past the window when at least
-    # window + page_items items are above it: their keys, oldest first, in one index read.
+    # window + page_items items are above it.
     reach = scope.window + page_items
-    keys = keys_above(c, scope, now, floor, reach)
-    closable = len(keys) >= reach
+    count = count_above(c, scope, now, floor, reach)
+    closable = count >= reach
     while budget > 0 and closable:
         bound = c.execute(
             select(*scope.order[1:])
@@ -259,13 +260,16 @@ def _close(
         )
         budget -= 1
         floor = new_floor
-        keys = keys_above(c, scope, now, floor, reach)
-        closable = len(keys) >= reach
+        count = count_above(c, scope, now, floor, reach)
+        closable = count >= reach
     backlog = closable  # asked after the last page closed (or before, none closed)
     # Published once anything is past the window, and kept from then on (possibly empty):
     # the newest closed page's next-archive link is part of its fixed bytes.
-    open_page = history.open_page or closed > 0 or len(keys) > scope.window
-    open_bound = history.open_bound if backlog else split(keys, scope.window, step)
+    open_page = history.open_page or closed > 0 or count > scope.window
+    open_bound = history.open_bound  # a backfill renders no open page: it waits
+    if not backlog:
+        held = held_open(count, scope.window, step)
+        open_bound = nth_above(c, scope, now, floor, held) if held else None
     state = History(
         closed, open_page, backlog, floor, print_, open_bound, history.open_dirty and open_page
     )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from feedsvc import archiving, feeds, scopes, urls
@@ -166,22 +166,27 @@ def above(scope: Scope, floor: Key | None) -> tuple[ColumnElement[bool], ...]:
     return () if floor is None else (after(scope, floor),)
 
 
-def keys_above(c: Any, scope: Scope, as_of: datetime, floor: Key | None, limit: int) -> list[Key]:
-    """The (publish_at, id) keys of the scope's oldest `limit` items published by as_of above
-    floor, oldest first: one index range (what closes next, and where the open page ends)."""
+def count_above(c: Any, scope: Scope, as_of: datetime, floor: Key | None, limit: int) -> int:
+    """How many of the scope's items published by as_of lie above floor, counted up to limit
+    (one index range, counted by the engine: no row reaches Python)."""
     where = published(scope, as_of, *above(scope, floor))
-    query = select(*scope.order[1:]).where(*where).order_by(*oldest(scope)).limit(limit)
-    return [(at, ident) for at, ident in c.execute(query)]
+    inner = select(scope.order[2]).where(*where).limit(limit).subquery()
+    return int(c.execute(select(func.count()).select_from(inner)).scalar_one())
 
 
-def split(keys: list[Key], window: int, step: int) -> Key | None:
-    """The open page's bound, from the keys above the floor (oldest first, all of them up to
-    window + a page): the items past the window, in whole steps, go to the open page; the
-    subscription document keeps its window and the rest (fewer than a step). None: no item
-    is a whole step past the window, the open page holds none."""
-    past = len(keys) - window
-    held = past - past % step if past > 0 else 0
-    return keys[held - 1] if held else None
+def nth_above(c: Any, scope: Scope, as_of: datetime, floor: Key | None, n: int) -> Key:
+    """The (publish_at, id) key of the scope's n-th oldest item above floor (n >= 1)."""
+    where = published(scope, as_of, *above(scope, floor))
+    query = select(*scope.order[1:]).where(*where).order_by(*oldest(scope))
+    at, ident = c.execute(query.offset(n - 1).limit(1)).one()
+    return (at, ident)
+
+
+def held_open(count: int, window: int, step: int) -> int:
+    """How many items the open page holds, of count above the floor: those past the window,
+    in whole steps (the subscription document keeps its window and fewer than a step more)."""
+    past = count - window
+    return past - past % step if past > 0 else 0
 
 
 def newest(scope: Scope) -> tuple[Any, Any]:
