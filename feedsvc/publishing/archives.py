@@ -121,9 +121,12 @@ def _advance(app: Flask, due: Due, now: datetime, token: int | None) -> Plan:
             c.execute(select(ArchivePage.feed_key).where(ArchivePage.dirty).distinct()).scalars()
         )
         # Open pages waiting to be rendered: flagged by an earlier pass whose store failed,
-        # or by an upgrade (migration 0015).
+        # or by an upgrade (migration 0015). A feed still backfilling renders none: it waits
+        # its turn with the backlog below, within the pass's page budget.
         dirty |= set(
-            c.execute(select(ArchiveScope.feed_key).where(ArchiveScope.open_dirty)).scalars()
+            c.execute(
+                select(ArchiveScope.feed_key).where(ArchiveScope.open_dirty, ~ArchiveScope.backlog)
+            ).scalars()
         )
         keys += sorted((set(touches) | dirty) - set(keys))
         urgent = len(keys)
