@@ -21,19 +21,19 @@ from tests.support.archived import bulk_articles, settle
 from tests.support.archivewalk import FILES, get, read, walk
 from tests.support.factories import BASE_URL, make_article, make_section
 
-WINDOW, PAGE, STEP = 10, 20, 5
+WINDOW, PAGE, STEP = 25, 40, 5
 FEED = f"{SITE_URL}/sections/steps/atom.xml"
 
 
 @pytest.fixture
 def stepped(database_url: str, tmp_path: Path) -> Iterator[tuple[Flask, int]]:
-    """A section whose feed shows 10 items, archived in pages of 20, its open page in steps
-    of 5; 37 articles to start with (one closed page, the rest in the feed and open page)."""
+    """A section whose feed shows 25 items, archived in pages of 40, its open page in steps
+    of 5; 77 articles to start with (one closed page, the rest in the feed and open page)."""
     app = make_app(
-        database_url, tmp_path, ARCHIVE_PAGE_ITEMS=PAGE, ARCHIVE_OPEN_STEP=STEP, SITE_FEED_ITEMS=10
+        database_url, tmp_path, ARCHIVE_PAGE_ITEMS=PAGE, ARCHIVE_OPEN_STEP=STEP, SITE_FEED_ITEMS=25
     )
     section = make_section(app, "Steps", slug="steps", items_per_feed=WINDOW)
-    bulk_articles(app, section, 37, label="Old")
+    bulk_articles(app, section, 77, label="Old")
     settle(app)
     yield app, section
     database(app).dispose()
@@ -139,7 +139,7 @@ def test_step_one_keeps_the_feed_at_exactly_its_window(database_url: str, tmp_pa
     app = make_app(database_url, tmp_path, ARCHIVE_PAGE_ITEMS=PAGE, ARCHIVE_OPEN_STEP=1)
     try:
         section = make_section(app, "Steps", slug="steps", items_per_feed=WINDOW)
-        bulk_articles(app, section, 37, label="Old")
+        bulk_articles(app, section, 77, label="Old")
         settle(app)
         client = app.test_client()
         for i in range(3):
@@ -147,7 +147,7 @@ def test_step_one_keeps_the_feed_at_exactly_its_window(database_url: str, tmp_pa
             settle(app)
             assert feed_size(client) == WINDOW
             ids, _pages = walk(client, "atom", FEED)
-            assert len(ids) == len(set(ids)) == 37 + i + 1
+            assert len(ids) == len(set(ids)) == 77 + i + 1
     finally:
         database(app).dispose()
 

@@ -50,15 +50,17 @@ class History:
 
     def reach(self, window: int, step: int) -> int:
         """How many of the newest rows to read for the subscription document (see shown)."""
-        return window + step - 1 if self.open_page and not self.backlog else window
+        return (
+            window + step_for(window, step) - 1 if self.open_page and not self.backlog else window
+        )
 
     def shown(self, rows: Sequence[K], window: int) -> list[K]:
         """The rows a subscription document shows, from its newest reach() rows: none
         an archive page holds, so following the links reaches every item exactly once.
 
         Once the open page is out, the document holds what lies above it: its window and up
-        to ARCHIVE_OPEN_STEP - 1 more, so the open page changes once per STEP new items
-        rather than with each (publishing/archives.py). Before (or while a backfill leaves it
+        to step_for() - 1 more, so the open page changes once per step of new items rather
+        than with each (publishing/archives.py). Before (or while a backfill leaves it
         unrendered) the document holds the newest window items above the floor.
         """
         if not self.open_page or self.backlog:
@@ -92,6 +94,13 @@ class History:
             next_archive=at(page + 1) if page <= self.closed else "",
             is_archive=True,
         )
+
+
+def step_for(window: int, step: int) -> int:
+    """The open page's step for a feed of this window: ARCHIVE_OPEN_STEP, but at most a fifth
+    of the window, so a feed never shows more than 20% beyond its own item count (a window of
+    3 items moves its open page with every item, as with a step of 1)."""
+    return max(1, min(step, window // 5))
 
 
 def _above(rows: Sequence[K], key: Key | None) -> list[K]:

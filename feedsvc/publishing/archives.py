@@ -26,7 +26,7 @@ from flask import Flask
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from feedsvc.publishing.archivelinks import History, Key, read_state
+from feedsvc.publishing.archivelinks import History, Key, read_state, step_for
 from feedsvc.publishing.archivescopes import (
     Scope,
     above,
@@ -271,7 +271,7 @@ def _close(
     open_page = history.open_page or closed > 0 or count > scope.window
     open_bound = history.open_bound  # a backfill renders no open page: it waits
     if not backlog:
-        held = held_open(count, scope.window, step)
+        held = held_open(count, scope.window, step_for(scope.window, step))
         open_bound = nth_above(c, scope, now, floor, held) if held else None
     state = History(
         closed, open_page, backlog, floor, print_, open_bound, history.open_dirty and open_page
