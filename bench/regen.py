@@ -123,6 +123,7 @@ def settle_archives(app: Any, run_pass: Any) -> float:
 
 
 def ticks(ctx: Context, n_articles: int, profile_to: Path | None = None) -> dict[str, Any]:
+    from bench.archivestate import close_pages
     from bench.corpus import Corpus
     from bench.datasets import article_body
     from feedsvc.articles import ArticleInput, create_article, delete_article
@@ -130,12 +131,17 @@ def ticks(ctx: Context, n_articles: int, profile_to: Path | None = None) -> dict
     from feedsvc.publishing.scheduler import CHECKPOINT_SECONDS, Publisher
     from feedsvc.storage.db import checkpoint, database, defer_checkpoints, transaction
     from feedsvc.storage.history import Tombstone
+    from feedsvc.storage.models import utcnow
     from feedsvc.storage.topics import TAG, Topic
 
     path = scale_db(n_articles, log=ctx.log)
     app = make_app(f"sqlite:///{path}", ctx.workdir / f"instance-{n_articles}")
     logging.getLogger("feedsvc").setLevel(logging.WARNING)  # no line per tick
     engine = database(app).engine
+    t0 = time.perf_counter()
+    closed = close_pages(app, utcnow())
+    if closed:
+        ctx.log(f"    closed {closed} archive pages in SQL ({time.perf_counter() - t0:.0f} s)")
     t0 = time.perf_counter()
     first = run_pass(app)  # a new (or changed) archive: render what is due, untimed
     if first.sections_rendered or first.topics_rendered:
