@@ -183,6 +183,40 @@ def _publish_time(data: ArticleInput, current: datetime | None) -> datetime | No
     return current
 
 
+@dataclass(frozen=True)
+class ArticlePreview:
+    """What a save of the input would publish, made by the save's own functions; not stored."""
+
+    section_name: str
+    title: str
+    body_html: str  # sanitised, as feeds and the page carry it
+    summary: str
+    author: str
+    tags: tuple[str, ...]
+    image_url: str
+    image_alt: str
+    status: str
+    publish_at: datetime | None  # aware UTC; None: a draft with no time yet
+
+
+# The preview's fields that a save's cleaned columns give as they are.
+_PREVIEWED = tuple(f.name for f in fields(ArticlePreview) if f.name in _Clean.__dataclass_fields__)
+
+
+def preview_article(
+    session: Session, data: ArticleInput, *, base_url: str, stored: Article | None = None
+) -> ArticlePreview:
+    """Validate as a save of `data` would (over `stored` when editing) and say what it would
+    publish. Reads only: no row, version or revision moves (raises ValidationError)."""
+    clean = _validated(session, data, base_url, stored)
+    section = session.get(Section, clean.section_id)
+    return ArticlePreview(
+        section_name=section.name if section is not None else "",
+        publish_at=_publish_time(data, stored.publish_at if stored is not None else None),
+        **{n: getattr(clean, n) for n in _PREVIEWED},
+    )
+
+
 def create_article(
     session: Session, data: ArticleInput, *, base_url: str, by: int | None = None
 ) -> Article:
