@@ -253,7 +253,8 @@ def run_story(site: Site, tmp_path: Path) -> None:
         until("the library story gone", in_all_feeds(reader, LIBRARY, False))
         atom = reader.get("/sections/city-hall/atom.xml")[2]
         assert etree.fromstring(atom).findall(f"{{{TOMBSTONES}}}deleted-entry")  # RFC 6721
-        assert reader.page(f"/articles/{library}")[0] == 410
+        status, headers, _ = reader.page(f"/articles/{library}")
+        assert status == 410 and headers["Cache-Control"] == "no-store"
 
         # A draft: the editor sees its page with a banner, the public a 404.
         write(page, "Budget talks", "Notes for Tuesday.", Status="Draft")

@@ -16,6 +16,7 @@ from werkzeug.test import TestResponse
 
 from feedsvc.limits import ROLE_ADMIN
 from feedsvc.storage.db import database, transaction
+from feedsvc.storage.media import MediaProbe
 from feedsvc.storage.models import Article, Section
 from feedsvc.users import create_user
 from tests.support.app import EDITOR, make_app
@@ -63,13 +64,15 @@ def press(
 
 
 def stored_state(app: Flask) -> tuple[Any, ...]:
-    """Everything a save would move: the articles as stored and every section's revision."""
+    """Everything a save would move: the articles as stored, every section's revision and the
+    queue of media for the scheduler to probe."""
     with transaction(app, write=False) as s:
         rows = s.execute(
             select(Article.id, Article.title, Article.version, Article.updated_at)
         ).all()
         revisions = s.execute(select(Section.id, Section.revision)).all()
-        return tuple(map(tuple, rows)), tuple(map(tuple, revisions))
+        probes = s.scalar(select(func.count()).select_from(MediaProbe))
+        return tuple(map(tuple, rows)), tuple(map(tuple, revisions)), probes
 
 
 def preview_of(response: TestResponse) -> Any:
@@ -100,6 +103,7 @@ def test_preview_shows_the_entry_and_stores_nothing(berlin: tuple[Flask, FlaskCl
             "Publish at": "2031-07-01T14:30",
             "Image URL": "https://img.example.org/tram.jpg",
             "Image alt text": "A tram at night",
+            "Attachment URL": "https://media.example.org/minutes.pdf",
         },
     )
     assert response.status_code == 200
@@ -130,6 +134,7 @@ def test_preview_shows_the_entry_and_stores_nothing(berlin: tuple[Flask, FlaskCl
     assert values["publish_at"] == "2031-07-01T14:30" and values["author"] == "Ana Ruiz"
     saved = press(client, response, "Save", {})
     assert saved.status_code == 302
+    assert stored_state(app)[2] == 1  # the save queued what the preview did not
     with transaction(app, write=False) as s:
         article = s.scalars(select(Article)).one()
         assert article.title == "Fares frozen"
