@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -180,6 +181,18 @@ def test_preview_of_an_edit_moves_no_version_and_saving_after_it_works(
     assert region.xpath(".//em")[0].text == "text"
     assert "Published: saving changes it for readers." in region.text_content()
     assert meta(region)["Author"] == "Ana"
+    # Readers have seen it: a silent fix keeps the date feeds show as updated...
+    with transaction(app, write=False) as s:
+        revised = s.get(Article, article).revised_at  # type: ignore[union-attr]
+    assert revised is not None
+    shown = revised.astimezone(ZoneInfo(ZONE))
+    assert meta(region)["Updated"] == f"{shown:%Y-%m-%d %H:%M %Z}, unchanged: a silent fix"
+    # ...a correction moves it to the save.
+    label = "Correction: show readers this story again (its updated date moves)"
+    fix = {"Title": "New title", label: "correction"}
+    corrected = press(client, page, "Preview", fix)
+    assert meta(preview_of(corrected))["Updated"] == "the moment you save"
+    assert stored_state(app) == before
     # The form was opened at the stored version and still is: Save goes through.
     saved = press(client, response, "Save", {})
     assert saved.status_code == 302, saved.get_data(as_text=True)

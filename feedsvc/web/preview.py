@@ -7,11 +7,11 @@ from typing import Any
 from flask import current_app, request
 from markupsafe import Markup
 
-from feedsvc import articles
+from feedsvc import articles, previews
 from feedsvc.errors import ValidationError
 from feedsvc.storage.db import get_session
 from feedsvc.storage.models import Article, utcnow
-from feedsvc.web.forms import ArticleForm, attach_errors
+from feedsvc.web.forms import CORRECTION, ArticleForm, attach_errors
 
 # The value of the form's `action` button that asks for a preview; any other value saves.
 PREVIEW = "preview"
@@ -30,9 +30,14 @@ def build(
     The articles service validates and renders exactly as a save would (one code path, so the
     preview cannot differ from what is published); it only reads, and nothing is committed.
     """
+    correction = getattr(form, "correction", None)  # the edit form's "What kind of change"
     try:
-        entry = articles.preview_article(
-            get_session(), data, base_url=current_app.config["SITE_URL"] + "/", stored=stored
+        entry = previews.preview_article(
+            get_session(),
+            data,
+            base_url=current_app.config["SITE_URL"] + "/",
+            stored=stored,
+            correction=correction is not None and correction.data == CORRECTION,
         )
     except ValidationError as exc:
         attach_errors(form, exc)
