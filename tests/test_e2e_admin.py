@@ -241,6 +241,11 @@ def run_story(site: Site, tmp_path: Path) -> None:
         page.get_by_label("Title").fill("Tram fares frozen until 2028")
         page.get_by_label(re.compile("^Correction")).check()
         shot(page, "article-edit", tmp_path)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Preview").click()
+        preview = page.get_by_role("region", name="Preview")
+        assert re.search(r"Updated\s+the moment you save", preview.inner_text())
+        assert page.get_by_label(re.compile("^Correction")).is_checked()  # kept for the save
         save(page)
         fixed = "Tram fares frozen until 2028"
         until("the corrected title", in_all_feeds(reader, fixed))
