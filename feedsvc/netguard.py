@@ -165,6 +165,7 @@ def _request(
     watchdog = threading.Timer(remaining, cut)
     watchdog.daemon = True
     watchdog.start()
+    response: http.client.HTTPResponse | None = None
     try:
         try:
             conn.connect()
@@ -184,6 +185,8 @@ def _request(
         raise Failed(f"{url}: {exc or type(exc).__name__}", retry=True) from None
     finally:
         watchdog.cancel()
+        if response is not None:  # its file holds the socket open until closed itself
+            response.close()
         conn.close()
         if conn.raw is not None:  # also when TLS failed before http.client had the socket
             conn.raw.close()
