@@ -16,6 +16,7 @@ from datetime import datetime
 
 from flask import Flask
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from feedsvc import topics
@@ -95,14 +96,33 @@ def run_import(
     for start in range(0, len(entries), IMPORT_BATCH):
         batch = entries[start : start + IMPORT_BATCH]
         with transaction(app) as s:
-            ids = [i for i in (_id_of(e) for e in batch) if i]
-            stored = set(s.scalars(select(Article.guid).where(Article.guid.in_(ids))))
-            for entry in batch:
-                outcome = _import_one(s, entry, section_id, stored, seen, base_url, by)
-                report.outcomes.append(outcome)
+            report.outcomes += import_entries(
+                s, batch, section_id=section_id, base_url=base_url, by=by, seen=seen
+            )
         if advance is not None:
             advance(len(batch))
     return report
+
+
+def import_entries(
+    session: Session,
+    entries: Sequence[FeedEntry],
+    *,
+    section_id: int,
+    base_url: str,
+    by: int | None = None,
+    seen: set[str] | None = None,
+) -> list[Outcome]:
+    """Save the entries not yet imported as articles of the section; the caller commits.
+
+    `seen` collects the ids met so far, across the batches of one feed.
+    """
+    seen = set() if seen is None else seen
+    ids = [i for i in (_id_of(e) for e in entries) if i]
+    stored = set(session.scalars(select(Article.guid).where(Article.guid.in_(ids))))
+    return [
+        _import_one(session, entry, section_id, stored, seen, base_url, by) for entry in entries
+    ]
 
 
 def _id_of(entry: FeedEntry) -> str:
@@ -153,6 +173,8 @@ def _import_one(
             article = create_article(s, data, base_url=base_url, by=by, origin=origin)
     except ValidationError as exc:
         return outcome(REFUSED, " ".join(exc.errors.values()))
+    except IntegrityError:  # the same id saved by another import since this batch looked
+        return outcome(SKIPPED, "Already imported: an article has this id.")
     return outcome(IMPORTED, article_id=article.id)
 
 

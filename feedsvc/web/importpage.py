@@ -20,7 +20,14 @@ from feedsvc import sections
 from feedsvc.errors import NotFound
 from feedsvc.importing.fetch import SourceRefused, fetch_feed, is_url, read_stream
 from feedsvc.importing.parse import FeedRefused, ParsedFeed, parse_feed
-from feedsvc.importing.service import IMPORTED, REFUSED, SKIPPED, Report, run_import
+from feedsvc.importing.service import (
+    IMPORTED,
+    REFUSED,
+    SKIPPED,
+    Report,
+    import_entries,
+    section_id_of,
+)
 from feedsvc.limits import IMPORT_FORM_ITEMS_MAX
 from feedsvc.storage.db import get_session
 from feedsvc.urls import ADMIN_PREFIX
@@ -81,6 +88,11 @@ def import_feed() -> str | tuple[str, int]:
     form = _form()
     report: Report | None = None
     if form.validate_on_submit():
+        user_id = g.user.id
+        session = get_session()
+        # A POST's session takes the write lock (SQLite: BEGIN IMMEDIATE): let it go while
+        # the feed is fetched, which may take IMPORT_TIMEOUT; the import opens a new one.
+        session.rollback()
         try:
             feed = _load(form)
             if len(feed.entries) > IMPORT_FORM_ITEMS_MAX:
@@ -89,13 +101,17 @@ def import_feed() -> str | tuple[str, int]:
                     f"{IMPORT_FORM_ITEMS_MAX:,} at once. Import it with "
                     f"`flask --app feedsvc import-feed URL_OR_FILE --section SLUG`."
                 )
-            report = run_import(
-                current_app._get_current_object(),  # type: ignore[attr-defined]
+            slug = form.section.data or ""
+            report = Report(section=slug, feed_title=feed.title)
+            # One transaction: at most IMPORT_FORM_ITEMS_MAX items, saved together or not.
+            report.outcomes = import_entries(
+                session,
                 feed.entries,
-                section=form.section.data or "",
-                by=g.user.id,
-                feed_title=feed.title,
+                section_id=section_id_of(session, slug),
+                base_url=current_app.config["SITE_URL"] + "/",
+                by=user_id,
             )
+            session.commit()
         except (SourceRefused, FeedRefused, NotFound) as exc:
             form.form_errors.append(str(exc))
     status = 422 if form.errors or form.form_errors else 200
