@@ -67,6 +67,8 @@ def test_an_edit_in_the_form_keeps_the_imported_html(app: Flask, writer: FlaskCl
     with transaction(app, write=False) as s:
         article_id = s.scalar(select(Article.id).where(Article.guid.endswith("?p=4107")))
     assert article_id is not None
+    form = writer.get(f"/admin/articles/{article_id}/edit").get_data(as_text=True)
+    assert "HTML (imported): sanitised and kept as HTML, never as Markdown." in form
     edit_article(writer, article_id, Title="Ferry timetable changes (updated)")
     with transaction(app, write=False) as s:
         article = s.get(Article, article_id)

@@ -211,10 +211,7 @@ def test_an_unknown_section_is_refused_before_anything_is_read(
     assert "There is no section with the slug 'nowhere'" in result.output
 
 
-@pytest.mark.parametrize("sqlite_only", [None])
-def test_a_terminal_gets_a_progress_bar(
-    app: Flask, tmp_path: Path, sqlite_only: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_terminal_gets_a_progress_bar(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     # On a terminal the progress helper draws its bar; the same summary closes it.
     from feedsvc.progress import Progress
 
@@ -226,3 +223,33 @@ def test_a_terminal_gets_a_progress_bar(
     assert result.exit_code == 0, result.output
     assert "Importing" in result.output and "items/s" in result.output
     assert "4 imported" in result.output
+
+
+def test_a_wordpress_export_file_keeps_posts_and_leaves_the_rest(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    make_section(app, "Local", slug="local")
+    lines = import_feed(runner, DATA / "wordpress-export.xml")
+    # Hello world and the classic post published, the draft kept as a draft; the
+    # attachment and the trashed post refused with why.
+    assert "3 imported, 0 skipped (already imported), 2 refused" in lines[0], lines
+    why = "\n".join(lines[1:])
+    assert "It is a WordPress attachment, not a post or page." in why
+    assert "Its WordPress status is 'trash'" in why
+    publish(app)
+    for fmt, got in feed_entries(app, "/sections/local/").items():
+        assert [e.id for e in got] == ["https://site.example/?p=1", "https://site.example/?p=3"]
+        hello, classic = got
+        assert hello.author == "Admin Person", fmt  # the login's display name
+        assert hello.summary == "A short excerpt.", fmt
+        assert {"Uncategorized", "Greetings"} <= set(hello.tags), fmt
+        if hello.updated is not None:
+            assert hello.updated == datetime(2024, 5, 15, 9, tzinfo=UTC), fmt
+        assert classic.title == "Classic & plain", fmt
+        assert classic.published == datetime(2023, 1, 2, 10, tzinfo=UTC), fmt
+        # Paragraphs as WordPress shows them; relative links against the site.
+        assert classic.content.count("<p>") == 2, fmt
+        assert 'href="https://site.example/about/"' in classic.content, fmt
+    with transaction(app, write=False) as s:
+        draft = s.scalars(select(Article).where(Article.guid == "https://site.example/?p=5")).one()
+        assert draft.status == "draft"

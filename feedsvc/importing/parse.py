@@ -31,6 +31,7 @@ from feedsvc.content.text import NOT_XML_TEXT
 _UNDECLARED_ENTITY = {26, 27}
 _DECLARATION = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _ATOM = "http://www.w3.org/2005/Atom"
+_BLOCK = re.compile(r"<(?:p|div|h[1-6]|ul|ol|blockquote|pre|table|figure)\b", re.IGNORECASE)
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 _WIDE_DECLARATIONS = tuple(
     word.encode(codec)
@@ -57,6 +58,10 @@ class FeedEntry:
     categories: tuple[str, ...]
     published: datetime | None  # aware UTC
     updated: datetime | None  # aware UTC
+    # A WordPress export (WXR) says what each item is and where it stands: wp:post_type
+    # ("post", "page", "attachment", …) and wp:status ("publish", "draft", …); "" elsewhere.
+    kind: str = ""
+    state: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,11 +70,10 @@ class ParsedFeed:
     entries: list[FeedEntry]
 
 
-def check_xml(data: bytes) -> str:
+def check_xml(data: bytes) -> Any:
     """Refuse a document with a DTD, or one that is no XML; raise FeedRefused with why.
 
-    Returns the address of the site the feed names (RSS channel link, Atom alternate link),
-    "" if none: the base for relative links when the feed was read from a file.
+    Returns the document's root element (None when only the forgiving reading can read it).
     """
     if _prolog_has_doctype(data):
         raise FeedRefused(_DTD_REFUSED)
@@ -86,15 +90,36 @@ def check_xml(data: bytes) -> str:
         # Read forgivingly below: so no declaration may hide anywhere in the bytes.
         if _DECLARATION.search(data) or any(w in data for w in _WIDE_DECLARATIONS):
             raise FeedRefused(_DTD_REFUSED) from None
-        return ""
+        return None
     docinfo: Any = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise FeedRefused(_DTD_REFUSED)
+    return root
+
+
+def _site_link(root: Any) -> str:
+    """The site the feed names (RSS channel link, Atom alternate link), "" if none: the base
+    for relative links when the feed was read from a file."""
+    if root is None:
+        return ""
     link = root.findtext("channel/link") or ""
     for alternate in root.iterfind(f"{{{_ATOM}}}link"):
         if alternate.get("rel", "alternate") == "alternate" and not link:
             link = alternate.get("href", "")
     return link.strip() if link.strip().lower().startswith(("http://", "https://")) else ""
+
+
+def _wxr_authors(root: Any) -> dict[str, str]:
+    """A WordPress export's logins and display names (wp:author), whatever its WXR version."""
+    found: dict[str, str] = {}
+    if root is None:
+        return found
+    for author in root.iterfind("channel/{*}author"):
+        login = author.findtext("{*}author_login") or ""
+        name = author.findtext("{*}author_display_name") or ""
+        if login.strip() and name.strip():
+            found[login.strip()] = " ".join(name.split())
+    return found
 
 
 def _prolog_has_doctype(data: bytes) -> bool:
@@ -137,7 +162,9 @@ _DTD_REFUSED = (
 
 def parse_feed(data: bytes, *, url: str = "") -> ParsedFeed:
     """The feed's entries, in its order; FeedRefused for unsafe or unreadable documents."""
-    site = check_xml(data)
+    root = check_xml(data)
+    site = _site_link(root)
+    authors = _wxr_authors(root)
     # feedparser resolves relative links against xml:base, else this address (RFC 3986 §5).
     headers = {"content-location": url or site} if url or site else {}
     parsed: Any = feedparser.parse(io.BytesIO(data), sanitize_html=False, response_headers=headers)
@@ -146,18 +173,22 @@ def parse_feed(data: bytes, *, url: str = "") -> ParsedFeed:
     feed = parsed.get("feed", {})
     return ParsedFeed(
         title=_text(feed.get("title", ""), feed.get("title_detail")),
-        entries=[_entry(i, e) for i, e in enumerate(parsed.get("entries", []), start=1)],
+        entries=[_entry(i, e, authors) for i, e in enumerate(parsed.get("entries", []), start=1)],
     )
 
 
-def _entry(position: int, e: Any) -> FeedEntry:
+def _entry(position: int, e: Any, authors: dict[str, str]) -> FeedEntry:
     content = _content(e)
+    if e.get("wp_post_type"):
+        content = _autop(content)
     # feedparser copies an entry's content into its summary when it has no summary of its own.
     bodies = {str(c.get("value", "")) for c in e.get("content") or []}
     summary = e.get("summary", "") if content and e.get("summary") not in bodies else ""
+    summary = summary or e.get("excerpt_encoded", "")  # WXR: the post's own excerpt
     # Names are text, but WordPress writes them HTML-escaped inside CDATA ("O&#8217;Neill",
     # "Local &amp; Regional"): what a reader of the site saw is the unescaped name.
     author = (e.get("author_detail") or {}).get("name") or e.get("author", "")
+    author = authors.get(author, author)  # WXR: dc:creator is a login; its display name
     categories = tuple(
         html.unescape(term).strip()
         for t in e.get("tags") or ()
@@ -173,8 +204,12 @@ def _entry(position: int, e: Any) -> FeedEntry:
         author=_clean(html.unescape(str(author))).strip(),
         categories=tuple(c for c in (_clean(c) for c in categories) if c),
         # dict.get: feedparser's own get() maps a missing updated to published, with a warning.
-        published=_date(dict.get(e, "published_parsed")) or _date(dict.get(e, "updated_parsed")),
-        updated=_date(dict.get(e, "updated_parsed")),
+        published=_date(dict.get(e, "published_parsed"))
+        or _date(dict.get(e, "updated_parsed"))
+        or _wxr_date(e.get("wp_post_date_gmt")),
+        updated=_date(dict.get(e, "updated_parsed")) or _wxr_date(e.get("wp_post_modified_gmt")),
+        kind=_clean(e.get("wp_post_type", "")).strip(),
+        state=_clean(e.get("wp_status", "")).strip(),
     )
 
 
@@ -187,6 +222,15 @@ def _content(e: Any) -> str:
     for c in contents:  # Atom type="text" (RFC 4287 §3.1.1.1): text, not markup
         return _paragraphs(str(c.get("value", "")))
     return ""
+
+
+def _autop(body: str) -> str:
+    """A WordPress export's classic-editor body, stored without paragraphs (WordPress adds
+    them when it shows the post, wpautop): blank lines become paragraphs, newlines <br>."""
+    if _BLOCK.search(body):
+        return body  # block editor content, or HTML written by hand: as it is
+    blocks = [b.strip() for b in re.split(r"\n\s*\n", body) if b.strip()]
+    return "".join("<p>" + b.replace("\n", "<br />\n") + "</p>" for b in blocks)
 
 
 def _paragraphs(text: str) -> str:
@@ -212,6 +256,14 @@ def _html_text(html_text: str) -> str:
 
 def _clean(value: Any) -> str:
     return NOT_XML_TEXT.sub("", str(value or ""))
+
+
+def _wxr_date(value: Any) -> datetime | None:
+    """WXR's "2024-05-14 08:12:40" (UTC); its "0000-00-00 00:00:00" for never is None."""
+    try:
+        return datetime.strptime(str(value or "").strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def _date(parsed: Any) -> datetime | None:

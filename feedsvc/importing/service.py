@@ -25,7 +25,14 @@ from feedsvc.content.html import parse_fragment
 from feedsvc.content.text import ContentError, one_line
 from feedsvc.errors import NotFound, ValidationError
 from feedsvc.importing.parse import FeedEntry
-from feedsvc.limits import GUID_MAX, IMPORT_BATCH, STATUS_PUBLISHED, TAG_MAX, TAGS_MAX
+from feedsvc.limits import (
+    GUID_MAX,
+    IMPORT_BATCH,
+    STATUS_DRAFT,
+    STATUS_PUBLISHED,
+    TAG_MAX,
+    TAGS_MAX,
+)
 from feedsvc.media import clean_url
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import Article, Section
@@ -149,6 +156,9 @@ def _import_one(
         return outcome(REFUSED, "It has no id (guid, atom:id) and no link to stand for one.")
     if len(item_id) > GUID_MAX:
         return outcome(REFUSED, f"Its id is {len(item_id):,} characters; at most {GUID_MAX}.")
+    why = _not_an_article(entry)
+    if why:
+        return outcome(REFUSED, why)
     if item_id in seen:
         return outcome(SKIPPED, "An earlier item of this feed has the same id.")
     seen.add(item_id)
@@ -162,7 +172,8 @@ def _import_one(
         author=entry.author,
         tags=_tags(entry.categories),
         publish_at=entry.published,  # None: now; in the future: scheduled until then
-        status=STATUS_PUBLISHED,
+        # A WordPress draft, pending or private post stays out of the feeds: a draft here.
+        status=STATUS_DRAFT if entry.state in _WXR_DRAFTS else STATUS_PUBLISHED,
     )
     revised: datetime | None = None
     if entry.updated and entry.published:
@@ -176,6 +187,21 @@ def _import_one(
     except IntegrityError:  # the same id saved by another import since this batch looked
         return outcome(SKIPPED, "Already imported: an article has this id.")
     return outcome(IMPORTED, article_id=article.id)
+
+
+# What a WordPress export holds besides posts and pages: not articles.
+_WXR_ARTICLES = {"", "post", "page"}
+_WXR_DRAFTS = {"draft", "pending", "private"}
+_WXR_GONE = {"trash", "auto-draft", "inherit"}
+
+
+def _not_an_article(entry: FeedEntry) -> str:
+    """Why a WordPress export's item is no article ("" when it is one)."""
+    if entry.kind not in _WXR_ARTICLES:
+        return f"It is a WordPress {entry.kind}, not a post or page."
+    if entry.state in _WXR_GONE:
+        return f"Its WordPress status is {entry.state!r}: not a post anyone published or wrote."
+    return ""
 
 
 def _derived_title(entry: FeedEntry) -> str:
