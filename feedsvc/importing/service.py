@@ -68,8 +68,8 @@ class Report:
     def summary(self) -> str:
         """One line: the counts, as the CLI and the admin page say them."""
         return (
-            f"{len(self.of(IMPORTED))} imported, {len(self.of(SKIPPED))} skipped "
-            f"(already imported), {len(self.of(REFUSED))} refused"
+            f"{len(self.of(IMPORTED)):,} imported, {len(self.of(SKIPPED)):,} skipped "
+            f"(already imported), {len(self.of(REFUSED)):,} refused"
         )
 
 
