@@ -82,6 +82,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         auth,
         browser,
         health,
+        importpage,
         public,
         sectiondelete,
         topicpages,
@@ -97,6 +98,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(sectiondelete.bp)
     app.register_blueprint(accounts.bp)
     app.register_blueprint(apitokens.bp)
+    app.register_blueprint(importpage.bp)  # /admin/import
     app.register_blueprint(api_bp)
     # Bearer tokens only, never the session cookie: nothing for a cross-site form to ride on.
     csrf.exempt(api_bp)

@@ -7,17 +7,18 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 
 from flask import current_app, has_app_context
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
 from feedsvc import archiving, media, tombstones, topics
-from feedsvc.content.html import render_body as render_markdown
+from feedsvc.content.html import render_source
 from feedsvc.content.summary import derive_summary
 from feedsvc.content.text import ContentError, clean_line, clean_text, clean_title
 from feedsvc.errors import NotFound, StaleVersion, ValidationError
 from feedsvc.limits import (
     AUTHOR_MAX,
     BODY_HTML_MAX_BYTES,
+    BODY_MARKDOWN,
     PUBLISH_AT_EARLIEST,
     PUBLISH_AT_LATEST,
     STATUS_PUBLISHED,
@@ -26,6 +27,7 @@ from feedsvc.limits import (
     TITLE_MAX,
     valid_id,
 )
+from feedsvc.origins import Origin
 from feedsvc.sections import bump_revision
 from feedsvc.storage.models import Article, Section, utcnow
 
@@ -112,9 +114,16 @@ def _store(article: Article, clean: CleanArticle) -> None:
 
 
 def validated(
-    session: Session, data: ArticleInput, base_url: str, stored: Article | None = None
+    session: Session,
+    data: ArticleInput,
+    base_url: str,
+    stored: Article | None = None,
+    body_format: str = BODY_MARKDOWN,
 ) -> CleanArticle:
-    """Clean every field or collect one sentence per bad field; nothing is half-stored."""
+    """Clean every field or collect one sentence per bad field; nothing is half-stored.
+    The body is read in its stored format (imported HTML stays HTML through every edit)."""
+    if stored is not None:
+        body_format = stored.body_format
     errors: dict[str, str] = {}
     title = body_html = summary_source = author = ""
     tags: tuple[str, ...] = ()
@@ -125,7 +134,9 @@ def validated(
     if not valid_id(data.section_id) or session.get(Section, data.section_id) is None:
         errors["section_id"] = "Choose one of the sections."
     try:
-        body_html = render_markdown(data.body, base_url=base_url, max_html_bytes=body_html_max())
+        body_html = render_source(
+            body_format, data.body, base_url=base_url, max_html_bytes=body_html_max()
+        )
     except ContentError as exc:
         errors["body"] = str(exc)
     summary_source = clean_text(data.summary).strip()
@@ -191,21 +202,31 @@ def revised_moves(correction: bool, shown_before: frozenset[str]) -> bool:
 
 
 def create_article(
-    session: Session, data: ArticleInput, *, base_url: str, by: int | None = None
+    session: Session,
+    data: ArticleInput,
+    *,
+    base_url: str,
+    by: int | None = None,
+    origin: Origin | None = None,
 ) -> Article:
     """Store a new article written by the user `by` (raises ValidationError). The caller commits.
 
-    `by` is the account's id (None: no account, as in a script); it is recorded as the
-    article's creator and last editor.
+    `by` is the account's id (None: no account, as in a script), its creator and last editor.
+    `origin`: an imported item's own id, link, date and body format (else a new UUID URN).
     """
-    clean = validated(session, data, base_url)
+    body_format = origin.body_format if origin else BODY_MARKDOWN
+    clean = validated(session, data, base_url, body_format=body_format)  # fields first
+    if origin is not None and session.scalar(select(Article.id).where(Article.guid == origin.guid)):
+        raise ValidationError({"guid": "An article with this id exists already."})
     now = utcnow()
     article = Article(
-        guid=uuid.uuid4().urn,
+        guid=origin.guid if origin else uuid.uuid4().urn,
+        original_url=origin.url if origin else "",
+        body_format=body_format,
         publish_at=publish_time(data, None),
         created_at=now,
         updated_at=now,
-        revised_at=now,
+        revised_at=(origin.revised_at if origin else None) or now,
         created_by_id=by,
         updated_by_id=by,
     )

@@ -17,6 +17,7 @@ from flask.cli import with_appcontext
 from feedsvc import nginxconf
 from feedsvc.errors import ValidationError
 from feedsvc.firstadmin import ensure_first_admin
+from feedsvc.importing.command import import_feed_command
 from feedsvc.limits import ROLE_EDITOR, ROLES, SCOPE_READ, SCOPES
 from feedsvc.storage import migrate
 from feedsvc.storage.db import database, transaction
@@ -351,5 +352,6 @@ def init_app(app: Flask) -> None:
         revoke_token_command,
         list_tokens_command,
         render_nginx_conf_command,
+        import_feed_command,
     ):
         app.cli.add_command(command)

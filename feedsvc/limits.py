@@ -51,6 +51,13 @@ BODY_MAX = 200_000
 # Markdown can expand far past its source (each "[a]" copies its reference's URL), so the
 # output is bounded too, as it is built.
 BODY_HTML_MAX_BYTES = 2_000_000
+# An article body's source format (Article.body_format): Markdown as editors type it, or HTML
+# as an imported feed carried it (feedsvc/importing/), sanitised and never read as Markdown.
+BODY_MARKDOWN = "markdown"
+BODY_HTML = "html"
+BODY_FORMATS = (BODY_MARKDOWN, BODY_HTML)
+# Article.guid's column width: an imported item's own id (RSS guid, Atom id) must fit.
+GUID_MAX = 255
 STATUS_PUBLISHED = "published"
 STATUS_DRAFT = "draft"
 STATUSES = (STATUS_PUBLISHED, STATUS_DRAFT)
@@ -98,3 +105,9 @@ MEDIA_TYPE_MAX = 255
 # Bytes: the largest integer JSON carries exactly everywhere (RFC 8259 §6), and the column
 # is a BIGINT.
 ATTACHMENT_LENGTH_MAX = 2**53 - 1
+
+# Feed import (feedsvc/importing/): items saved per transaction (a failure loses at most one
+# batch, never half an article), and the most items the admin page takes in one request
+# (a bigger feed goes through `flask --app feedsvc import-feed`, which shows its progress).
+IMPORT_BATCH = 100
+IMPORT_FORM_ITEMS_MAX = 500

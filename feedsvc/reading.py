@@ -74,6 +74,7 @@ FEED_COLUMNS = (
     Article.attachment_type,
     Article.attachment_length,
     Article.tag_names,
+    Article.original_url,
 )
 
 
@@ -96,6 +97,7 @@ class FeedRow:
     attachment_type: str = ""  # "" while not known yet
     attachment_length: int | None = None  # None while not known yet
     tag_names: str = ""  # TAG_SEPARATOR between them (Article.tag_names)
+    original_url: str = ""  # an imported article's own permalink ("" for ours)
 
     @property
     def tags(self) -> tuple[str, ...]:

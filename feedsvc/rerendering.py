@@ -11,10 +11,9 @@ from sqlalchemy.orm import Session
 
 from feedsvc import archiving, topics
 from feedsvc.articles import summary_of
-from feedsvc.content.html import render_body as render_markdown
-from feedsvc.content.html import sanitise
+from feedsvc.content.html import render_source, sanitise
 from feedsvc.content.text import ContentError
-from feedsvc.limits import BODY_HTML_MAX_BYTES
+from feedsvc.limits import BODY_HTML_MAX_BYTES, BODY_MARKDOWN
 from feedsvc.sections import bump_revision
 from feedsvc.storage.models import Article
 
@@ -35,6 +34,7 @@ class Stored:
     body_html: str
     summary_source: str
     summary: str
+    body_format: str = BODY_MARKDOWN  # an imported HTML body is rendered again as HTML
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +56,7 @@ def stored_batch(session: Session, after_id: int, limit: int) -> list[Stored]:
             Article.body_html,
             Article.summary_source,
             Article.summary,
+            Article.body_format,
         )
         .where(Article.id > after_id)
         .order_by(Article.id)
@@ -86,8 +87,8 @@ def rerender(
 
 def _rerender(stored: Stored, base_url: str, max_html_bytes: int) -> Rerendered | None:
     try:
-        body_html = render_markdown(
-            stored.body_source, base_url=base_url, max_html_bytes=max_html_bytes
+        body_html = render_source(
+            stored.body_format, stored.body_source, base_url=base_url, max_html_bytes=max_html_bytes
         )
     except ContentError as exc:
         if _utf8_length_over(stored.body_html, max_html_bytes):

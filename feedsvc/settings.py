@@ -26,6 +26,11 @@ POLL_BURST_MAX = 1_000_000_000
 # An article's HTML: a page of text at least; at most what a feed document can carry whole.
 BODY_HTML_MIN_BYTES = 10_000
 BODY_HTML_MAX_BYTES_MAX = 50_000_000
+# Feed import: a WordPress export of many thousand posts fits in the default 50 MB; the
+# bounds keep a mistyped setting from making the importer read without end.
+IMPORT_MIN_BYTES = 10_000
+IMPORT_MAX_BYTES_MAX = 500_000_000
+IMPORT_TIMEOUT_MAX = 600
 # Ten years of RFC 6721 tombstones in a feed is already more than any reader keeps an entry.
 TOMBSTONE_DAYS_MAX = 3650
 
@@ -205,6 +210,16 @@ def _finish(s: dict[str, Any], instance_path: Path) -> None:
     if not 0.5 <= float(s["MEDIA_PROBE_TIMEOUT"]) <= 60:
         raise SettingsError(
             f"MEDIA_PROBE_TIMEOUT must be 0.5 to 60 seconds, not {s['MEDIA_PROBE_TIMEOUT']!r}."
+        )
+    if not IMPORT_MIN_BYTES <= int(s["IMPORT_MAX_BYTES"]) <= IMPORT_MAX_BYTES_MAX:
+        raise SettingsError(
+            f"IMPORT_MAX_BYTES must be {IMPORT_MIN_BYTES:,} to {IMPORT_MAX_BYTES_MAX:,}, "
+            f"not {s['IMPORT_MAX_BYTES']!r}."
+        )
+    if not 1 <= float(s["IMPORT_TIMEOUT"]) <= IMPORT_TIMEOUT_MAX:
+        raise SettingsError(
+            f"IMPORT_TIMEOUT must be 1 to {IMPORT_TIMEOUT_MAX} seconds, "
+            f"not {s['IMPORT_TIMEOUT']!r}."
         )
     if s["LOG_FORMAT"] not in {"text", "json"}:
         raise SettingsError("LOG_FORMAT must be 'text' or 'json'.")

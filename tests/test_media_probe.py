@@ -19,9 +19,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from feedsvc import netguard
 from feedsvc.articles import ArticleInput, create_article
+from feedsvc.netguard import refusal
 from feedsvc.publishing import probes
-from feedsvc.publishing.probes import Failed, Refused, probe, refusal, run_probes
+from feedsvc.publishing.probes import Failed, Refused, probe, run_probes
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.media import MediaProbe
 from feedsvc.storage.models import Article, Section, utcnow
@@ -148,11 +150,13 @@ def test_a_redirect_to_loopback_is_refused_before_any_connection(
     # A public-looking host that redirects into the machine: the second hop is refused.
     calls: list[str] = []
 
-    def head(url: str, ip: object, deadline: float) -> tuple[int, dict[str, str]]:
+    def head(
+        method: str, url: str, ip: object, deadline: float, *rest: object
+    ) -> tuple[int, dict[str, str], bytes]:
         calls.append(url)
-        return 302, {"Location": files.base + "/episode.mp3"}
+        return 302, {"Location": files.base + "/episode.mp3"}, b""
 
-    monkeypatch.setattr(probes, "_head", head)
+    monkeypatch.setattr(netguard, "_request", head)
     with pytest.raises(Refused, match="loopback"):
         probe("http://93.184.216.34/file.mp3", timeout=5)
     assert calls == ["http://93.184.216.34/file.mp3"]
@@ -402,7 +406,7 @@ def test_https_probe_checks_the_certificate_against_the_name(
     server, cert = tls_files
     port = server.server_address[1]
     trusting = ssl.create_default_context(cafile=cert)  # this test's certificate only
-    monkeypatch.setattr(probes.ssl, "create_default_context", lambda: trusting)
+    monkeypatch.setattr(netguard.ssl, "create_default_context", lambda: trusting)
     # "localhost" may resolve to ::1 first, where nothing listens: the next address answers.
     found = probe(f"https://localhost:{port}/episode.mp3", timeout=5, allow_private=True)
     assert (found.length, found.media_type) == (12345, "audio/mpeg")

@@ -12,7 +12,7 @@ import nh3
 
 from feedsvc.content.markdown import NESTING_ERROR, OUTPUT_ERROR, markdown_to_html
 from feedsvc.content.text import NOT_XML_TEXT, ContentError, check_length, clean_text
-from feedsvc.limits import BODY_HTML_MAX_BYTES, BODY_MAX
+from feedsvc.limits import BODY_HTML, BODY_HTML_MAX_BYTES, BODY_MAX
 
 # No h1: the page template and feed readers render the article title as the top heading.
 _ALLOWED_TAGS = {
@@ -226,3 +226,30 @@ def render_body(
     if not root.text_content().strip() and not root.xpath(".//img[@src]"):
         raise ContentError("Body is required.")
     return html
+
+
+def render_html_body(
+    html_text: str, *, base_url: str, max_html_bytes: int = BODY_HTML_MAX_BYTES
+) -> str:
+    """An HTML body (an imported item's) to the same sanitised fragment render_body makes.
+
+    The HTML is taken as HTML, never as Markdown: "*" and indented lines stay what they are.
+    The same bounds and the same "Body is required." as a Markdown body.
+    """
+    text = clean_text(html_text).strip()
+    check_length(text, "body", BODY_MAX)
+    html = sanitise(text, base_url=base_url)
+    if len(html.encode()) > max_html_bytes:
+        raise ContentError(OUTPUT_ERROR.format(limit=max_html_bytes))
+    root = parse_fragment(html)
+    if not root.text_content().strip() and not root.xpath(".//img[@src]"):
+        raise ContentError("Body is required.")
+    return html
+
+
+def render_source(
+    body_format: str, text: str, *, base_url: str, max_html_bytes: int = BODY_HTML_MAX_BYTES
+) -> str:
+    """A stored body's source in its format (Article.body_format) to sanitised HTML."""
+    render = render_html_body if body_format == BODY_HTML else render_body
+    return render(text, base_url=base_url, max_html_bytes=max_html_bytes)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Sequence
 
 from feedgen.feed import FeedGenerator
@@ -17,6 +19,22 @@ from .xmltext import build_tree, rfc3339, serialize
 ENTRY_START, ENTRY_END, CLOSING = b"<entry>", b"</entry>", b"</feed>"
 # RFC 6721 §2: the namespace of at:deleted-entry.
 TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"
+# An absolute IRI (RFC 3987 §2.2: a scheme, then no spaces, controls or the characters IRIs
+# exclude), what RFC 4287 §4.2.6 requires of atom:id.
+_IRI = re.compile(r"\A[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`\x00-\x1f\x7f]+\Z")
+# The fixed namespace of the UUIDs that stand for ids that are no IRI (never change it: the
+# ids readers hold are made from it).
+_ID_NAMESPACE = uuid.UUID("5f0b8a5e-2b77-4c1e-9d0e-6a3b0f4c9e21")
+
+
+def atom_id(item_id: str) -> str:
+    """The atom:id of an item: its id itself when that is an IRI (our urn:uuid: ids, an
+    imported URL or tag: URI), else urn:uuid: of the UUID v5 (RFC 4122 §4.3) of the id in
+    _ID_NAMESPACE: an RSS guid such as "1234" is kept as is by RSS and JSON Feed, and gets
+    the same IRI in Atom, render after render (RFC 4287 §4.2.6 requires an IRI)."""
+    if _IRI.fullmatch(item_id):
+        return item_id
+    return uuid.uuid5(_ID_NAMESPACE, item_id).urn
 
 
 def render_atom(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
@@ -49,7 +67,7 @@ def render_atom(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
     for item in cleaned:
         # feedgen's default order="prepend" would reverse the caller's newest-first order.
         fe = fg.add_entry(order="append")
-        fe.id(item.id)
+        fe.id(atom_id(item.id))
         fe.title(item.title)
         fe.updated(item.updated)
         fe.published(item.published)
@@ -103,6 +121,6 @@ def _add_tombstones(root: etree._Element, deleted: Sequence[DeletedEntry]) -> No
     at = len(root) if first is None else root.index(first)
     for offset, tombstone in enumerate(deleted):
         element = etree.Element(f"{{{TOMBSTONES_NS}}}deleted-entry", nsmap={"at": TOMBSTONES_NS})
-        element.set("ref", tombstone.ref)
+        element.set("ref", atom_id(tombstone.ref))  # the entry's atom:id, as published
         element.set("when", rfc3339(tombstone.when))
         root.insert(at + offset, element)

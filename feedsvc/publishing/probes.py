@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import concurrent.futures
-import contextlib
-import http.client
-import ipaddress
 import logging
 import re
-import socket
-import ssl
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urljoin, urlsplit
 
 from flask import Flask
 from sqlalchemy import delete, select, update
 
-from feedsvc import tombstones
+from feedsvc import netguard, tombstones
 from feedsvc.articles import feeds_changed
-from feedsvc.content.text import ContentError
 from feedsvc.limits import ATTACHMENT_LENGTH_MAX
-from feedsvc.media import MEDIA_TYPE, OCTET_STREAM, clean_url
+from feedsvc.media import MEDIA_TYPE, OCTET_STREAM
+from feedsvc.netguard import Failed, Refused
 from feedsvc.storage.db import transaction
 from feedsvc.storage.media import MediaProbe
 from feedsvc.storage.models import Article, utcnow
@@ -38,30 +30,9 @@ MAX_ATTEMPTS = 3
 RETRY_SECONDS = 60.0
 # Probes one run takes at most: the queue drains over several runs, and a run stays short.
 BATCH = 20
-_REDIRECTS = {301, 302, 303, 307, 308}
 _RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
 _DIGITS = re.compile(r"\A[0-9]{1,16}\Z")
-# Resolving a name has no timeout of its own (getaddrinfo): it runs here, and is waited for
-# only as long as the probe may last. Two workers: a stuck resolver cannot pile up threads.
-_RESOLVER = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="probe-dns")
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-class Refused(Exception):
-    """The probe will not be made (or followed): a private address, a bad redirect."""
-
-
-class _Unreachable(OSError):
-    """No connection to one address: the next address of the same name may answer."""
-
-
-class Failed(Exception):
-    """The probe did not get an answer it can use; `retry` when trying later may help."""
-
-    def __init__(self, message: str, *, retry: bool) -> None:
-        super().__init__(message)
-        self.retry = retry
+_HEADERS = {"User-Agent": "feedsvc (enclosure check)", "Accept": "*/*"}
 
 
 @dataclass(frozen=True)
@@ -72,163 +43,27 @@ class Found:
     media_type: str | None
 
 
-def refusal(ip: IPAddress) -> str:
-    """Why a connection to `ip` is refused ("" if it is a public address).
-
-    IPv4-mapped, 6to4 and Teredo IPv6 addresses carry an IPv4 one, checked as such: "::ffff:
-    127.0.0.1" is the loopback. Anything not globally reachable (RFC 6890's registries, as
-    ipaddress reads them) is refused: an editor must not make the scheduler reach inside.
-    """
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:  # a dual-stack socket reaches the IPv4 address itself
-            return refusal(ip.ipv4_mapped)
-        teredo = ip.teredo
-        for inner in (ip.sixtofour, teredo[1] if teredo else None):
-            if inner is not None and refusal(inner):
-                return f"{refusal(inner)} (inside {ip})"
-        if ip.is_site_local:
-            return "a site-local address"
-    for attribute, what in (
-        ("is_loopback", "a loopback address"),
-        ("is_private", "a private address"),
-        ("is_link_local", "a link-local address"),
-        ("is_multicast", "a multicast address"),
-        ("is_reserved", "a reserved address"),
-        ("is_unspecified", "the unspecified address"),
-    ):
-        if getattr(ip, attribute):
-            return what
-    return "" if ip.is_global else "not a public address"
-
-
-def _resolve(host: str, port: int, seconds: float) -> list[IPAddress]:
-    """Every address `host` has, within `seconds` (Failed otherwise)."""
-    try:
-        literal: IPAddress = ipaddress.ip_address(host)
-        return [literal]
-    except ValueError:
-        pass
-    future = _RESOLVER.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
-    try:
-        infos = future.result(timeout=max(seconds, 0.001))
-    except concurrent.futures.TimeoutError:
-        raise Failed(f"resolving {host} took too long", retry=True) from None
-    except (OSError, UnicodeError) as exc:
-        raise Failed(f"{host} does not resolve: {exc}", retry=True) from None
-    found: list[IPAddress] = []
-    for _family, _type, _proto, _name, address in infos:
-        ip = ipaddress.ip_address(str(address[0]).split("%", 1)[0])
-        if ip not in found:
-            found.append(ip)
-    if not found:
-        raise Failed(f"{host} has no address", retry=True)
-    return found
-
-
-class _PinnedConnection(http.client.HTTPConnection):
-    """HTTP(S) to one address already checked, naming the host in Host and in TLS (SNI and
-    certificate check): the name is not resolved again, so it cannot resolve elsewhere now."""
-
-    def __init__(self, host: str, port: int, ip: IPAddress, *, tls: bool, timeout: float):
-        super().__init__(host, port, timeout=timeout)
-        self._ip = ip
-        self._tls = tls
-        self.raw: socket.socket | None = None
-
-    def connect(self) -> None:
-        sock = socket.create_connection((str(self._ip), self.port), timeout=self.timeout)
-        self.raw = sock
-        if self._tls:
-            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=self.host)
-        self.sock = sock
-
-
-def _head(url: str, ip: IPAddress, deadline: float) -> tuple[int, http.client.HTTPMessage]:
-    """One HEAD request to `ip` for `url`; the answer's status and headers. No body is read."""
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise Failed("no time left", retry=True)
-    conn = _PinnedConnection(
-        parts.hostname or "", port, ip, tls=parts.scheme == "https", timeout=remaining
-    )
-
-    def cut() -> None:  # a server trickling bytes cannot stretch the probe past its deadline
-        if conn.raw is not None:
-            with contextlib.suppress(OSError):
-                conn.raw.shutdown(socket.SHUT_RDWR)
-
-    watchdog = threading.Timer(remaining, cut)
-    watchdog.daemon = True
-    watchdog.start()
-    try:
-        try:
-            conn.connect()
-        except OSError as exc:
-            raise _Unreachable(str(exc)) from None
-        conn.request(
-            "HEAD", target, headers={"User-Agent": "feedsvc (enclosure check)", "Accept": "*/*"}
-        )
-        response = conn.getresponse()  # HEAD: http.client expects and reads no body
-        return response.status, response.headers
-    except _Unreachable:
-        raise
-    except (OSError, http.client.HTTPException) as exc:
-        raise Failed(f"{url}: {exc or type(exc).__name__}", retry=True) from None
-    finally:
-        watchdog.cancel()
-        conn.close()
-        if conn.raw is not None:  # also when TLS failed before http.client had the socket
-            conn.raw.close()
-
-
-def _head_any(
-    url: str, addresses: list[IPAddress], deadline: float
-) -> tuple[int, http.client.HTTPMessage]:
-    """_head on the name's addresses in turn (all checked), until one takes the connection."""
-    error = ""
-    for ip in addresses:
-        try:
-            return _head(url, ip, deadline)
-        except _Unreachable as exc:
-            error = str(exc)
-    raise Failed(f"{url}: no connection ({error})", retry=True)
-
-
 def probe(url: str, *, timeout: float, allow_private: bool = False) -> Found:
     """HEAD `url` (following up to MAX_REDIRECTS redirects, each checked like the first) and
     read Content-Length and Content-Type. The whole probe lasts at most `timeout` seconds.
 
     Raises Refused (a non-public address without allow_private, a redirect elsewhere than
-    http(s), too many redirects) or Failed.
+    http(s), too many redirects) or Failed (netguard.fetch does the asking).
     """
-    deadline = time.monotonic() + timeout
-    for _hop in range(MAX_REDIRECTS + 1):
-        try:
-            url = clean_url(url, "The address")
-        except ContentError as exc:
-            raise Refused(str(exc)) from None
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        addresses = _resolve(host, port, deadline - time.monotonic())
-        if not allow_private:
-            for ip in addresses:
-                reason = refusal(ip)
-                if reason:
-                    raise Refused(f"{host} is {reason} ({ip})")
-        status, headers = _head_any(url, addresses, deadline)
-        if status in _REDIRECTS and headers.get("Location"):
-            url = urljoin(url, headers["Location"])
-            continue
-        if status in _RETRY_STATUSES:
-            raise Failed(f"{url} answered {status}", retry=True)
-        if not 200 <= status < 300:
-            raise Failed(f"{url} answered {status}", retry=False)
-        return Found(_length(headers.get("Content-Length")), _type(headers.get("Content-Type")))
-    raise Refused(f"more than {MAX_REDIRECTS} redirects")
+    answer = netguard.fetch(
+        url,
+        timeout=timeout,
+        allow_private=allow_private,
+        method="HEAD",
+        headers=_HEADERS,
+        max_redirects=MAX_REDIRECTS,
+    )
+    status, headers = answer.status, answer.headers
+    if status in _RETRY_STATUSES:
+        raise Failed(f"{answer.url} answered {status}", retry=True)
+    if not 200 <= status < 300:
+        raise Failed(f"{answer.url} answered {status}", retry=False)
+    return Found(_length(headers.get("Content-Length")), _type(headers.get("Content-Type")))
 
 
 def _length(value: str | None) -> int | None:

@@ -74,7 +74,8 @@ def feed_items(
         items.append(
             feeds.FeedItem(
                 id=a.guid,
-                url=urls.article_url(site_url, a.id),
+                # An imported article keeps its permalink where it was first published.
+                url=a.original_url or urls.article_url(site_url, a.id),
                 title=a.title,
                 content_html=a.body_html,
                 summary=a.summary,

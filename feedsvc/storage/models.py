@@ -24,6 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from feedsvc.limits import (
     AUTHOR_MAX,
+    BODY_MARKDOWN,
     IMAGE_ALT_MAX,
     ITEMS_PER_FEED_DEFAULT,
     MEDIA_TYPE_MAX,
@@ -192,6 +193,15 @@ class Article(Base):
     # them: a copy of its tag links (storage/topics.py), kept by every save, so a feed reads
     # its items' categories with its rows instead of a query per feed.
     tag_names: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+    # Imported articles (feedsvc/importing/): the item's own permalink, the feeds' link for it
+    # ("" for articles written here), and the body's source format, "html" for an imported
+    # body, sanitised as HTML by every save and rebuild, never read as Markdown.
+    original_url: Mapped[str] = mapped_column(
+        String(MEDIA_URL_MAX), default="", server_default=text("''")
+    )
+    body_format: Mapped[str] = mapped_column(
+        String(16), default=BODY_MARKDOWN, server_default=BODY_MARKDOWN
+    )
 
     section: Mapped[Section] = relationship(back_populates="articles")
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])

@@ -27,7 +27,7 @@ from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 from feedsvc import articles, localtime, reading, sections, topics
 from feedsvc.articles import ArticleConflict
 from feedsvc.errors import NotFound, ValidationError
-from feedsvc.limits import valid_id
+from feedsvc.limits import BODY_HTML, valid_id
 from feedsvc.storage.db import get_session
 from feedsvc.storage.models import Article
 from feedsvc.urls import ADMIN_PREFIX
@@ -151,6 +151,8 @@ def _article_form(article: Article | None, cls: type[FormT]) -> FormT:
         # No silent default: filing a story in the first section by accident is easy.
         choices.insert(0, SelectChoice("", "Choose a section…"))
     form.section_id.choices = choices
+    if article is not None and article.body_format == BODY_HTML:
+        form.body.description = "HTML (imported): sanitised and kept as HTML, never as Markdown."
     form.publish_at.description = (
         f"In {_zone().key}. Empty means now; a future time schedules the article. "
         "A time the clocks skip when they go forward is moved on by the jump (02:30 becomes "
