@@ -61,12 +61,9 @@ STATUSES = (STATUS_PUBLISHED, STATUS_DRAFT)
 PUBLISH_AT_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 PUBLISH_AT_LATEST = datetime(2100, 12, 31, 23, 59, tzinfo=UTC)
 # Searching articles (feedsvc/search.py): what is read of a query, and how many of its words
-# (every one must match); a word this long or longer also matches longer words beginning
-# with it, a shorter one only itself (a prefix of one or two letters would match most of
-# the archive and read most of the index).
+# (every one must match, each as a whole word).
 SEARCH_MAX = 200
 SEARCH_WORDS_MAX = 8
-SEARCH_PREFIX_MIN = 3
 # The admin list: articles per page.
 ADMIN_PAGE_SIZE = 50
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from feedsvc import search
 from feedsvc.articles import WITH_PEOPLE
 from feedsvc.content.slugs import slugify
+from feedsvc.content.text import ContentError
 from feedsvc.limits import ADMIN_PAGE_SIZE, STATUS_DRAFT, STATUS_PUBLISHED
 from feedsvc.storage.models import Article, UTCDateTime
 from feedsvc.storage.topics import AUTHOR, ArticleTopic, Topic
@@ -82,9 +83,11 @@ def _sort_key(filters: Filters) -> ColumnElement[Any] | InstrumentedAttribute[An
 
 def _author_topic(session: Session, author: str) -> int | None:
     """The author topic the Author filter names, found as topics are: by slug, any case."""
-    slug = slugify(author)
-    query = select(Topic.id).where(Topic.kind == AUTHOR, Topic.slug == slug)
-    return session.scalar(query) if slug else None
+    try:
+        slug = slugify(author)
+    except ContentError:  # nothing a slug can be made of: no author has such a name
+        return None
+    return session.scalar(select(Topic.id).where(Topic.kind == AUTHOR, Topic.slug == slug))
 
 
 def _conditions(session: Session, filters: Filters, now: datetime) -> tuple[list[Any], Page]:

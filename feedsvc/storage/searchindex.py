@@ -17,7 +17,18 @@ TRIGGERS = ("articles_fts_insert", "articles_fts_update", "articles_fts_delete")
 # lower-cased words without stemming or stop words, whatever the language of the newsroom.
 PG_INDEX = "ix_articles_search"
 PG_CONFIG = "simple"
-PG_DOCUMENT = f"to_tsvector('{PG_CONFIG}'::regconfig, title || ' ' || body_source)"
+
+
+def pg_document(table: str = "") -> str:
+    """The indexed expression (a query must spell it the same for the planner to use it).
+
+    Everything but letters and digits becomes a space first: PostgreSQL's parser would keep
+    "/0", "a.b" or "x@y.org" as one token (a path, a host, an address), where FTS5 and the
+    words of a query (feedsvc/search.py) see separate words."""
+    title, body = (f"{table}.title", f"{table}.body_source") if table else ("title", "body_source")
+    text = f"regexp_replace({title} || ' ' || {body}, '[^[:alnum:]]+', ' ', 'g')"
+    return f"to_tsvector('{PG_CONFIG}'::regconfig, {text})"
+
 
 # The admin list's order, newest first: when an article goes (or went) out, a draft without
 # a publish time by when it was written; ties by id. Both engines, as expression indexes.
@@ -59,7 +70,7 @@ def create(conn: Connection) -> None:
             conn.exec_driver_sql(statement)
         rebuild(conn)
     else:
-        conn.exec_driver_sql(f"CREATE INDEX {PG_INDEX} ON articles USING gin ({PG_DOCUMENT})")
+        conn.exec_driver_sql(f"CREATE INDEX {PG_INDEX} ON articles USING gin (({pg_document()}))")
     conn.exec_driver_sql(f"CREATE INDEX {LISTED_INDEX} ON articles ({LISTED_KEY_SQL}, id)")
     conn.exec_driver_sql(
         f"CREATE INDEX {SECTION_LISTED_INDEX} ON articles (section_id, {LISTED_KEY_SQL}, id)"
