@@ -145,7 +145,10 @@ def list_page(
     position = tuple_(key, Article.id)
     base = select(Article.id).where(*where)
     if after is not None:
-        query = base.where(position > tuple_(_bound(after.key), after.id))
+        # The plain bound beside the row value: SQLite reads an expression index's range
+        # from a plain comparison only (the row value alone scans from the top, so a page
+        # deep in the archive would cost more than the first).
+        query = base.where(key >= _bound(after.key), position > tuple_(_bound(after.key), after.id))
         query = query.order_by(key.asc(), Article.id.asc()).limit(size + 1)
         rows = _load(session, list(session.scalars(query)))
         more_newer = len(rows) > size
@@ -153,7 +156,11 @@ def list_page(
         more_older = bool(rows)  # the cursor's own row, at least, lies below
     else:
         query = (
-            base if before is None else base.where(position < tuple_(_bound(before.key), before.id))
+            base
+            if before is None
+            else base.where(
+                key <= _bound(before.key), position < tuple_(_bound(before.key), before.id)
+            )
         )
         query = query.order_by(key.desc(), Article.id.desc()).limit(size + 1)
         rows = _load(session, list(session.scalars(query)))

@@ -49,7 +49,7 @@ def _titles(page: object) -> list[str]:
     from playwright.sync_api import Page
 
     assert isinstance(page, Page)
-    return page.locator("table.list tbody tr td:first-child").all_inner_texts()
+    return page.locator("table.list tbody tr td:first-child .title").all_inner_texts()
 
 
 def test_search_filter_and_pages_in_a_browser(database_url: str, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from feedsvc import search
 from feedsvc.articles import ArticleInput, delete_article, input_of, update_article
-from feedsvc.listing import Filters, list_page
+from feedsvc.listing import Cursor, Filters, list_page
 from feedsvc.search import matching, words
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import Article, Section, utcnow
@@ -196,6 +196,20 @@ def test_list_pages_read_their_index_in_order(archive: Flask, filters: Filters, 
     print(plan)
     assert index in plan, plan
     assert "TEMP B-TREE" not in plan, plan
+
+
+@pytest.mark.parametrize("filters", [Filters(), Filters(section_id=2), Filters(status="draft")])
+def test_a_deep_page_starts_at_its_cursor(archive: Flask, filters: Filters) -> None:
+    """Older's page is a range of the index from the cursor on, not a walk from the top."""
+    cursor = Cursor(utcnow(), 150)
+    run = lambda s: list_page(s, filters, utcnow(), before=cursor)  # noqa: E731
+    sql, params = _statements(archive, run)[0]
+    plan = _plan(archive, sql, params)
+    print(plan)
+    if engine_of(archive) == "sqlite":
+        assert "SEARCH articles USING" in plan and "<?" in plan, plan
+    else:  # PostgreSQL reads row values as index ranges; on 300 rows its choice is its own
+        assert "Index" in plan, plan
 
 
 @pytest.mark.parametrize("word", ["lighthouse", "harbour"])
