@@ -228,3 +228,26 @@ def test_search_uses_the_full_text_index(
             assert "TEMP B-TREE" not in plan, plan
     elif word == "lighthouse":  # PostgreSQL's own choice: the index for a rare word
         assert "ix_articles_search" in plan, plan
+
+
+# --- the JSON API's ?q ----------------------------------------------------------------------
+
+
+def test_the_api_lists_what_the_search_finds_page_by_page(app: Flask, desk: int) -> None:
+    from tests.support.apiclient import Api, new_token
+    from tests.support.app import SITE_URL
+
+    api = Api(app.test_client(), new_token(app))
+    for n in range(3):
+        make_article(app, desk, f"Ferry {n}", body="The harbour master spoke.")
+    first = api.get("/articles?q=Harbour&limit=2")
+    assert first.status_code == 200, first.get_json()
+    body = first.get_json()
+    assert [a["title"] for a in body["articles"]] == ["Ferry 2", "Ferry 1"]
+    assert "q=Harbour" in body["next"]
+    rest = api.get(body["next"].removeprefix(SITE_URL + "/api/v1")).get_json()
+    titles = [a["title"] for a in rest["articles"]]
+    assert titles == ["Ferry 0", "Harbour reopens"] and rest["next"] is None
+    for bad in ("?q=%22*", "?q=" + "x" * 201):
+        refused = api.get("/articles" + bad)
+        assert refused.status_code == 400 and "q" in refused.get_json()["fields"], bad
