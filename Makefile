@@ -21,7 +21,7 @@ run: $(STAMP)
 
 # Coverage of feedsvc/, child processes included (pyproject.toml); a report, never a gate.
 test: $(STAMP)
-	$(BIN)/python -m pytest --cov --cov-report=term
+	$(BIN)/python -m pytest --cov --cov-report=term --durations=25
 
 # The benchmark's own extras (Django, matplotlib, profilers) on top of the dev install.
 BENCH_STAMP := $(VENV)/.bench-installed

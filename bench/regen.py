@@ -24,7 +24,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, select, text
+from sqlalchemy import delete, event, select, text
 
 from bench.context import Context, Skip, median, percentile
 from bench.datasets import (
@@ -123,18 +123,25 @@ def settle_archives(app: Any, run_pass: Any) -> float:
 
 
 def ticks(ctx: Context, n_articles: int, profile_to: Path | None = None) -> dict[str, Any]:
+    from bench.archivestate import close_pages
     from bench.corpus import Corpus
     from bench.datasets import article_body
     from feedsvc.articles import ArticleInput, create_article, delete_article
     from feedsvc.publishing.passes import run_pass
     from feedsvc.publishing.scheduler import CHECKPOINT_SECONDS, Publisher
     from feedsvc.storage.db import checkpoint, database, defer_checkpoints, transaction
+    from feedsvc.storage.history import Tombstone
+    from feedsvc.storage.models import utcnow
     from feedsvc.storage.topics import TAG, Topic
 
     path = scale_db(n_articles, log=ctx.log)
     app = make_app(f"sqlite:///{path}", ctx.workdir / f"instance-{n_articles}")
     logging.getLogger("feedsvc").setLevel(logging.WARNING)  # no line per tick
     engine = database(app).engine
+    t0 = time.perf_counter()
+    closed = close_pages(app, utcnow())
+    if closed:
+        ctx.log(f"    closed {closed} archive pages in SQL ({time.perf_counter() - t0:.0f} s)")
     t0 = time.perf_counter()
     first = run_pass(app)  # a new (or changed) archive: render what is due, untimed
     if first.sections_rendered or first.topics_rendered:
@@ -181,6 +188,7 @@ def ticks(ctx: Context, n_articles: int, profile_to: Path | None = None) -> dict
             )
         )
     changed, added, rendered = [], [], []
+    guids: list[str] = []
     changed_log = QueryLog(engine)
     profiler = None
     if profile_to is not None:
@@ -203,6 +211,7 @@ def ticks(ctx: Context, n_articles: int, profile_to: Path | None = None) -> dict
                 base_url=SITE_URL + "/",
             )
             added.append(article.id)
+            guids.append(article.guid)
         if timed:
             ctx.wait_quiet()
             with changed_log if i == 0 else nullcontext():
@@ -221,6 +230,8 @@ def ticks(ctx: Context, n_articles: int, profile_to: Path | None = None) -> dict
     with transaction(app) as s:  # leave the cached archive as it was
         for article_id in added:
             delete_article(s, article_id)
+        # Their RFC 6721 tombstones too: else each rerun's feeds would carry more of them.
+        s.execute(delete(Tombstone).where(Tombstone.ref.in_(guids)))
     publisher.run()
     publisher.release()
     if profiler is not None and profile_to is not None:

@@ -41,7 +41,7 @@ class ArticleInput:
     """An article as editors write it, field by field.
 
     The admin form has a field of each name, and an edit starts from input_of(article): a new
-    field needs this class, _Clean, the model and the form, and no code in between.
+    field needs this class, CleanArticle, the model and the form, and no code in between.
     """
 
     title: str
@@ -83,7 +83,7 @@ def input_of(article: Article) -> ArticleInput:
 
 
 @dataclass(frozen=True)
-class _Clean:
+class CleanArticle:
     """The columns an input sets, validated and cleaned; publish_at aside (it depends on the
     stored value), each field is the column of the same name."""
 
@@ -103,17 +103,17 @@ class _Clean:
     tags: tuple[str, ...]
 
 
-def _store(article: Article, clean: _Clean) -> None:
-    """Set the article's columns from clean: the one list of them is _Clean's fields."""
-    for f in fields(_Clean):
+def _store(article: Article, clean: CleanArticle) -> None:
+    """Set the article's columns from clean: the one list of them is CleanArticle's fields."""
+    for f in fields(CleanArticle):
         if f.name == "tags":  # stored as topics, by feeds_changed
             continue
         setattr(article, f.name, getattr(clean, f.name))
 
 
-def _validated(
+def validated(
     session: Session, data: ArticleInput, base_url: str, stored: Article | None = None
-) -> _Clean:
+) -> CleanArticle:
     """Clean every field or collect one sentence per bad field; nothing is half-stored."""
     errors: dict[str, str] = {}
     title = body_html = summary_source = author = ""
@@ -149,7 +149,7 @@ def _validated(
     found = media.clean_media(data, errors, stored)
     if errors:
         raise ValidationError(errors)
-    return _Clean(
+    return CleanArticle(
         section_id=data.section_id,
         title=title,
         body_source=clean_text(data.body),
@@ -175,12 +175,19 @@ def summary_of(summary_source: str, body_html: str) -> str:
     return " ".join(summary_source.split()) if summary_source else derive_summary(body_html)
 
 
-def _publish_time(data: ArticleInput, current: datetime | None) -> datetime | None:
+def publish_time(data: ArticleInput, current: datetime | None) -> datetime | None:
+    """The publish time a save of data gives an article whose time is current (None: new)."""
     if data.publish_at is not None:
         return data.publish_at.replace(microsecond=0)
     if data.status == STATUS_PUBLISHED:
         return current or utcnow()
     return current
+
+
+def revised_moves(correction: bool, shown_before: frozenset[str]) -> bool:
+    """Whether a save moves the date feeds show as updated: a correction always; any save
+    while nobody has seen the article yet (a draft, a scheduled story), its date being free."""
+    return correction or not shown_before
 
 
 def create_article(
@@ -191,11 +198,11 @@ def create_article(
     `by` is the account's id (None: no account, as in a script); it is recorded as the
     article's creator and last editor.
     """
-    clean = _validated(session, data, base_url)
+    clean = validated(session, data, base_url)
     now = utcnow()
     article = Article(
         guid=uuid.uuid4().urn,
-        publish_at=_publish_time(data, None),
+        publish_at=publish_time(data, None),
         created_at=now,
         updated_at=now,
         revised_at=now,
@@ -269,15 +276,15 @@ def update_article(
     (ArticleConflict) and nothing is stored. Only a `correction` moves the date feeds show
     (revised_at) once readers have seen the article; a silent fix keeps it.
     """
-    clean = _validated(session, data, base_url, get_article(session, article_id))
+    clean = validated(session, data, base_url, get_article(session, article_id))
     _claim(session, article_id, expected_version)
     article = get_article(session, article_id, fresh=True)  # as claimed, not as read before
     old_section, old_publish_at = article.section_id, article.publish_at
     shown_before = tombstones.shown_in(article)
     _store(article, clean)
-    article.publish_at = _publish_time(data, article.publish_at)
+    article.publish_at = publish_time(data, article.publish_at)
     article.updated_at = utcnow()
-    if correction or not shown_before:  # nobody has seen it yet: its date is free
+    if revised_moves(correction, shown_before):
         article.revised_at = article.updated_at
     article.updated_by_id = by
     session.flush()

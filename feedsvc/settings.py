@@ -154,6 +154,11 @@ def _finish(s: dict[str, Any], instance_path: Path) -> None:
     for name, low in (("ARCHIVE_PAGE_ITEMS", 10), ("ARCHIVE_PAGES_PER_PASS", 1)):
         if not low <= int(s[name]) <= 1000:
             raise SettingsError(f"{name} must be {low} to 1000, not {s[name]!r}.")
+    if not 1 <= int(s["ARCHIVE_OPEN_STEP"]) <= int(s["ARCHIVE_PAGE_ITEMS"]):
+        raise SettingsError(
+            "ARCHIVE_OPEN_STEP must be 1 to ARCHIVE_PAGE_ITEMS "
+            f"({s['ARCHIVE_PAGE_ITEMS']}), not {s['ARCHIVE_OPEN_STEP']!r}."
+        )
     if int(s["ARCHIVE_MAX_AGE"]) < 1:
         raise SettingsError("ARCHIVE_MAX_AGE must be at least 1 (seconds).")
     if not 0 <= int(s["RENDER_PROCESSES"]) <= 64:

@@ -73,7 +73,7 @@ def test_unpublishing_announces_it_and_republishing_brings_it_back_newer(
     publish(app)
     assert list(tombstones(editor, WORLD)) == [ref] and list(tombstones(editor, SITE)) == [ref]
     assert entry_ids(editor, WORLD) == []
-    assert editor.get(f"/articles/{story}").status_code == 410
+    assert app.test_client().get(f"/articles/{story}").status_code == 410
 
     edit_article(editor, story, Status="published")
     publish(app)
@@ -101,7 +101,7 @@ def test_a_draft_nobody_saw_leaves_no_tombstone_and_its_page_is_not_found(
     publish(app)
     assert tombstones(editor, WORLD) == {} and tombstones(editor, SITE) == {}
     assert editor.get(f"/articles/{draft}").status_code == 404
-    assert editor.get(f"/articles/{scheduled}").status_code == 404
+    assert app.test_client().get(f"/articles/{scheduled}").status_code == 404
 
 
 def test_a_moved_article_is_announced_in_the_section_it_left_only(

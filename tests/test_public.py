@@ -129,8 +129,8 @@ def test_drafts_and_future_articles_stay_out_until_due(editor: FlaskClient, app:
     publish(app)
     feed = feedparser.parse(fetch(editor, "/sections/world-news/atom.xml"))
     assert feed.entries == []
-    assert editor.get("/articles/1").status_code == 404
-    assert editor.get("/articles/2").status_code == 404
+    assert app.test_client().get("/articles/1").status_code == 404
+    assert app.test_client().get("/articles/2").status_code == 404
     # Time passes: the scheduled one goes out at the next pass, the draft does not.
     publish(app, now=datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2))
     feed = feedparser.parse(fetch(editor, "/sections/world-news/atom.xml"))

@@ -36,6 +36,8 @@ class History:
     backlog: bool = False
     floor: Key | None = None  # the newest closed page's bound; items at or below are archived
     fingerprint: str = ""  # what its pages' heads were rendered from (ArchiveScope.fingerprint)
+    open_bound: Key | None = None  # the open page's newest item (None: it holds none)
+    open_dirty: bool = False  # the open page's documents wait to be rendered
 
     @property
     def newest_page(self) -> int:
@@ -46,13 +48,24 @@ class History:
         """
         return self.closed + 1 if self.open_page and not self.backlog else self.closed
 
-    def above_floor(self, rows: Sequence[K]) -> list[K]:
-        """The rows a subscription document shows: none an archive page holds, so following
-        the links reaches every item exactly once."""
-        floor = self.floor
-        if floor is None:
-            return list(rows)
-        return [r for r in rows if (r.publish_at, r.id) > floor]
+    def reach(self, window: int, step: int) -> int:
+        """How many of the newest rows to read for the subscription document (see shown)."""
+        return (
+            window + step_for(window, step) - 1 if self.open_page and not self.backlog else window
+        )
+
+    def shown(self, rows: Sequence[K], window: int) -> list[K]:
+        """The rows a subscription document shows, from its newest reach() rows: none
+        an archive page holds, so following the links reaches every item exactly once.
+
+        Once the open page is out, the document holds what lies above it: its window and up
+        to step_for() - 1 more, so the open page changes once per step of new items rather
+        than with each (publishing/archives.py). Before (or while a backfill leaves it
+        unrendered) the document holds the newest window items above the floor.
+        """
+        if not self.open_page or self.backlog:
+            return _above(rows, self.floor)[:window]
+        return _above(rows, self.open_bound or self.floor)
 
     def subscription_links(self, site_url: str, base: str) -> dict[str, feeds.ArchiveLinks] | None:
         """Per format, the subscription document's link to the newest page (RFC 5005 §4)."""
@@ -83,6 +96,19 @@ class History:
         )
 
 
+def step_for(window: int, step: int) -> int:
+    """The open page's step for a feed of this window: ARCHIVE_OPEN_STEP, but at most a fifth
+    of the window, so a feed never shows more than 20% beyond its own item count (a window of
+    3 items moves its open page with every item, as with a step of 1)."""
+    return max(1, min(step, window // 5))
+
+
+def _above(rows: Sequence[K], key: Key | None) -> list[K]:
+    if key is None:
+        return list(rows)
+    return [r for r in rows if (r.publish_at, r.id) > key]
+
+
 # One indexed read on the Core connection (each pass asks it for every feed it renders): the
 # state and the newest closed page's bound, the floor.
 _STATE = (
@@ -91,6 +117,9 @@ _STATE = (
         ArchiveScope.open_page,
         ArchiveScope.backlog,
         ArchiveScope.fingerprint,
+        ArchiveScope.open_bound_publish_at,
+        ArchiveScope.open_bound_id,
+        ArchiveScope.open_dirty,
         ArchivePage.bound_publish_at,
         ArchivePage.bound_id,
     )
@@ -110,6 +139,9 @@ def read_state(session: Session, key: str) -> History:
     row = session.connection().execute(_STATE, {"key": key}).first()
     if row is None:
         return History()
-    closed, open_page, backlog, fingerprint, bound_at, bound_id = row
+    closed, open_page, backlog, fingerprint, open_at, open_id, open_dirty, bound_at, bound_id = row
     floor = (bound_at, bound_id) if closed and bound_at is not None else None
-    return History(closed, bool(open_page), bool(backlog), floor, fingerprint)
+    open_bound = (open_at, open_id) if open_at is not None and open_id is not None else None
+    return History(
+        closed, bool(open_page), bool(backlog), floor, fingerprint, open_bound, bool(open_dirty)
+    )

@@ -6,7 +6,9 @@ page holds the scope's published items whose (publish_at, id) key lies above the
 page's stored bound and at most its own: bounds never move, so adding or deleting an article
 changes no other page, and a closed page's bytes change only when one of its own articles is
 edited or deleted (the touches a save leaves, archiving.touch). Items between the newest bound
-and the subscription document form the open page, which may still change. Each pass closes
+and the subscription document form the open page, which may still change: it takes the items
+past the document's window in steps of ARCHIVE_OPEN_STEP, so it is rendered again once per
+step of new items (publishing/archiveopen.py), not with each. Each pass closes
 and renders at most ARCHIVE_PAGES_PER_PASS pages, so a large first backfill spreads over
 several passes instead of one long one.
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -24,27 +26,29 @@ from flask import Flask
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from feedsvc import feeds, urls
-from feedsvc.publishing.archivelinks import History, Key, read_state
+from feedsvc.publishing.archivelinks import History, Key, read_state, step_for
 from feedsvc.publishing.archivescopes import (
     Scope,
     above,
     at_most,
+    count_above,
     due_keys,
     fingerprint,
-    ids_above,
+    held_open,
     newest,
+    nth_above,
     oldest,
+    page_docs,
+    page_rows,
     published,
     scope_of,
 )
 from feedsvc.publishing.changes import Due
-from feedsvc.publishing.snapshot import Rendered, feed_items, render_formats
+from feedsvc.publishing.snapshot import Rendered
 from feedsvc.publishing.store import Fenced, write_documents
-from feedsvc.reading import FEED_COLUMNS, FeedRow
+from feedsvc.reading import FEED_COLUMNS
 from feedsvc.storage.archives import ArchivePage, ArchiveScope, ArchiveTouch
 from feedsvc.storage.db import transaction
-from feedsvc.storage.models import Section
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +61,20 @@ class Plan:
     open_pages: list[tuple[Scope, History]] = field(default_factory=list)
     failure: str = ""  # why advancing failed, for the pass's failures ("" when it did not)
     touches: list[int] = field(default_factory=list)  # drained: deleted with the pass's last write
+    opened: list[str] = field(default_factory=list)  # open pages stored with the last write
 
     def on_commit(self, session: Session) -> None:
-        """Inside the pass's last write: the touches it drained are done with."""
+        """Inside the pass's last write: the touches it drained are done with, and the open
+        pages stored with it are up to date."""
         if self.touches:
             session.connection().execute(
                 delete(ArchiveTouch).where(ArchiveTouch.id.in_(self.touches))
+            )
+        if self.opened:
+            session.connection().execute(
+                update(ArchiveScope)
+                .where(ArchiveScope.feed_key.in_(self.opened))
+                .values(open_dirty=False)
             )
 
 
@@ -84,6 +96,7 @@ def advance(app: Flask, due: Due, now: datetime, *, token: int | None) -> Plan:
 def _advance(app: Flask, due: Due, now: datetime, token: int | None) -> Plan:
     config = app.config
     page_items = int(config["ARCHIVE_PAGE_ITEMS"])
+    step = int(config["ARCHIVE_OPEN_STEP"])
     budget = int(config["ARCHIVE_PAGES_PER_PASS"])
     moved_sections, moved_topics = set[int](), set[int]()
     site_moved = False
@@ -107,6 +120,14 @@ def _advance(app: Flask, due: Due, now: datetime, token: int | None) -> Plan:
         dirty = set(
             c.execute(select(ArchivePage.feed_key).where(ArchivePage.dirty).distinct()).scalars()
         )
+        # Open pages waiting to be rendered: flagged by an earlier pass whose store failed,
+        # or by an upgrade (migration 0015). A feed still backfilling renders none: it waits
+        # its turn with the backlog below, within the pass's page budget.
+        dirty |= set(
+            c.execute(
+                select(ArchiveScope.feed_key).where(ArchiveScope.open_dirty, ~ArchiveScope.backlog)
+            ).scalars()
+        )
         keys += sorted((set(touches) | dirty) - set(keys))
         urgent = len(keys)
         keys += sorted(
@@ -126,11 +147,17 @@ def _advance(app: Flask, due: Due, now: datetime, token: int | None) -> Plan:
             scope = scope_of(s, config, key)
             before = read_state(s, key)
             if scope is None:
+                if before.open_dirty:  # gone (a deleted tag): nothing left to render
+                    writes.append(_state_update(key, open_dirty=False))
                 continue
-            writes += _mark_touched(s, key, before, touches.get(key, ()))
+            touched = touches.get(key, ())
+            writes += _mark_touched(s, key, before, touched)
             print_ = fingerprint(config, scope)
-            state, budget = _close(s, scope, before, now, page_items, budget, print_, writes)
-            if state.newest_page != before.newest_page:
+            sizes = (page_items, step)
+            state, budget = _close(s, scope, before, now, sizes, budget, print_, writes)
+            state = _open_state(state, before, touched, full=due.full)
+            _write_state(key, state, before, writes)
+            if state.newest_page != before.newest_page or state.open_bound != before.open_bound:
                 # Its feeds' prev-archive (RFC 5005 §4) moved: they render in this pass.
                 if scope.topic_id is not None:
                     moved_topics.add(scope.topic_id)
@@ -138,7 +165,7 @@ def _advance(app: Flask, due: Due, now: datetime, token: int | None) -> Plan:
                     site_moved = True
                 else:
                     moved_sections.add(scope.section_id)
-            if state.open_page and not state.backlog:
+            if state.open_page and not state.backlog and state.open_dirty:
                 plan.open_pages.append((scope, state))
     plan.touches = [t[0] for ts in touches.values() for t in ts]
     if writes:
@@ -199,22 +226,21 @@ def _close(
     scope: Scope,
     history: History,
     now: datetime,
-    page_items: int,
+    sizes: tuple[int, int],
     budget: int,
     print_: str,
     writes: list[Any],
 ) -> tuple[History, int]:
-    """Close pages while the items past the subscription window fill one; return the state."""
+    """Close pages while the items past the subscription window fill one; return the state
+    (its open bound and flag as before: _open_state settles them)."""
     c = s.connection()
+    page_items, step = sizes
     closed, floor = history.closed, history.floor
-    query = ids_above(scope, now, floor)
-
     # The oldest page_items items above the floor are past the window when at least
     # window + page_items items are above it.
-    def full() -> bool:
-        return c.execute(query.offset(scope.window + page_items - 1).limit(1)).first() is not None
-
-    closable = full()
+    reach = scope.window + page_items
+    count = count_above(c, scope, now, floor, reach)
+    closable = count >= reach
     while budget > 0 and closable:
         bound = c.execute(
             select(*scope.order[1:])
@@ -237,67 +263,73 @@ def _close(
         )
         budget -= 1
         floor = new_floor
-        query = ids_above(scope, now, floor)
-        closable = full()
+        count = count_above(c, scope, now, floor, reach)
+        closable = count >= reach
     backlog = closable  # asked after the last page closed (or before, none closed)
     # Published once anything is past the window, and kept from then on (possibly empty):
     # the newest closed page's next-archive link is part of its fixed bytes.
-    open_page = (
-        history.open_page
-        or closed > 0
-        or c.execute(query.offset(scope.window).limit(1)).first() is not None
+    open_page = history.open_page or closed > 0 or count > scope.window
+    open_bound = history.open_bound  # a backfill renders no open page: it waits
+    if not backlog:
+        held = held_open(count, scope.window, step_for(scope.window, step))
+        open_bound = nth_above(c, scope, now, floor, held) if held else None
+    state = History(
+        closed, open_page, backlog, floor, print_, open_bound, history.open_dirty and open_page
     )
-    state = History(closed, open_page, backlog, floor, print_)
     if print_ != history.fingerprint and history.closed:
         # The feed's title, path or the site's address changed: every page says it.
         writes.append(
             update(ArchivePage).where(ArchivePage.feed_key == scope.key).values(dirty=True)
         )
-    if (state.closed, state.open_page, state.backlog, state.fingerprint) != (
-        history.closed,
-        history.open_page,
-        history.backlog,
-        history.fingerprint,
-    ):
-        values = {
-            "closed": state.closed,
-            "open_page": state.open_page,
-            "backlog": state.backlog,
-            "fingerprint": state.fingerprint,
-        }
-        # A stored state always has its fingerprint: none means no row yet.
-        if history.fingerprint:
-            writes.append(
-                update(ArchiveScope).where(ArchiveScope.feed_key == scope.key).values(**values)
-            )
-        else:
-            writes.append(insert(ArchiveScope).values(feed_key=scope.key, **values))
     return state, budget
 
 
-def _rows(s: Session, query: Any) -> tuple[list[FeedRow], dict[int, str]]:
-    """A page's articles as feed rows, and the names of the sections they belong to."""
-    rows = [FeedRow(*r) for r in s.connection().execute(query)]
-    wanted = {r.section_id for r in rows}
-    names: dict[int, str] = {
-        i: n for i, n in s.execute(select(Section.id, Section.name).where(Section.id.in_(wanted)))
+def _open_state(
+    state: History, before: History, touched: Sequence[tuple[int, datetime, int]], *, full: bool
+) -> History:
+    """The open page must be rendered again when what it holds or says may have changed: it
+    was just published, its bounds or the feed's head moved, one of its articles was saved
+    (a touch at or below its bound), or the pass re-renders everything."""
+    if not state.open_page:
+        return replace(state, open_dirty=False)
+    floor, bounds = state.floor, [b for b in (state.open_bound, before.open_bound) if b]
+    inside = bool(bounds) and any(
+        (floor is None or (at, ident) > floor) and (at, ident) <= max(bounds)
+        for _id, at, ident in touched
+    )
+    changed = (state.open_page, state.floor, state.open_bound, state.fingerprint) != (
+        before.open_page,
+        before.floor,
+        before.open_bound,
+        before.fingerprint,
+    )
+    return replace(state, open_dirty=state.open_dirty or changed or inside or full)
+
+
+def _state_update(key: str, **values: Any) -> Any:
+    return update(ArchiveScope).where(ArchiveScope.feed_key == key).values(**values)
+
+
+def _write_state(key: str, state: History, before: History, writes: list[Any]) -> None:
+    """Store the feed's state when it changed (one statement, in the pass's archive write)."""
+    fields = ("closed", "open_page", "backlog", "fingerprint", "open_bound", "open_dirty")
+    if all(getattr(state, f) == getattr(before, f) for f in fields):
+        return
+    at, ident = state.open_bound or (None, None)
+    values = {
+        "closed": state.closed,
+        "open_page": state.open_page,
+        "backlog": state.backlog,
+        "fingerprint": state.fingerprint,
+        "open_bound_publish_at": at,
+        "open_bound_id": ident,
+        "open_dirty": state.open_dirty,
     }
-    return rows, names
-
-
-def _page_docs(
-    config: Mapping[str, Any],
-    scope: Scope,
-    history: History,
-    page: int,
-    rows: tuple[list[FeedRow], dict[int, str]],
-    max_age: int | None,
-) -> list[Rendered]:
-    site_url = config["SITE_URL"]
-    paths = {fmt: urls.archive_doc_path(scope.base, page, fmt) for fmt in feeds.FORMATS}
-    links = {fmt: history.page_links(site_url, scope.base, page, fmt) for fmt in feeds.FORMATS}
-    items = feed_items(site_url, *rows)
-    return render_formats(config, paths, items, scope.head, links, max_age)
+    # A stored state always has its fingerprint: none means no row yet.
+    if before.fingerprint:
+        writes.append(_state_update(key, **values))
+    else:
+        writes.append(insert(ArchiveScope).values(feed_key=key, **values))
 
 
 def _render_closed(
@@ -336,7 +368,7 @@ def _render_closed(
             query = select(*FEED_COLUMNS).where(*published(scope, now, *within))
             query = query.order_by(*newest(scope))
             max_age = int(config["ARCHIVE_MAX_AGE"])
-            docs += _page_docs(config, scope, history, page, _rows(s, query), max_age)
+            docs += page_docs(config, scope, history, page, page_rows(s, query), max_age)
 
     def mark(session: Session, _changed: int) -> None:
         c = session.connection()
@@ -348,51 +380,3 @@ def _render_closed(
             )
 
     write_documents(app, [], docs, token=token, before_commit=mark)
-
-
-# Open pages rendered per batch: a first start or a full rebuild renders one per feed, and
-# holding a thousand feeds' pages at once would multiply the scheduler's memory.
-OPEN_BATCH = 50
-
-
-def render_open(
-    app: Flask, plan: Plan, now: datetime, *, token: int | None = None
-) -> list[Rendered]:
-    """The open pages (the newest, still filling) of the feeds plan names. The last batch is
-    returned, for the pass to store with its last write beside the subscription documents
-    they continue; any earlier ones (a pass over many feeds) are stored here."""
-    pending = plan.open_pages
-    while len(pending) > OPEN_BATCH:
-        batch, pending = pending[:OPEN_BATCH], pending[OPEN_BATCH:]
-        try:
-            write_documents(app, [], _render_open(app, batch, now), token=token)
-        except Fenced:
-            raise
-        except Exception:  # these pages stay as they were; the next pass renders them again
-            log.exception("storing open archive pages failed")
-    return _render_open(app, pending, now)
-
-
-def _render_open(
-    app: Flask, open_pages: Sequence[tuple[Scope, History]], now: datetime
-) -> list[Rendered]:
-    if not open_pages:
-        return []
-    config = app.config
-    docs: list[Rendered] = []
-    try:
-        with transaction(app, write=False) as s:
-            for scope, history in open_pages:
-                query = (
-                    select(*FEED_COLUMNS)
-                    .where(*published(scope, now, *above(scope, history.floor)))
-                    .order_by(*newest(scope))
-                    .offset(scope.window)
-                )
-                docs += _page_docs(
-                    config, scope, history, history.closed + 1, _rows(s, query), None
-                )
-    except Exception:
-        log.exception("rendering the open archive pages failed; the next pass tries again")
-        return []
-    return docs

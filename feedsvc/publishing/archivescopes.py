@@ -8,15 +8,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from feedsvc import archiving, scopes, urls
+from feedsvc import archiving, feeds, scopes, urls
 from feedsvc.limits import STATUS_PUBLISHED
-from feedsvc.publishing.archivelinks import Key
+from feedsvc.publishing.archivelinks import History, Key
 from feedsvc.publishing.changes import Due
-from feedsvc.publishing.snapshot import FeedHead, section_head, site_head
+from feedsvc.publishing.snapshot import (
+    FeedHead,
+    Rendered,
+    feed_items,
+    render_formats,
+    section_head,
+    site_head,
+)
 from feedsvc.publishing.topicfeeds import TOPIC_FEED_ITEMS, topic_head
+from feedsvc.reading import FeedRow
 from feedsvc.storage.models import Article, Section
 from feedsvc.storage.topics import AUTHOR, TAG, ArticleTopic, Topic
 
@@ -158,10 +166,27 @@ def above(scope: Scope, floor: Key | None) -> tuple[ColumnElement[bool], ...]:
     return () if floor is None else (after(scope, floor),)
 
 
-def ids_above(scope: Scope, as_of: datetime, floor: Key | None) -> Select[Any]:
-    """The ids of the scope's items published by as_of above floor, newest first."""
+def count_above(c: Any, scope: Scope, as_of: datetime, floor: Key | None, limit: int) -> int:
+    """How many of the scope's items published by as_of lie above floor, counted up to limit
+    (one index range, counted by the engine: no row reaches Python)."""
     where = published(scope, as_of, *above(scope, floor))
-    return select(scope.order[2]).where(*where).order_by(*newest(scope))
+    inner = select(scope.order[2]).where(*where).limit(limit).subquery()
+    return int(c.execute(select(func.count()).select_from(inner)).scalar_one())
+
+
+def nth_above(c: Any, scope: Scope, as_of: datetime, floor: Key | None, n: int) -> Key:
+    """The (publish_at, id) key of the scope's n-th oldest item above floor (n >= 1)."""
+    where = published(scope, as_of, *above(scope, floor))
+    query = select(*scope.order[1:]).where(*where).order_by(*oldest(scope))
+    at, ident = c.execute(query.offset(n - 1).limit(1)).one()
+    return (at, ident)
+
+
+def held_open(count: int, window: int, step: int) -> int:
+    """How many items the open page holds, of count above the floor: those past the window,
+    in whole steps (the subscription document keeps its window and fewer than a step more)."""
+    past = count - window
+    return past - past % step if past > 0 else 0
 
 
 def newest(scope: Scope) -> tuple[Any, Any]:
@@ -179,3 +204,29 @@ def fingerprint(config: Mapping[str, Any], scope: Scope) -> str:
     settings = [config[name] for name in ("SITE_URL", "SITE_LANGUAGE", "SITE_NAME")]
     settings += [config["TICK_SECONDS"], config["ARCHIVE_MAX_AGE"]]
     return hashlib.sha256(repr((scope.base, scope.head, settings)).encode()).hexdigest()[:32]
+
+
+def page_rows(s: Session, query: Any) -> tuple[list[FeedRow], dict[int, str]]:
+    """A page's articles as feed rows, and the names of the sections they belong to."""
+    rows = [FeedRow(*r) for r in s.connection().execute(query)]
+    wanted = {r.section_id for r in rows}
+    names: dict[int, str] = {
+        i: n for i, n in s.execute(select(Section.id, Section.name).where(Section.id.in_(wanted)))
+    }
+    return rows, names
+
+
+def page_docs(
+    config: Mapping[str, Any],
+    scope: Scope,
+    history: History,
+    page: int,
+    rows: tuple[list[FeedRow], dict[int, str]],
+    max_age: int | None,
+) -> list[Rendered]:
+    """One archive page's documents in every format (closed pages carry max_age)."""
+    site_url = config["SITE_URL"]
+    paths = {fmt: urls.archive_doc_path(scope.base, page, fmt) for fmt in feeds.FORMATS}
+    links = {fmt: history.page_links(site_url, scope.base, page, fmt) for fmt in feeds.FORMATS}
+    items = feed_items(site_url, *rows)
+    return render_formats(config, paths, items, scope.head, links, max_age)

@@ -57,6 +57,7 @@ class Due:
     site: bool
     opml: bool
     topics: list[int] = field(default_factory=list)  # tags and authors (feedsvc/topics.py)
+    full: bool = False  # a full rebuild: every document is rendered again, open pages too
 
 
 def pass_due(session: Session, now: datetime, *, full: bool) -> Due:
@@ -103,4 +104,5 @@ def pass_due(session: Session, now: datetime, *, full: bool) -> Due:
         site=bool(due) or full or site_missing,
         opml=opml_due,
         topics=topic_ids,
+        full=full,
     )

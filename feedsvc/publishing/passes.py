@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from feedsvc import rerendering
 from feedsvc.content.text import ContentError
-from feedsvc.publishing import archives, housekeeping, renderpool
+from feedsvc.publishing import archiveopen, archives, housekeeping, renderpool
 from feedsvc.publishing.changes import Due, pass_due
 from feedsvc.publishing.renderpool import Failed
 from feedsvc.publishing.snapshot import Rendered, SectionDocs, prepare_section, prepare_site
@@ -85,7 +85,7 @@ def run_pass(
                 work.result.failures["archive"] = plan.failure
             if work.render_sections(due.sections, keep_leading):
                 work.finish(
-                    due, archives.render_open(app, plan, work.now, token=token), plan.on_commit
+                    due, archiveopen.render_open(app, plan, work.now, token=token), plan.on_commit
                 )
     finally:
         work.result.seconds = time.perf_counter() - started

@@ -170,7 +170,9 @@ def prepare_section(app: Flask, section_id: int, as_of: datetime) -> SectionDocs
         # Revision first: anything that lands after this read bumps it again.
         revision = section.revision
         history = archivelinks.read_state(s, archiving.section_key(section_id))
-        articles = history.above_floor(feed_rows(s, as_of, section.items_per_feed, section_id))
+        window, step = section.items_per_feed, int(config["ARCHIVE_OPEN_STEP"])
+        rows = feed_rows(s, as_of, history.reach(window, step), section_id)
+        articles = history.shown(rows, window)
         items = feed_items(config["SITE_URL"], articles, {section.id: section.name})
         paths = {fmt: urls.section_doc_path(section.slug, fmt) for fmt in feeds.FORMATS}
         head = replace(
@@ -212,7 +214,8 @@ def prepare_site(app: Flask, as_of: datetime, *, opml: bool = True) -> list[Rend
     site_url = config["SITE_URL"]
     with transaction(app, write=False) as s:
         history = archivelinks.read_state(s, archiving.SITE_KEY)
-        articles = history.above_floor(feed_rows(s, as_of, int(config["SITE_FEED_ITEMS"])))
+        window, step = int(config["SITE_FEED_ITEMS"]), int(config["ARCHIVE_OPEN_STEP"])
+        articles = history.shown(feed_rows(s, as_of, history.reach(window, step)), window)
         # Only the sections these items name: a tick must not read all thousand of them.
         wanted = {a.section_id for a in articles}
         names: dict[int, str] = dict(

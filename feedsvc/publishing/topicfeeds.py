@@ -89,7 +89,8 @@ def prepare_topic(app: Flask, topic_id: int, as_of: datetime) -> TopicDocs | Non
         # RFC 5005 §4: what an archive page holds is left out here; the prev-archive link
         # leads to it. RFC 6721: the entries that left this feed, as at:deleted-entry.
         history = archivelinks.read_state(s, scope.key)
-        rows = history.above_floor(scope_rows(s, scope, as_of, TOPIC_FEED_ITEMS))
+        reach = history.reach(TOPIC_FEED_ITEMS, int(config["ARCHIVE_OPEN_STEP"]))
+        rows = history.shown(scope_rows(s, scope, as_of, reach), TOPIC_FEED_ITEMS)
         # On the Core connection, like the rows: the ORM session's path costs more than the read.
         names: dict[int, str] = dict(
             s.connection()

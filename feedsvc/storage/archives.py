@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Index, Integer, String, false, text
+from sqlalchemy import Boolean, Index, Integer, String, false, text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from feedsvc.storage.models import Base, UTCDateTime
@@ -34,6 +34,8 @@ class ArchiveScope(Base):
     """One archived feed's state: how many pages are closed, whether the open one is out."""
 
     __tablename__ = "archive_scopes"
+    # Each pass asks which feeds' open pages wait to be rendered: an index range, not a scan.
+    __table_args__ = (Index("ix_archive_scopes_open_dirty", "open_dirty"),)
 
     feed_key: Mapped[str] = mapped_column(String(KEY_MAX), primary_key=True)
     closed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -45,6 +47,13 @@ class ArchiveScope(Base):
     # What every page's head was rendered from (the feed's title, path, the site's address):
     # when it differs (a section renamed, its slug changed) every page is rendered again.
     fingerprint: Mapped[str] = mapped_column(String(64), default="", server_default=text("''"))
+    # The open page holds the items above the floor up to this key, a multiple of
+    # ARCHIVE_OPEN_STEP of them (NULL: none); the subscription document holds those above it.
+    open_bound_publish_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    open_bound_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The open page's documents must be rendered (again); cleared in the transaction that
+    # stores them, so a failed store leaves it set for the next pass.
+    open_dirty: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class ArchiveTouch(Base):

@@ -31,7 +31,7 @@ from feedsvc.limits import valid_id
 from feedsvc.storage.db import get_session
 from feedsvc.storage.models import Article
 from feedsvc.urls import ADMIN_PREFIX
-from feedsvc.web import articlelist, conflicts
+from feedsvc.web import articlelist, conflicts, preview
 from feedsvc.web.auth import admin_required, login_required
 from feedsvc.web.forms import (
     CORRECTION,
@@ -174,13 +174,17 @@ def _article_input(form: ArticleForm, article: Article | None = None) -> article
 
 
 def _render_article_form(
-    form: ArticleForm, article: Article | None, conflict: dict[str, Any] | None = None
+    form: ArticleForm,
+    article: Article | None,
+    conflict: dict[str, Any] | None = None,
+    shown: dict[str, Any] | None = None,
 ) -> str:
     return render_template(
         "admin/article_form.html",
         form=form,
         article=article,
         conflict=conflict,
+        preview=shown,  # the Preview button's answer (web/preview.py)
         authors=topics.known_authors(get_session()),  # suggested in the Author field
     )
 
@@ -288,6 +292,9 @@ def article_new() -> str | Response:
         flash("Create a section first: every article belongs to one.")
         return redirect(url_for("admin.section_new"))
     if form.validate_on_submit():
+        if preview.wanted():
+            shown = preview.build(form, _article_input(form), None)
+            return _render_article_form(form, None, shown=shown)
         session = get_session()
         try:
             article = articles.create_article(
@@ -317,6 +324,9 @@ def article_edit(article_id: int) -> str | Response | tuple[str, int]:
     if not form.is_submitted():
         _open_at(form, article)
     elif form.validate():
+        if preview.wanted():
+            data = _article_input(form, article)
+            return _render_article_form(form, article, shown=preview.build(form, data, article))
         try:
             article = articles.update_article(
                 session,

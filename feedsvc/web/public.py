@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import (
+    Blueprint,
+    abort,
+    after_this_request,
+    current_app,
+    g,
+    make_response,
+    render_template,
+    request,
+)
 from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -133,21 +142,45 @@ def section_page(slug: str) -> str | Response:
     return render_template("section.html", section=section, articles=items)
 
 
+# An article page readers may not see yet: kept by no cache, shared or the browser's own
+# (RFC 9111 §5.2.2.3, §5.2.2.7), so it never reaches the public and never outlives the login.
+PRIVATE = "private, no-store"
+# The public's 404 (or 410) for an id that is not published: stored nowhere either (both are
+# heuristically cacheable, RFC 9110 §15.1), so a publication is seen at the next request.
+NOT_YET = "no-store"
+
+
+def _not_stored(response: Response) -> Response:
+    response.headers["Cache-Control"] = NOT_YET
+    return response
+
+
 @bp.route("/articles/<int:article_id>")
-def article_page(article_id: int) -> str:
+def article_page(article_id: int) -> Response:
     session = get_session()
     article = session.get(Article, article_id) if valid_id(article_id) else None
-    if article is None or not reading.is_public(article, utcnow()):
+    now = utcnow()
+    public = article is not None and reading.is_public(article, now)
+    if article is None or (not public and g.get("user") is None):
+        after_this_request(_not_stored)  # runs for the error handler's page too
         if valid_id(article_id):  # no article ever had an id out of the column's range
             gone.article_gone(article_id)  # 410 when readers saw it
         abort(404)
-    return render_template(
-        "article.html",
-        article=article,
-        section=article.section,
-        body=_body(article),
-        topics=topics.article_topics(session, article.id),  # its tags' and author's pages
+    assert article is not None  # for mypy: the branch above always raises
+    response = make_response(
+        render_template(
+            "article.html",
+            article=article,
+            section=article.section,
+            body=_body(article),
+            topics=topics.article_topics(session, article.id),  # its tags' and author's pages
+            unpublished=not public,  # an editor's look at a draft or a scheduled article
+            now=now,
+        )
     )
+    if not public:
+        response.headers["Cache-Control"] = PRIVATE
+    return response
 
 
 def _body(article: Article) -> Markup:

@@ -52,6 +52,9 @@ def settle(app: Flask) -> None:
         with transaction(app, write=False) as s:
             busy = s.scalar(select(ArchiveScope.feed_key).where(ArchiveScope.backlog).limit(1))
             dirty = s.scalar(select(ArchivePage.feed_key).where(ArchivePage.dirty).limit(1))
-        if busy is None and dirty is None:
+            opening = s.scalar(
+                select(ArchiveScope.feed_key).where(ArchiveScope.open_dirty).limit(1)
+            )
+        if busy is None and dirty is None and opening is None:
             return
     raise AssertionError("the archive did not settle in 20 passes")
