@@ -3,8 +3,9 @@
     python -m bench                     # the full run (~25-35 min on 2 cores)
     python -m bench --smoke             # 1-second runs, 1 repeat, small data, no 1M archive
     python -m bench --only serving      # scenarios: serving freshness regen memory growth profile
+                                        # search
     python -m bench --only feedsvc_app,minimal_flask   # or single servers of `serving`
-    python -m bench --scale 10k,100k    # archive sizes for `regen`
+    python -m bench --scale 10k,100k    # archive sizes for `regen` and `search`
 
 Results: bench/results/latest.json, a dated copy, latest.md (the table for the README),
 growth.png and profiles/. Only a complete run writes there: --smoke writes to
@@ -33,6 +34,7 @@ from bench import (
     profiling,
     regen,
     report,
+    search,
     serving,
     tools,
 )
@@ -46,6 +48,7 @@ SCENARIOS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "freshness": freshness.run,
     "regen": regen.run,
     "memory": memory.run,
+    "search": search.run,
 }
 SERVER_NAMES = {s.name for s in serving.SPECS}
 
@@ -67,7 +70,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--smoke", action="store_true", help="tiny and quick: keeps `make bench` working"
     )
     p.add_argument("--only", default="", help="comma-separated scenarios or server names")
-    p.add_argument("--scale", default="", help="archive sizes for regen, e.g. 10k,100k,1M")
+    p.add_argument(
+        "--scale", default="", help="archive sizes for regen and search, e.g. 10k,100k,1M"
+    )
     p.add_argument("--duration", type=float, help="seconds per wrk run (default 10; smoke 1)")
     p.add_argument("--repeats", type=int, help="wrk runs per variant (default 3; smoke 1)")
     p.add_argument("--posts", type=int, help="freshness posts per tick setting (default 100)")

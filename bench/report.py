@@ -307,6 +307,18 @@ def regen_rows(out: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def search_rows(out: dict[str, Any]) -> list[Row]:
+    rows = []
+    for label, s in (_get(out, "scenarios", "search", "scales") or {}).items():
+        for name, q in s["queries"].items():
+            rows.append([label, name, f"{q['ms']['median']} / {q['ms']['p99']}", str(q["rows"])])
+        if s.get("index_build_s") is not None:
+            rows.append(
+                [label, "search index built on the cached archive", f"{s['index_build_s']} s", "—"]
+            )
+    return rows
+
+
 def rebuild_rows(out: dict[str, Any]) -> list[Row]:
     fr = _get(out, "scenarios", "regen", "full_rebuild")
     if not fr:
@@ -384,6 +396,11 @@ SECTIONS: list[tuple[str, Row, Callable[[dict[str, Any]], list[Row]]]] = [
         "Scheduler ticks (1,000 sections; ms median / p99 or max)",
         ["archive", "idle tick ms", "one-change tick ms", "queries idle", "queries change", "GiB"],
         regen_rows,
+    ),
+    (
+        "Admin article list: search, filters, pages (feedsvc.listing.list_page; ms median / p99)",
+        ["archive", "request", "ms", "rows"],
+        search_rows,
     ),
     (
         "Full rebuild of every section (RSS, Atom, JSON)",

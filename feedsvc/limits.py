@@ -67,6 +67,12 @@ STATUSES = (STATUS_PUBLISHED, STATUS_DRAFT)
 # wall-clock times through feedsvc.localtime, which stays total at the calendar's ends.
 PUBLISH_AT_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 PUBLISH_AT_LATEST = datetime(2100, 12, 31, 23, 59, tzinfo=UTC)
+# Searching articles (feedsvc/search.py): what is read of a query, and how many of its words
+# (every one must match, each as a whole word).
+SEARCH_MAX = 200
+SEARCH_WORDS_MAX = 8
+# The admin list: articles per page.
+ADMIN_PAGE_SIZE = 50
 
 # API tokens and users.
 TOKEN_NAME_MAX = 120

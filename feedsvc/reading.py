@@ -1,4 +1,4 @@
-"""Reading articles: the admin list, the public pages and the rows every feed is made of."""
+"""Reading articles: the public pages and the rows every feed is made of."""
 
 from __future__ import annotations
 
@@ -9,22 +9,10 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, joinedload
 
-from feedsvc.articles import WITH_PEOPLE
 from feedsvc.limits import STATUS_PUBLISHED, TAG_SEPARATOR
 from feedsvc.storage.models import Article, UTCDateTime
 
 SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
-
-
-def list_articles(session: Session, *, limit: int = 200) -> list[Article]:
-    """For the admin list: newest first, drafts (no publish time) by creation."""
-    query = (
-        select(Article)
-        .options(*WITH_PEOPLE)
-        .order_by(Article.created_at.desc(), Article.id.desc())
-        .limit(limit)
-    )
-    return list(session.scalars(query))
 
 
 def _newest_published(

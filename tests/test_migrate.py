@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import subprocess
 import sys
+import warnings
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from feedsvc.settings import PROJECT_ROOT
 from feedsvc.storage import migrate
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import Article, Base, FeedDocument, Section
+from feedsvc.storage.searchindex import is_search_object
 from feedsvc.users import authenticate
 from tests.support.env import SUBPROCESS_TIMEOUT
 from tests.support.factories import make_article, make_section
@@ -36,9 +38,17 @@ def engine(empty_app: Flask) -> Engine:
 
 def schema_diff(engine: Engine, metadata: MetaData) -> list[Any]:
     """What `alembic revision --autogenerate` would write to make the database match metadata."""
-    with engine.connect() as conn:
+    with engine.connect() as conn, warnings.catch_warnings():
+        # SQLAlchemy cannot reflect SQLite's expression indexes (0014's list order): it says
+        # so and skips them, as the comparison below skips every search object by name.
+        warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based")
         context = MigrationContext.configure(
-            conn, opts={"compare_type": True, "compare_server_default": True}
+            conn,
+            opts={
+                "compare_type": True,
+                "compare_server_default": True,
+                "include_name": lambda name, _type, _parent: not is_search_object(name),
+            },
         )
         return list(compare_metadata(context, metadata))
 

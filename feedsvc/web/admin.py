@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -24,14 +24,14 @@ from werkzeug.wrappers import Response
 # SelectChoice is newer than the published WTForms stubs.
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 
-from feedsvc import articles, localtime, reading, sections, topics
+from feedsvc import articles, localtime, sections, topics
 from feedsvc.articles import ArticleConflict
 from feedsvc.errors import NotFound, ValidationError
 from feedsvc.limits import BODY_HTML, valid_id
 from feedsvc.storage.db import get_session
 from feedsvc.storage.models import Article
 from feedsvc.urls import ADMIN_PREFIX
-from feedsvc.web import conflicts, preview
+from feedsvc.web import articlelist, conflicts, preview
 from feedsvc.web.auth import admin_required, login_required
 from feedsvc.web.forms import (
     CORRECTION,
@@ -65,9 +65,7 @@ def index() -> str:
     session = get_session()
     return render_template(
         "admin/articles.html",
-        articles=reading.list_articles(session),
-        sections=sections.list_sections(session),
-        now=datetime.now(UTC),
+        **articlelist.page_context(session, request.args),  # filters, search, page links
         delete_form=DeleteForm(),
     )
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from feedsvc import articles as service
-from feedsvc import limits
+from feedsvc import limits, search
 from feedsvc.content.text import clean_text
 from feedsvc.errors import NotFound, ValidationError
 from feedsvc.storage.db import get_session
@@ -124,7 +124,7 @@ def _base_url() -> str:
 
 
 def list_articles() -> Response:
-    """GET /articles: newest first, a page at a time (?section, ?status, ?limit, ?before_id)."""
+    """GET /articles: newest first, a page at a time (?section, ?status, ?q, ?limit, ?before_id)."""
     session = get_session()
     args = request.args
     problems: dict[str, str] = {}
@@ -143,6 +143,16 @@ def list_articles() -> Response:
             problems["status"] = "status must be “published” or “draft”."
         query = query.where(Article.status == status)
         wanted["status"] = status
+    if "q" in args:
+        text = args["q"]
+        found = search.matching(session, text) if len(text) <= limits.SEARCH_MAX else None
+        if found is None:
+            problems["q"] = (
+                f"q must hold a word (letters or digits) in at most {limits.SEARCH_MAX} characters."
+            )
+        else:
+            query = query.where(found)
+            wanted["q"] = text
     limit = parsing.query_int("limit", 1, MAX_LIMIT, problems)
     before = parsing.query_int("before_id", limits.ID_MIN, limits.ID_MAX, problems)
     if problems:

@@ -250,6 +250,13 @@ def _paths() -> dict[str, Any]:
                         },
                     },
                     {
+                        "name": "q",
+                        "in": "query",
+                        "description": "Only articles whose title or body holds every word "
+                        "(letters and digits; whole words, any case), as the admin's Search.",
+                        "schema": {"type": "string", "maxLength": limits.SEARCH_MAX},
+                    },
+                    {
                         "name": "before_id",
                         "in": "query",
                         "description": "Only articles with a smaller id: the cursor `next` uses.",
