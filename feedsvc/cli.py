@@ -15,6 +15,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from feedsvc import nginxconf
+from feedsvc.analyticscli import ingest_access_log_command
 from feedsvc.errors import ValidationError
 from feedsvc.firstadmin import ensure_first_admin
 from feedsvc.limits import ROLE_EDITOR, ROLES, SCOPE_READ, SCOPES
@@ -351,5 +352,6 @@ def init_app(app: Flask) -> None:
         revoke_token_command,
         list_tokens_command,
         render_nginx_conf_command,
+        ingest_access_log_command,
     ):
         app.cli.add_command(command)

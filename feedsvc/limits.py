@@ -98,3 +98,9 @@ MEDIA_TYPE_MAX = 255
 # Bytes: the largest integer JSON carries exactly everywhere (RFC 8259 §6), and the column
 # is a BIGINT.
 ATTACHMENT_LENGTH_MAX = 2**53 - 1
+
+# Subscriber analytics (analytics.py): days kept and shown, and the most distinct polls
+# (feed, address, User-Agent) a web worker holds between two flushes; past it a poll is
+# dropped (and counted as dropped) rather than memory grown. A key costs about 300 bytes.
+ANALYTICS_DAYS = 90
+ANALYTICS_PENDING_MAX = 100_000
