@@ -131,7 +131,10 @@ _CRAWLER = re.compile(
     r"|meta-externalagent|whatsapp|embedly|iframely|preview|linkexpand|headless|lighthouse"
     r"|pagespeed|validator|monitor|uptime|pingdom|statuscake|check|scanner|zgrab|masscan"
     r"|nmap|nuclei|sqlmap|nikto|python-httpx|scrapy|anthropic-ai|claude-web|cohere-ai"
-    r"|bytespider|ccbot|gptbot|chatgpt|perplexity|diffbot|seekport|sogou|yandex|baidu|petalbot",
+    r"|bytespider|ccbot|gptbot|chatgpt|perplexity|diffbot|seekport|sogou|yandex|baidu|petalbot"
+    r"|mediapartners-google|google-inspectiontool|qwant|netcraft|censys|expanse"
+    # Fediverse servers fetch a link someone posted, for its preview card.
+    r"|mastodon|pleroma|akkoma|misskey|cardyb",
     re.IGNORECASE,
 )
 # A browser someone opened the feed in (web/negotiation.py shows them a page): a reader.

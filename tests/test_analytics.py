@@ -235,3 +235,18 @@ def test_analytics_page_charts_feeds_and_readers(site: Flask, editor: FlaskClien
 
 def test_analytics_page_needs_a_login(client: FlaskClient) -> None:
     assert client.get("/admin/analytics").status_code == 302
+
+
+def test_a_batch_counts_on_the_day_of_its_first_poll() -> None:
+    stored: list[date] = []
+    now = [datetime(2026, 12, 3, 12, 0, tzinfo=ZoneInfo("UTC"))]
+    counter = readercount.PollCounter(
+        lambda day, _polls: stored.append(day), ZoneInfo("UTC"), clock=lambda: now[0]
+    )
+    now[0] += timedelta(days=1)  # a worker idle since yesterday
+    counter.count("atom.xml", "192.0.2.1", NNW)
+    counter.flush()
+    assert stored == [date(2026, 12, 4)]
+    # The flusher wakes at midnight, so the next batch starts on the new day.
+    now[0] = datetime(2026, 12, 4, 23, 59, 30, tzinfo=ZoneInfo("UTC"))
+    assert counter.seconds_to_flush(60.0) == pytest.approx(30.01)

@@ -70,6 +70,10 @@ CRAWLERS = [
     "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
     "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
     "CCBot/2.0 (https://commoncrawl.org/faq/)",
+    "Mastodon/4.2.8 (http.rb/5.1.1; +https://mastodon.social/) Bot",
+    "Mozilla/5.0 (compatible; Yahoo! Slurp; http://help.yahoo.com/help/us/ysearch/slurp)",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "HeadlessChrome/120.0.0.0 Safari/537.36",
     "",
 ]
 

@@ -63,7 +63,11 @@ class PollCounter:
         key = (path, address, user_agent)
         pending = self._pending
         if key not in pending:
-            if len(pending) >= self._max:
+            if not pending:
+                # A batch is the day of its first poll: a worker idle since yesterday must not
+                # count today's first polls as yesterday's. (The flusher wakes at midnight.)
+                self._day = self._clock().date()
+            elif len(pending) >= self._max:
                 self.dropped += 1
                 return
             pending.add(key)
@@ -75,9 +79,8 @@ class PollCounter:
     def flush(self) -> None:
         """Store what was counted since the last flush; keep it for the next when that fails."""
         with self._flushing:
-            today = self._clock().date()
             batch, self._pending = self._pending, set()
-            day, self._day = self._day, today
+            day = self._day
             dropped, self.dropped = self.dropped, 0
             if dropped:
                 log.warning("%d feed poll(s) not counted: ANALYTICS_PENDING_MAX reached", dropped)
