@@ -12,9 +12,10 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 
 from devtools import nginx as nginx_tools
-from feedsvc import analytics
+from feedsvc import analytics, analyticscli
 from feedsvc.publishing.export import sync_all
 from feedsvc.publishing.passes import run_pass
+from feedsvc.settings import SettingsError, load
 from feedsvc.storage.db import database, transaction
 from feedsvc.web import readercount
 from tests.support.app import make_app
@@ -130,3 +131,26 @@ def _today(app: Flask) -> list[analytics.Total]:
     day = datetime.now(ZoneInfo(app.config["TIMEZONE"])).date()
     with transaction(app, write=False) as s:
         return analytics.totals(s, day, day)
+
+
+def test_the_scheduler_job_reads_access_log_path(app: Flask, log: Path) -> None:
+    app.config["ACCESS_LOG_PATH"] = str(log)
+    analyticscli.run_job(app)
+    assert by_day(app) == EXPECTED
+    app.config["ACCESS_LOG_PATH"] = str(log.with_name("gone.log"))
+    analyticscli.run_job(app)  # a log not there (yet): a warning, no exception
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("ANALYTICS_FLUSH_SECONDS", 0.0, "ANALYTICS_FLUSH_SECONDS must be 0.1 to 3600"),
+        ("ANALYTICS_FLUSH_SECONDS", 7200.0, "ANALYTICS_FLUSH_SECONDS must be 0.1 to 3600"),
+        ("ACCESS_LOG_PATH", "logs/access.log", "ACCESS_LOG_PATH must be an absolute path"),
+    ],
+)
+def test_bad_analytics_settings_are_refused(
+    tmp_path: Path, name: str, value: object, message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load(tmp_path / "instance", {"SECRET_KEY": "x" * 20, name: value})
