@@ -58,7 +58,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from feedsvc import cli, logs
     from feedsvc.storage import db
-    from feedsvc.web import documents, edges, headers, metrics, outage, polling, throttle
+    from feedsvc.web import (
+        documents,
+        edges,
+        headers,
+        metrics,
+        outage,
+        polling,
+        readercount,
+        throttle,
+    )
     from feedsvc.web.fastpath import FastPath
 
     logs.init_app(app)
@@ -70,6 +79,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     counters = metrics.init_app(app)
     headers.init_app(app)
     polls = polling.init_app(app, refused=counters.poll_refused, tracked=counters.poll_tracked)
+    readers = readercount.init_app(app)
     csrf = CSRFProtect(app)
     edges.init_app(app)
     _register_templates(app)
@@ -78,6 +88,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from feedsvc.web import (
         accounts,
         admin,
+        analyticsview,
         apitokens,
         auth,
         browser,
@@ -99,6 +110,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(accounts.bp)
     app.register_blueprint(apitokens.bp)
     app.register_blueprint(importpage.bp)  # /admin/import
+    app.register_blueprint(analyticsview.bp)
     app.register_blueprint(api_bp)
     # Bearer tokens only, never the session cookie: nothing for a cross-site form to ride on.
     csrf.exempt(api_bp)
@@ -108,7 +120,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     # Feed polls are answered ahead of Flask, from the same stored documents.
     app.wsgi_app = FastPath(  # type: ignore[method-assign]
-        app.wsgi_app, documents.cache(app), counters.observe, polls
+        app.wsgi_app, documents.cache(app), counters.observe, polls, readers
     )
     proxies = int(app.config["TRUSTED_PROXIES"])
     if proxies:

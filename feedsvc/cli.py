@@ -15,6 +15,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from feedsvc import nginxconf
+from feedsvc.analyticscli import ingest_access_log_command
 from feedsvc.errors import ValidationError
 from feedsvc.firstadmin import ensure_first_admin
 from feedsvc.importing.command import import_feed_command
@@ -353,5 +354,6 @@ def init_app(app: Flask) -> None:
         list_tokens_command,
         render_nginx_conf_command,
         import_feed_command,
+        ingest_access_log_command,
     ):
         app.cli.add_command(command)

@@ -117,3 +117,9 @@ ATTACHMENT_LENGTH_MAX = 2**53 - 1
 # (a bigger feed goes through `flask --app feedsvc import-feed`, which shows its progress).
 IMPORT_BATCH = 100
 IMPORT_FORM_ITEMS_MAX = 500
+
+# Subscriber analytics (analytics.py): days kept and shown, and the most distinct polls
+# (feed, address, User-Agent) a web worker holds between two flushes; past it a poll is
+# dropped (and counted as dropped) rather than memory grown. A key costs about 300 bytes.
+ANALYTICS_DAYS = 90
+ANALYTICS_PENDING_MAX = 100_000

@@ -221,6 +221,7 @@ def _finish(s: dict[str, Any], instance_path: Path) -> None:
             f"IMPORT_TIMEOUT must be 1 to {IMPORT_TIMEOUT_MAX} seconds, "
             f"not {s['IMPORT_TIMEOUT']!r}."
         )
+    _check_analytics(s)
     if s["LOG_FORMAT"] not in {"text", "json"}:
         raise SettingsError("LOG_FORMAT must be 'text' or 'json'.")
     _check_database_timeouts(s)
@@ -232,6 +233,18 @@ def _finish(s: dict[str, Any], instance_path: Path) -> None:
         if not export.is_absolute():
             raise SettingsError(f"EXPORT_DIR must be an absolute path, not {s['EXPORT_DIR']!r}.")
         s["EXPORT_DIR"] = str(export)
+
+
+def _check_analytics(s: dict[str, Any]) -> None:
+    if not 0.1 <= float(s["ANALYTICS_FLUSH_SECONDS"]) <= 3600:
+        raise SettingsError(
+            f"ANALYTICS_FLUSH_SECONDS must be 0.1 to 3600, not {s['ANALYTICS_FLUSH_SECONDS']!r}."
+        )
+    # Absolute, like EXPORT_DIR: the scheduler's working directory is nobody's business.
+    if s.get("ACCESS_LOG_PATH") and not Path(str(s["ACCESS_LOG_PATH"])).is_absolute():
+        raise SettingsError(
+            f"ACCESS_LOG_PATH must be an absolute path, not {s['ACCESS_LOG_PATH']!r}."
+        )
 
 
 def _websub_hubs(value: object) -> tuple[str, ...]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from devtools.procs import free_port, gunicorn, service_env, serving
+from feedsvc import analytics
 from feedsvc.storage.db import database, transaction
 from feedsvc.users import create_user
 from tests.support.app import EDITOR, make_app
@@ -89,6 +91,12 @@ def test_public_and_admin_pages_work_under_their_csp_in_chromium(tmp_path: Path)
     )
     article = make_article(app, section, "Elections", body=body)
     publish(app)
+    # Readers counted today, so /admin/analytics draws its SVG charts under the policy too.
+    with transaction(app) as s:
+        polls = [("sections/world-news/atom.xml", "192.0.2.1", "curl/8.5.0")]
+        analytics.store(
+            s, analytics.tally(str(app.config["SECRET_KEY"]), datetime.now(UTC).date(), polls)
+        )
     database(app).dispose()
 
     env = service_env(url, port=port, site_url=site)
@@ -122,6 +130,7 @@ def test_public_and_admin_pages_work_under_their_csp_in_chromium(tmp_path: Path)
                 f"/admin/sections/{section}/edit",
                 "/admin/articles/new",
                 f"/admin/articles/{article}/edit",
+                "/admin/analytics",
                 "/admin/",
             ):
                 visits.open(path)

@@ -1,14 +1,15 @@
-"""Before a pass: deleted sections' exported files, and tombstones past their period."""
+"""Before a pass: deleted sections' exported files; old tombstones and reader counts."""
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from feedsvc import sectionhistory, tombstones, urls
+from feedsvc import analytics, localtime, sectionhistory, tombstones, urls
 from feedsvc.publishing import backlog, export
 from feedsvc.storage.db import transaction
 
@@ -33,6 +34,12 @@ def before_pass(app: Flask, now: datetime, slugs: list[str], *, full: bool) -> b
             purged = tombstones.purge(s, now, int(app.config["TOMBSTONE_DAYS"]))
         if purged:
             log.info("%d tombstone(s) past TOMBSTONE_DAYS deleted", purged)
+        # Subscriber analytics keep limits.ANALYTICS_DAYS days, counted in the site's zone.
+        today = localtime.to_local(now, ZoneInfo(app.config["TIMEZONE"])).date()
+        with transaction(app) as s:
+            purged = analytics.purge(s, today)
+        if purged:
+            log.info("%d reader count row(s) past ANALYTICS_DAYS deleted", purged)
     if not slugs:
         return False
     with transaction(app) as s:

@@ -12,6 +12,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from feedsvc import analyticscli
 from feedsvc.publishing import backlog, lease, probes, websub
 from feedsvc.publishing.changes import edits_pending
 from feedsvc.publishing.passes import PassResult, run_pass
@@ -213,6 +214,19 @@ def run_scheduler(app: Flask) -> None:
         args=[app, lambda: publisher.leading],
         **common,
     )
+
+    # nginx's access log (the feeds it serves from the export): on every scheduler, leader
+    # or not, since each host reads the log of its own nginx (analyticscli.run_job).
+    if app.config["ACCESS_LOG_PATH"] and app.config["ANALYTICS"]:
+        scheduler.add_job(
+            analyticscli.run_job,
+            "interval",
+            seconds=float(app.config["ANALYTICS_FLUSH_SECONDS"]),
+            id="ingest-access-log",
+            args=[app],
+            next_run_time=utcnow(),
+            **common,
+        )
 
     if db.defer_checkpoints(app):
         scheduler.add_job(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -319,3 +320,44 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     user: Mapped[User] = relationship()
+
+
+class ReaderCount(Base):
+    """Subscribers an aggregator reported for one feed on one day: the day's highest count.
+
+    One row per feed-id: an aggregator may poll one feed under several ids (http and https,
+    with and without a trailing slash), each id its own subscribers, so a day's total is the
+    sum over ids of each id's highest count (analytics.py).
+    """
+
+    __tablename__ = "reader_counts"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)  # in the TIMEZONE setting
+    feed_path: Mapped[str] = mapped_column(String(255), primary_key=True)  # a FeedDocument path
+    reader: Mapped[str] = mapped_column(String(60), primary_key=True)
+    feed_id: Mapped[str] = mapped_column(String(100), primary_key=True)  # "" when none given
+    subscribers: Mapped[int] = mapped_column(Integer)
+
+
+class ReaderClient(Base):
+    """One client (a salted hash of address and User-Agent, never the address) that polled a
+    feed on a day: readers that report no count are counted one per such row."""
+
+    __tablename__ = "reader_clients"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    feed_path: Mapped[str] = mapped_column(String(255), primary_key=True)
+    client: Mapped[str] = mapped_column(String(32), primary_key=True)  # hex, analytics.py
+    reader: Mapped[str] = mapped_column(String(60))
+
+
+class AccessLogPosition(Base):
+    """How far ingest-access-log read a log file: its inode and the byte offset after the last
+    whole line counted, so a second run starts there and a rotated file starts over."""
+
+    __tablename__ = "access_log_positions"
+
+    log: Mapped[str] = mapped_column(String(1000), primary_key=True)  # host:absolute path
+    inode: Mapped[int] = mapped_column(BigInteger)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -18,6 +18,7 @@ from feedsvc.web.conditional import respond
 from feedsvc.web.documents import DocumentCache
 from feedsvc.web.outage import Unavailable
 from feedsvc.web.polling import PollLimiter, refusal
+from feedsvc.web.readercount import PollCounter
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Observer = Callable[[str, int], None]
@@ -64,11 +65,13 @@ class FastPath:
         documents: DocumentCache,
         observe: Observer,
         polls: PollLimiter | None = None,
+        readers: PollCounter | None = None,
     ) -> None:
         self.app = app
         self.documents = documents
         self.observe = observe
         self.polls = polls  # None: POLL_MIN_INTERVAL is 0, nothing is counted
+        self.readers = readers  # None: ANALYTICS is off
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -108,5 +111,12 @@ class FastPath:
                     )
                     start_response(_STATUS[status], headers)
                     self.observe(found[1], status)
+                    readers = self.readers
+                    if readers is not None:  # 200 and 304: readers mostly poll conditionally
+                        readers.count(
+                            found[0],
+                            environ.get("REMOTE_ADDR", ""),
+                            environ.get("HTTP_USER_AGENT", ""),
+                        )
                     return [body] if method == "GET" and body else []
         return self.app(environ, start_response)

@@ -22,7 +22,7 @@ from feedsvc.content.text import NOT_XML_TEXT, ContentError
 from feedsvc.limits import SLUG_MAX, SLUG_RE, valid_id
 from feedsvc.storage.db import get_session
 from feedsvc.storage.models import Article, Section, utcnow
-from feedsvc.web import gone, polling
+from feedsvc.web import gone, polling, readercount
 from feedsvc.web.conditional import respond
 from feedsvc.web.documents import cache
 
@@ -83,6 +83,10 @@ def _serve(path: str, *, section_slug: str | None = None) -> Response:
         accept_encoding=request.headers.get("Accept-Encoding"),
         accept=request.headers.get("Accept"),
     )
+    # Counted where the fast path counts, so a poll counts once whichever answers it.
+    readers = readercount.of(current_app)
+    if readers is not None:
+        readers.count(path, request.remote_addr or "", request.headers.get("User-Agent", ""))
     # HEAD: Werkzeug drops the body and keeps the headers, Content-Length included.
     return Response(body, status=status, headers=headers)
 
