@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from devtools.procs import feedsvc_app, service_env
+from devtools.procs import child_env, feedsvc_app, service_env
 from feedsvc.settings import PROJECT_ROOT
 from tests.support.env import SUBPROCESS_TIMEOUT
 from tests.support.factories import STORY, make_article, make_section
@@ -91,3 +91,37 @@ def test_rebuild_all_into_a_pipe_writes_one_summary_line(
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and SUMMARY.fullmatch(lines[0]), done.stderr
     assert REBUILT.search(done.stdout), done.stdout
+
+
+# --- the benchmark's archive generator ----------------------------------------------------
+
+GENERATE = (
+    "import sys; from pathlib import Path; from bench.datasets import generate_archive; "
+    "generate_archive(int(sys.argv[1]), Path(sys.argv[2]), log=lambda line: None)"
+)
+GENERATOR_BAR = re.compile(
+    r"Generating the 200-article archive\s.*?\b(\d+)/(\d+)\s+[\d,]+ steps/s\s+\d+:\d\d:\d\d left"
+)
+GENERATOR_SUMMARY = re.compile(
+    r"Generating the 200-article archive: [\d,]+ steps in \d+\.\d s \([\d,]+ steps/s\)"
+)
+
+
+@pytest.mark.parametrize("terminal", [True, False], ids=["terminal", "pipe"])
+def test_bench_archive_generation_shows_progress(tmp_path: Path, terminal: bool) -> None:
+    args = [sys.executable, "-c", GENERATE, "200", str(tmp_path / "archive.sqlite3")]
+    env = child_env()
+    if terminal:
+        screen = run_in_terminal(args, env=env, cwd=PROJECT_ROOT, timeout=SUBPROCESS_TIMEOUT)
+        assert screen.returncode == 0, screen.output
+        draws = [(int(d), int(t)) for d, t in GENERATOR_BAR.findall(screen.output)]
+        assert any(0 < d < t for d, t in draws), screen.output
+        assert draws[-1][0] == draws[-1][1], draws
+        return
+    done = subprocess.run(
+        args, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT
+    )
+    assert done.returncode == 0, done.stderr
+    assert "\r" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and GENERATOR_SUMMARY.fullmatch(lines[0]), done.stderr
