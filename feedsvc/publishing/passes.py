@@ -153,7 +153,6 @@ def rerender_articles(
         if not batch:
             return True
         after = batch[-1].id
-        advance(len(batch))
         changes = []
         for stored in batch:
             try:
@@ -168,6 +167,7 @@ def rerender_articles(
                 stored_count = rerendering.store_rerendered(s, changes)
             result.articles_rerendered += stored_count
             log.info("re-rendered %d stored article(s) with the current policy", stored_count)
+        advance(len(batch))
 
 
 class Pass:
