@@ -35,6 +35,7 @@ from flask import Flask
 
 from bench.corpus import Corpus
 from bench.skip import Skip
+from feedsvc.progress import Progress, progress
 
 BENCH_DIR = Path(__file__).resolve().parent
 DATA_DIR = BENCH_DIR / ".data"
@@ -168,7 +169,7 @@ def _sqlite_datetime(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _body_pool(seed: int) -> list[tuple[str, str, str]]:
+def _body_pool(seed: int, bar: Progress) -> list[tuple[str, str, str]]:
     """(markdown, html, summary) rendered through feedsvc's own content pipeline."""
     from feedsvc.content.html import render_body
     from feedsvc.content.summary import derive_summary
@@ -179,6 +180,7 @@ def _body_pool(seed: int) -> list[tuple[str, str, str]]:
         source = article_body(corpus)
         html = render_body(source, base_url=SITE_URL + "/")
         pool.append((source, html, derive_summary(html)))
+        bar.advance()
     return pool
 
 
@@ -207,12 +209,26 @@ def _section_rows(corpus: Corpus, created: str) -> Iterator[tuple[Any, ...]]:
 
 
 def generate_archive(n_articles: int, path: Path, *, seed: int = 7, log: Any = print) -> None:
-    """Write an archive of n_articles in SECTIONS sections to path (replacing it)."""
+    """Write an archive of n_articles in SECTIONS sections to path (replacing it).
+
+    Minutes at 1M: a progress bar on a terminal (stderr), one summary line otherwise. Its
+    steps: each pooled body rendered, then each article written, then each one linked.
+    """
+    started = time.perf_counter()
+    label = f"Generating the {n_articles:,}-article archive"
+    with progress(label, BODY_POOL + 2 * n_articles, unit="steps") as bar:
+        _generate_archive(n_articles, path, seed, bar)
+    log(
+        f"  generated {scale_label(n_articles)} archive in {time.perf_counter() - started:.0f} s "
+        f"({path.stat().st_size / 2**30:.2f} GiB): {path}"
+    )
+
+
+def _generate_archive(n_articles: int, path: Path, seed: int, bar: Progress) -> None:
     from feedsvc.storage import migrate
     from feedsvc.storage.db import make_engine
     from feedsvc.storage.searchindex import FTS_TABLE
 
-    started = time.perf_counter()
     tmp = path.with_name(path.name + ".tmp")
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{tmp}{suffix}").unlink(missing_ok=True)
@@ -223,7 +239,7 @@ def generate_archive(n_articles: int, path: Path, *, seed: int = 7, log: Any = p
 
     rng = random.Random(seed)
     corpus = Corpus(seed)
-    pool = _body_pool(seed)
+    pool = _body_pool(seed, bar)
     step = timedelta(minutes=5)
     first = ARCHIVE_END - step * n_articles
     created = _sqlite_datetime(first - timedelta(days=1))
@@ -284,6 +300,7 @@ def generate_archive(n_articles: int, path: Path, *, seed: int = 7, log: Any = p
                 )
             )
             chosen.append(picked)
+            bar.advance()
             yield (
                 uuid.UUID(int=rng.getrandbits(128), version=4).urn,
                 sections[i],
@@ -312,16 +329,12 @@ def generate_archive(n_articles: int, path: Path, *, seed: int = 7, log: Any = p
         db.execute(sql)
     if triggers:
         db.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
-    _load_topics(db, tags, chosen, created)
+    _load_topics(db, tags, chosen, created, bar)
     db.execute("COMMIT")
     db.execute("PRAGMA locking_mode=NORMAL")
     db.execute("PRAGMA journal_mode=WAL")
     db.close()
     os.replace(tmp, path)
-    log(
-        f"  generated {scale_label(n_articles)} archive in {time.perf_counter() - started:.0f} s "
-        f"({path.stat().st_size / 2**30:.2f} GiB): {path}"
-    )
 
 
 def _tag_vocabulary(corpus: Corpus, created: str) -> list[tuple[Any, ...]]:
@@ -340,7 +353,7 @@ def _tag_vocabulary(corpus: Corpus, created: str) -> list[tuple[Any, ...]]:
 
 
 def _load_topics(
-    db: Any, tags: list[tuple[Any, ...]], chosen: list[tuple[int, ...]], created: str
+    db: Any, tags: list[tuple[Any, ...]], chosen: list[tuple[int, ...]], created: str, bar: Progress
 ) -> None:
     """The tags and authors as topics, and every article's links (its status and publish
     time copied in, as every save keeps them); article ids are 1 … n in insertion order."""
@@ -367,6 +380,7 @@ def _load_topics(
         articles = db.execute("SELECT id, status, publish_at, author FROM articles ORDER BY id")
         for article_id, status, publish_at, author in articles:
             linked = list(chosen[article_id - 1])
+            bar.advance()
             if author:
                 linked.append(author_ids[author])
             for position, topic_id in enumerate(linked):

@@ -102,24 +102,80 @@ def query_plans(engine: Any, statements: list[tuple[str, Any]]) -> list[dict[str
 
 def settle_archives(app: Any, run_pass: Any) -> float:
     """Passes until no RFC 5005 archive page waits to close (a first start's backfill, which
-    the scheduler spreads over many ticks): the ticks timed next are the steady state's."""
+    the scheduler spreads over many ticks): the ticks timed next are the steady state's.
+
+    Minutes at 1M: a bar of the pages closed on a terminal, one summary line otherwise.
+    """
     from sqlalchemy import select
+
+    from feedsvc.progress import progress
+    from feedsvc.storage.archives import ArchiveScope
+    from feedsvc.storage.db import transaction
+
+    def backlog() -> bool:
+        with transaction(app, write=False) as s:
+            return s.scalar(select(ArchiveScope.feed_key).where(ArchiveScope.backlog)) is not None
+
+    t0 = time.perf_counter()
+    if not backlog():
+        return 0.0
+    per_pass = app.config["ARCHIVE_PAGES_PER_PASS"]
+    app.config["ARCHIVE_PAGES_PER_PASS"] = 1000
+    closed = closed_pages(app)
+    try:
+        with progress("Closing archive pages", archive_pages(app) - closed, unit="pages") as bar:
+            while backlog():
+                run_pass(app)
+                before, closed = closed, closed_pages(app)
+                bar.advance(closed - before)
+    finally:
+        app.config["ARCHIVE_PAGES_PER_PASS"] = per_pass
+    return time.perf_counter() - t0
+
+
+def closed_pages(app: Any) -> int:
+    """The RFC 5005 archive pages closed so far, over every feed."""
+    from sqlalchemy import func, select
 
     from feedsvc.storage.archives import ArchiveScope
     from feedsvc.storage.db import transaction
 
-    t0 = time.perf_counter()
-    per_pass = app.config["ARCHIVE_PAGES_PER_PASS"]
-    app.config["ARCHIVE_PAGES_PER_PASS"] = 1000
-    try:
-        while True:
-            with transaction(app, write=False) as s:
-                if s.scalar(select(ArchiveScope.feed_key).where(ArchiveScope.backlog)) is None:
-                    break
-            run_pass(app)
-    finally:
-        app.config["ARCHIVE_PAGES_PER_PASS"] = per_pass
-    return time.perf_counter() - t0
+    with transaction(app, write=False) as s:
+        return int(s.scalar(select(func.sum(ArchiveScope.closed))) or 0)
+
+
+def archive_pages(app: Any) -> int:
+    """The archive pages every feed has once settled, closed or still to close.
+
+    A feed of n published items and a window of w closes (n - w) // ARCHIVE_PAGE_ITEMS pages
+    in all (feedsvc/publishing/archives.py: a page closes once a whole page lies past the
+    window): counted from the site's, each section's and each topic's published articles.
+    """
+    from sqlalchemy import func, select
+
+    from feedsvc.limits import STATUS_PUBLISHED
+    from feedsvc.publishing.topicfeeds import TOPIC_FEED_ITEMS
+    from feedsvc.storage.db import transaction
+    from feedsvc.storage.models import Article, Section, utcnow
+    from feedsvc.storage.topics import ArticleTopic
+
+    size, now = int(app.config["ARCHIVE_PAGE_ITEMS"]), utcnow()
+    with transaction(app, write=False) as s:
+        sections = s.execute(
+            select(Section.items_per_feed, func.count(Article.id))
+            .join(Article, Article.section_id == Section.id)
+            .where(Article.status == STATUS_PUBLISHED, Article.publish_at <= now)
+            .group_by(Section.id, Section.items_per_feed)
+        ).tuples()
+        feeds = [(n, window) for window, n in sections]
+        feeds.append((sum(n for n, _window in feeds), int(app.config["SITE_FEED_ITEMS"])))
+        topics = s.execute(
+            select(func.count())
+            .where(ArticleTopic.status == STATUS_PUBLISHED, ArticleTopic.publish_at <= now)
+            .group_by(ArticleTopic.topic_id)
+        ).scalars()
+        feeds += [(n, TOPIC_FEED_ITEMS) for n in topics]
+    return sum(max(0, (n - window) // size) for n, window in feeds)
 
 
 def ticks(ctx: Context, n_articles: int, profile_to: Path | None = None) -> dict[str, Any]:

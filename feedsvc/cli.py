@@ -127,10 +127,15 @@ def create_user_command(username: str, role: str) -> None:
 @with_appcontext
 def rebuild_feeds(everything: bool) -> None:
     """Run one publishing pass now (for cron, after restoring a backup or upgrading nh3)."""
-    from feedsvc.publishing.passes import run_pass
+    from feedsvc.progress import progress
+    from feedsvc.publishing.passes import rebuild_steps, run_pass
 
     _require_schema()
-    result = run_pass(_app(), full=everything)
+    if everything:  # long on a large archive: a bar on a terminal, a summary line otherwise
+        with progress("Rebuilding every feed", rebuild_steps(_app()), unit="steps") as bar:
+            result = run_pass(_app(), full=True, advance=bar.advance)
+    else:
+        result = run_pass(_app())
     click.echo(
         f"Rendered {len(result.sections_rendered)} section(s)"
         f"{' and the site-wide feeds' if result.site_rendered else ''}; "

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import http.client
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import feedparser
@@ -13,20 +10,18 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from devtools import nginx as nginx_tools
-from devtools.procs import free_port
 from feedsvc.publishing.export import export_root
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import Article, FeedDocument, Section
 from feedsvc.users import create_user
 from tests.support.apiclient import Api, error, new_token
 from tests.support.app import SITE_URL, WRITER, make_app
+from tests.support.exportnginx import nginx_over_export
 from tests.support.factories import make_article, make_section
 from tests.support.feedcheck import check_atom, check_json, check_rss
 from tests.support.forms import edit_section, form_values, submit
-from tests.support.nginx import require_nginx
 from tests.support.published import fetch, publish
 
 FILES = ("rss.xml", "atom.xml", "feed.json")
@@ -197,42 +192,6 @@ def export_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     database(app).dispose()
 
 
-@contextmanager
-def nginx_in_front(app: Flask, base: Path) -> Iterator[int]:
-    """deploy/nginx.conf over the export, proxying to the app on a real WSGI server; its port."""
-    require_nginx()
-    root = export_root(app)
-    assert root is not None
-    upstream = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=upstream.serve_forever, kwargs={"poll_interval": 0.1})
-    thread.start()
-    port = free_port()
-    values = nginx_tools.local_values(
-        base,
-        port,
-        __EXPORT_DIR__=str(root),
-        __UPSTREAM__=f"127.0.0.1:{upstream.server_port}",
-        **nginx_tools.POLL_OFF,
-    )
-    try:
-        with nginx_tools.running(nginx_tools.render(values), base, port, timeout=10):
-            yield port
-    finally:
-        upstream.shutdown()
-        upstream.server_close()
-        thread.join(timeout=10)
-
-
-def get(port: int, path: str) -> tuple[http.client.HTTPResponse, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", path, headers={"Accept-Encoding": "identity"})
-        response = conn.getresponse()
-        return response, response.read()
-    finally:
-        conn.close()
-
-
 @pytest.mark.slow
 def test_through_nginx_old_urls_redirect_and_deleted_ones_are_gone(
     export_app: Flask, tmp_path: Path
@@ -254,23 +213,23 @@ def test_through_nginx_old_urls_redirect_and_deleted_ones_are_gone(
     assert not (root / "sections/tech").exists() and not (root / "sections/weather").exists()
     assert (root / "sections/technology/atom.xml").is_file()
 
-    with nginx_in_front(export_app, tmp_path / "nginx") as port:
+    with nginx_over_export(export_app, tmp_path / "nginx", **nginx_tools.POLL_OFF) as nginx:
         for name in FILES:
-            response, _ = get(port, f"/sections/tech/{name}")
+            response, _ = nginx.request("GET", f"/sections/tech/{name}")
             assert response.status == 301, name
             location = response.headers["Location"]
             assert location == f"{SITE_URL}/sections/technology/{name}"
-            response, body = get(port, location.removeprefix(SITE_URL))
+            response, body = nginx.request("GET", location.removeprefix(SITE_URL))
             assert response.status == 200
             # Served from the exported file: nginx's own ETag (mtime-size), not the app's.
             assert "-" in response.headers["ETag"]
             CHECKS[name](body)
-            response, _ = get(port, f"/sections/weather/{name}")
+            response, _ = nginx.request("GET", f"/sections/weather/{name}")
             assert response.status == 410, name
-        response, _ = get(port, "/sections/tech/")
+        response, _ = nginx.request("GET", "/sections/tech/")
         assert response.status == 301
         assert response.headers["Location"] == f"{SITE_URL}/sections/technology/"
-        response, _ = get(port, "/sections/weather/")
+        response, _ = nginx.request("GET", "/sections/weather/")
         assert response.status == 410
-        response, body = get(port, "/opml.xml")
+        response, body = nginx.request("GET", "/opml.xml")
         assert b"/sections/technology/" in body and b"weather" not in body

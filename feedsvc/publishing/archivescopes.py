@@ -19,6 +19,7 @@ from feedsvc.publishing.snapshot import (
     FeedHead,
     Rendered,
     feed_items,
+    read_section,
     render_formats,
     section_head,
     site_head,
@@ -47,17 +48,7 @@ class Scope:
 
 
 def _section_scope(session: Session, config: Mapping[str, Any], ident: str) -> Scope | None:
-    row = session.execute(
-        select(
-            Section.id,
-            Section.guid,
-            Section.name,
-            Section.slug,
-            Section.description,
-            Section.items_per_feed,
-            Section.created_at,
-        ).where(Section.id == int(ident))
-    ).first()
+    row = read_section(session, int(ident))
     if row is None:
         return None
     return Scope(

@@ -10,6 +10,7 @@ from datetime import datetime
 from functools import partial
 
 from flask import Flask
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from feedsvc import rerendering
@@ -20,8 +21,10 @@ from feedsvc.publishing.renderpool import Failed
 from feedsvc.publishing.snapshot import Rendered, SectionDocs, prepare_section, prepare_site
 from feedsvc.publishing.store import Fenced, write_documents
 from feedsvc.publishing.topicfeeds import TopicDocs, render_topics
+from feedsvc.storage.archives import ArchiveScope
 from feedsvc.storage.db import transaction
-from feedsvc.storage.models import utcnow
+from feedsvc.storage.models import Article, Section, utcnow
+from feedsvc.storage.topics import Topic
 
 log = logging.getLogger(__name__)
 # A full rebuild stores this many sections (or this many bytes of feeds) per transaction:
@@ -50,6 +53,32 @@ class PassResult:
 KeepLeading = Callable[[], bool]
 # Notes a pass's outcome in the database, in the session's transaction (lease.record_run).
 Record = Callable[[Session, PassResult], None]
+# Told that n more steps of a full rebuild are done (rebuild_steps counts them beforehand).
+Advance = Callable[[int], None]
+
+
+def _ignore(_steps: int) -> None:
+    """No one follows this pass's progress (the scheduler's passes)."""
+
+
+def rebuild_steps(app: Flask) -> int:
+    """The steps of a full rebuild, counted before it starts, for a progress bar.
+
+    Each stored article re-rendered; each feed (the site's, every section's, tag's and
+    author's) once as its RFC 5005 archive advances and once as it is rendered; each open
+    archive page. What changes while it runs (an article posted meanwhile) moves the real
+    count a little off; the bar then ends short of, or past, its end.
+    """
+    with transaction(app, write=False) as s:
+        counts = [
+            s.scalar(select(func.count()).select_from(table)) or 0
+            for table in (Article, Section, Topic)
+        ]
+        open_pages = s.scalar(
+            select(func.count()).where(ArchiveScope.open_page, ArchiveScope.backlog.is_(False))
+        )
+    articles, sections, topics = counts
+    return articles + 2 * (1 + sections + topics) + (open_pages or 0)
 
 
 def run_pass(
@@ -60,6 +89,7 @@ def run_pass(
     keep_leading: KeepLeading | None = None,
     record: Record | None = None,
     token: int | None = None,
+    advance: Advance = _ignore,
 ) -> PassResult:
     """One publishing pass: each section isolated, so one bad section never stops the rest.
 
@@ -67,12 +97,13 @@ def run_pass(
     goes, and stops (leaving the rest to the new leader) if the lease was lost. record, when
     given, notes the pass's outcome in the database exactly once (see Pass). token is the
     leader's fencing token, carried by every write: store.Fenced, raised when another
-    scheduler has taken the lease since, ends the pass with nothing more stored.
+    scheduler has taken the lease since, ends the pass with nothing more stored. advance is
+    told of each step done (see rebuild_steps), for a full rebuild's progress bar.
     """
     started = time.perf_counter()
-    work = Pass(app, now or utcnow(), started, record, token)
+    work = Pass(app, now or utcnow(), started, record, token, advance)
     try:
-        if not full or rerender_articles(app, work.result, keep_leading):
+        if not full or rerender_articles(app, work.result, keep_leading, advance):
             with transaction(app, write=False) as s:
                 due = pass_due(s, work.now, full=full)
                 removed = housekeeping.deleted_sections(s)
@@ -80,13 +111,14 @@ def run_pass(
                 due = replace(due, site=True, opml=True)  # without the deleted sections
             # RFC 5005 archives first: the subscription documents then link their newest page.
             plan = archives.advance(app, due, work.now, token=token)
+            advance(len(due.sections) + len(due.topics) + due.site)
             due = plan.due
             if plan.failure:
                 work.result.failures["archive"] = plan.failure
             if work.render_sections(due.sections, keep_leading):
-                work.finish(
-                    due, archiveopen.render_open(app, plan, work.now, token=token), plan.on_commit
-                )
+                pages = archiveopen.render_open(app, plan, work.now, token=token)
+                advance(len(plan.open_pages))
+                work.finish(due, pages, plan.on_commit)
     finally:
         work.result.seconds = time.perf_counter() - started
     if record is not None and not work.recorded:
@@ -96,7 +128,12 @@ def run_pass(
     return work.result
 
 
-def rerender_articles(app: Flask, result: PassResult, keep_leading: KeepLeading | None) -> bool:
+def rerender_articles(
+    app: Flask,
+    result: PassResult,
+    keep_leading: KeepLeading | None,
+    advance: Advance = _ignore,
+) -> bool:
     """Render every stored article again from its source with the current policy.
 
     A full rebuild's first step: after a sanitising policy change (an nh3 upgrade, a narrower
@@ -130,6 +167,7 @@ def rerender_articles(app: Flask, result: PassResult, keep_leading: KeepLeading 
                 stored_count = rerendering.store_rerendered(s, changes)
             result.articles_rerendered += stored_count
             log.info("re-rendered %d stored article(s) with the current policy", stored_count)
+        advance(len(batch))
 
 
 class Pass:
@@ -154,8 +192,10 @@ class Pass:
         started: float,
         record: Record | None,
         token: int | None = None,
+        advance: Advance = _ignore,
     ) -> None:
         self.app = app
+        self.advance = advance
         self.token = token
         self.now = now
         self.started = started
@@ -171,6 +211,7 @@ class Pass:
         outcomes = renderpool.prepare_all(self.app, due, self.now, prepare_section)
         try:
             for outcome in outcomes:
+                self.advance(1)
                 if keep_leading is not None and not keep_leading():
                     # What this pass rendered but did not store is the new leader's to redo.
                     log.warning("lost the scheduler lease mid-pass; the new leader carries on")
@@ -211,9 +252,11 @@ class Pass:
             except Exception as exc:  # keep serving the last good site feeds
                 log.exception("rendering the site-wide feeds failed")
                 self.result.failures["site"] = f"{type(exc).__name__}: {exc}"
+            self.advance(1)
         # Tags and authors: stored in batches, the last one with the site's documents.
         held: list[TopicDocs] = []
-        for topic_batch in render_topics(self.app, due.topics, self.now, self.result.failures):
+        topics = render_topics(self.app, due.topics, self.now, self.result.failures, self.advance)
+        for topic_batch in topics:
             self.flush([], (), topics=held)
             held = topic_batch
         self.flush(

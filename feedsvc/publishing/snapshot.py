@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from feedsvc import archiving, feeds, tombstones, urls
@@ -145,27 +145,32 @@ def deleted_entries(
     return tuple(feeds.DeletedEntry(ref=ref, when=when) for ref, when in rows)
 
 
+# What a section's feeds and their RFC 5005 archive pages (archivescopes) read of it.
+_SECTION_FEED = select(
+    Section.id,
+    Section.guid,
+    Section.name,
+    Section.slug,
+    Section.description,
+    Section.items_per_feed,
+    Section.revision,
+    Section.created_at,
+)
+
+
+def read_section(
+    session: Session, section_id: int
+) -> Row[int, str, str, str, str, int, int, datetime] | None:
+    """The section's row for its feeds (section_head's fields, its window and revision), or
+    None. Plain columns, not the ORM object: this runs for every changed section, every tick."""
+    return session.connection().execute(_SECTION_FEED.where(Section.id == section_id)).first()
+
+
 def prepare_section(app: Flask, section_id: int, as_of: datetime) -> SectionDocs | None:
     """Read one section and render its three feeds as of a given instant (nothing written)."""
     config = app.config
     with transaction(app, write=False) as s:
-        # Plain columns, not the ORM object: this runs for every changed section, every tick.
-        section = (
-            s.connection()
-            .execute(
-                select(
-                    Section.id,
-                    Section.guid,
-                    Section.name,
-                    Section.slug,
-                    Section.description,
-                    Section.items_per_feed,
-                    Section.revision,
-                    Section.created_at,
-                ).where(Section.id == section_id)
-            )
-            .first()
-        )
+        section = read_section(s, section_id)
         if section is None:
             return None
         # Revision first: anything that lands after this read bumps it again.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
@@ -111,10 +111,15 @@ def prepare_topic(app: Flask, topic_id: int, as_of: datetime) -> TopicDocs | Non
 
 
 def render_topics(
-    app: Flask, topic_ids: Sequence[int], as_of: datetime, failures: dict[str, str]
+    app: Flask,
+    topic_ids: Sequence[int],
+    as_of: datetime,
+    failures: dict[str, str],
+    advance: Callable[[int], None] | None = None,
 ) -> Iterator[list[TopicDocs]]:
     """The due topics rendered, in batches of BATCH_TOPICS; one topic's failure is reported
     in failures ("topic:<id>") and never stops the others (its last good feeds stay served).
+    advance, when given, is told of each topic done (a full rebuild's progress).
 
     Many topics (a full rebuild) render in the section renderer's processes, in order.
     """
@@ -122,6 +127,8 @@ def render_topics(
     outcomes = renderpool.prepare_all(app, topic_ids, as_of, prepare_topic)
     try:
         for outcome in outcomes:
+            if advance is not None:
+                advance(1)
             if isinstance(outcome, renderpool.Failed):
                 log.error(
                     "rendering topic %s failed; its last good feeds stay served",
