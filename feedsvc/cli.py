@@ -133,7 +133,7 @@ def rebuild_feeds(everything: bool) -> None:
     _require_schema()
     if everything:  # long on a large archive: a bar on a terminal, a summary line otherwise
         with progress("Rebuilding every feed", rebuild_steps(_app()), unit="steps") as bar:
-            result = run_pass(_app(), full=True, advance=bar.advance)
+            result = run_pass(_app(), full=True, advance=bar.advance, rerender=True)
     else:
         result = run_pass(_app())
     click.echo(

@@ -303,15 +303,15 @@ def test_a_body_the_renderer_fails_on_never_stops_a_full_rebuild(
     broken = make_article(app, section, title="Broken")
     fine = make_article(app, section, title="Fine")
     _store_directly(app, fine, body_html='<p onclick="x">Text.</p>')
-    real = rerendering.render_markdown
+    real = rerendering.render_source
 
-    def fails_on_one(source: str, **kw: Any) -> str:
+    def fails_on_one(body_format: str, source: str, **kw: Any) -> str:
         if "broken" in source:  # a renderer bug this body alone meets
             raise RecursionError("maximum recursion depth exceeded")
-        return real(source, **kw)
+        return real(body_format, source, **kw)
 
     _store_directly(app, broken, body_source="A broken body.")
-    monkeypatch.setattr(rerendering, "render_markdown", fails_on_one)
+    monkeypatch.setattr(rerendering, "render_source", fails_on_one)
     kept = _stored_html(app, broken)
     caplog.set_level(logging.WARNING, logger=rerendering.__name__)
     for _ in range(2):

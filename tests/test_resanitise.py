@@ -203,3 +203,25 @@ def test_sanitising_what_render_body_made_changes_nothing(source: str) -> None:
     except ContentError:
         return
     assert sanitise(html, base_url=BASE_URL) == html
+
+
+def test_the_hourly_full_rebuild_renders_articles_again_only_after_a_policy_change(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    section = make_section(app, "World News")
+    article = make_article(app, section, "Council", body=SOURCE)
+    assert run_pass(app, full=True).articles_rerendered == 0  # clean already; policy noted
+    # A row changed behind the service's back is not looked at again every hour: with the
+    # policy unchanged, re-rendering a million bodies hourly would change nothing else.
+    _store_directly(app, article, body_html=DIRTY)
+    assert run_pass(app, full=True).articles_rerendered == 0
+    assert _stored(app, article)[0] == DIRTY
+    # A policy change (an upgrade, a narrower allow-list) does reach every stored row.
+    monkeypatch.setattr(content_html, "_ALLOWED_TAGS", content_html._ALLOWED_TAGS | {"mark"})
+    assert run_pass(app, full=True).articles_rerendered == 1
+    assert _stored(app, article)[0] == CLEAN
+    # And so does `rebuild-feeds --all`, whatever the policy.
+    _store_directly(app, article, body_html=DIRTY)
+    done = app.test_cli_runner().invoke(args=["rebuild-feeds", "--all"])
+    assert done.exit_code == 0, done.output
+    assert _stored(app, article)[0] == CLEAN

@@ -10,10 +10,11 @@ from datetime import datetime
 from functools import partial
 
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from feedsvc import rerendering
+from feedsvc.content import policy as content_policy
 from feedsvc.content.text import ContentError
 from feedsvc.publishing import archiveopen, archives, housekeeping, renderpool
 from feedsvc.publishing.changes import Due, pass_due
@@ -23,7 +24,7 @@ from feedsvc.publishing.store import Fenced, write_documents
 from feedsvc.publishing.topicfeeds import TopicDocs, render_topics
 from feedsvc.storage.archives import ArchiveScope
 from feedsvc.storage.db import transaction
-from feedsvc.storage.models import Article, Section, utcnow
+from feedsvc.storage.models import Article, Section, SiteState, utcnow
 from feedsvc.storage.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ def run_pass(
     record: Record | None = None,
     token: int | None = None,
     advance: Advance = _ignore,
+    rerender: bool = False,
 ) -> PassResult:
     """One publishing pass: each section isolated, so one bad section never stops the rest.
 
@@ -99,11 +101,18 @@ def run_pass(
     leader's fencing token, carried by every write: store.Fenced, raised when another
     scheduler has taken the lease since, ends the pass with nothing more stored. advance is
     told of each step done (see rebuild_steps), for a full rebuild's progress bar.
+
+    A full pass first renders every stored article again when the content policy changed
+    since that was last done (content/policy.py), or always with rerender (the CLI's --all).
     """
     started = time.perf_counter()
     work = Pass(app, now or utcnow(), started, record, token, advance)
     try:
-        if not full or rerender_articles(app, work.result, keep_leading, advance):
+        policy = _policy_to_apply(app, force=rerender) if full else None
+        if policy is None or rerender_articles(app, work.result, keep_leading, advance):
+            if policy is not None:  # every stored article now renders with it
+                with transaction(app) as s:
+                    s.execute(update(SiteState).values(content_policy=policy))
             with transaction(app, write=False) as s:
                 due = pass_due(s, work.now, full=full)
                 removed = housekeeping.deleted_sections(s)
@@ -126,6 +135,17 @@ def run_pass(
         with transaction(app) as s:
             record(s, work.result)
     return work.result
+
+
+def _policy_to_apply(app: Flask, *, force: bool) -> str | None:
+    """The content policy a full pass must render every stored article with, or None when
+    they all are already (and the pass was not asked to anyway)."""
+    policy = content_policy.fingerprint(int(app.config["BODY_HTML_MAX_BYTES"]))
+    if force:
+        return policy
+    with transaction(app, write=False) as s:
+        stored = s.scalar(select(SiteState.content_policy))
+    return None if stored == policy else policy
 
 
 def rerender_articles(

@@ -255,6 +255,9 @@ class SiteState(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     documents_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The content policy the stored bodies were last all rendered with (content/policy.py):
+    # a full rebuild renders every article again only when it differs.
+    content_policy: Mapped[str] = mapped_column(String(64), default="", server_default=text("''"))
 
 
 # The lease row of the publishing scheduler: the scheduler takes it, /healthz and /metrics
