@@ -79,12 +79,15 @@ def test_the_navigation_shows_what_the_role_may_use(
     assert nav_links(editor) == [
         "Articles",
         "New article",
+        "Import",
+        "Subscribers",
         "Sections",
         "Users",
         "API tokens",
         "Password",
     ]
-    assert nav_links(writer) == ["Articles", "New article", "Password"]
+    # Every account writes, imports into any section and reads the subscriber counts.
+    assert nav_links(writer) == ["Articles", "New article", "Import", "Subscribers", "Password"]
 
 
 def test_an_editor_writes_and_changes_articles(app: Flask, writer: FlaskClient) -> None:

@@ -83,7 +83,9 @@ def check_xml(data: bytes) -> Any:
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
-        log: Any = exc.error_log
+        # The parser's own log: the exception's may still hold an earlier parse's errors
+        # from this thread (libxml2's global log), which would refuse a forgivable feed.
+        log: Any = parser.error_log
         codes = {e.type for e in log} | {getattr(exc, "code", 0)}
         if not codes <= _UNDECLARED_ENTITY:
             raise FeedRefused(f"The feed is not well-formed XML ({exc.msg}).") from None
