@@ -220,6 +220,11 @@ def render_body(
     html = sanitise(markdown_to_html(text, max_bytes=max_html_bytes), base_url=base_url)
     # Sanitising can still add a little per element (rel="noopener noreferrer" on links, the
     # base URL on relative ones), so the stored result is measured again.
+    return _checked(html, max_html_bytes)
+
+
+def _checked(html: str, max_html_bytes: int) -> str:
+    """A sanitised body as stored: within its byte bound, and with something to read."""
     if len(html.encode()) > max_html_bytes:
         raise ContentError(OUTPUT_ERROR.format(limit=max_html_bytes))
     root = parse_fragment(html)
@@ -239,12 +244,7 @@ def render_html_body(
     text = clean_text(html_text).strip()
     check_length(text, "body", BODY_MAX)
     html = sanitise(text, base_url=base_url)
-    if len(html.encode()) > max_html_bytes:
-        raise ContentError(OUTPUT_ERROR.format(limit=max_html_bytes))
-    root = parse_fragment(html)
-    if not root.text_content().strip() and not root.xpath(".//img[@src]"):
-        raise ContentError("Body is required.")
-    return html
+    return _checked(html, max_html_bytes)
 
 
 def render_source(
