@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from feedsvc.publishing.changes import sections_due
@@ -16,23 +16,7 @@ from feedsvc.publishing.passes import run_pass
 from feedsvc.reading import feed_rows, published_everywhere, published_in_section
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import Article, Section, utcnow
-
-
-def _captured(app: Flask, run: Callable[[Session], object]) -> list[tuple[str, Any]]:
-    statements: list[tuple[str, Any]] = []
-    engine = database(app).engine
-
-    def capture(_conn: Any, _cursor: Any, sql: str, params: Any, *_rest: Any) -> None:
-        if sql.lstrip().upper().startswith("SELECT"):
-            statements.append((sql, params))
-
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
-        with transaction(app, write=False) as s:
-            run(s)
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
-    return statements
+from tests.support.queries import captured_selects
 
 
 @pytest.fixture
@@ -93,7 +77,7 @@ def _plan(app: Flask, sql: str, params: Any) -> str:
 def test_feed_queries_use_their_index(
     archive: Flask, name: str, run: Callable[[Session], object], index: str
 ) -> None:
-    [(sql, params)] = [st for st in _captured(archive, run) if "FROM articles" in st[0]][:1]
+    [(sql, params)] = [st for st in captured_selects(archive, run) if "FROM articles" in st[0]][:1]
     plan = _plan(archive, sql, params)
     print(f"{name}:\n{plan}")  # shown with -s: the plan itself, for the record
     assert index in plan, plan
@@ -105,7 +89,7 @@ def test_feed_queries_use_their_index(
 def test_the_tick_query_for_scheduled_articles_uses_an_index(archive: Flask) -> None:
     # On the archive's rows and statistics: on an empty table any index is as cheap.
     run_pass(archive)  # gives the sections a render time, so the scheduled-article query runs
-    statements = _captured(archive, lambda s: sections_due(s, utcnow()))
+    statements = captured_selects(archive, lambda s: sections_due(s, utcnow()))
     [(sql, params)] = [st for st in statements if "FROM articles" in st[0]]
     plan = _plan(archive, sql, params)
     print(plan)
@@ -138,7 +122,7 @@ def tagged(archive: Flask) -> Flask:
 def test_the_tag_feed_query_reads_its_index_in_order(tagged: Flask) -> None:
     from feedsvc.scopes import Scope, scope_rows
 
-    statements = _captured(tagged, lambda s: scope_rows(s, Scope("tag", 1), utcnow(), 50))
+    statements = captured_selects(tagged, lambda s: scope_rows(s, Scope("tag", 1), utcnow(), 50))
     [(sql, params)] = [st for st in statements if "article_topics" in st[0]]
     plan = _plan(tagged, sql, params)
     print(plan)
@@ -150,7 +134,7 @@ def test_the_tick_query_for_scheduled_tagged_articles_uses_an_index(tagged: Flas
     from feedsvc.topics import topics_due
 
     run_pass(tagged)  # gives the topics a render time, so the scheduled-article query runs
-    statements = _captured(tagged, lambda s: topics_due(s, utcnow()))
+    statements = captured_selects(tagged, lambda s: topics_due(s, utcnow()))
     [(sql, params)] = [st for st in statements if "FROM articles" in st[0]]
     plan = _plan(tagged, sql, params)
     print(plan)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from feedsvc import search
@@ -17,6 +17,7 @@ from feedsvc.search import matching, words
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import Article, Section, utcnow
 from tests.support.factories import BASE_URL, make_article, make_section
+from tests.support.queries import captured_selects
 
 
 def found(app: Flask, query: str) -> set[str]:
@@ -131,20 +132,7 @@ def test_search_combines_with_filters_and_pages(
 
 
 def _statements(app: Flask, run: Callable[[Session], object]) -> list[tuple[str, Any]]:
-    statements: list[tuple[str, Any]] = []
-    engine = database(app).engine
-
-    def capture(_conn: Any, _cursor: Any, sql: str, params: Any, *_rest: Any) -> None:
-        if sql.lstrip().upper().startswith("SELECT") and "FROM articles" in sql:
-            statements.append((sql, params))
-
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
-        with transaction(app, write=False) as s:
-            run(s)
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
-    return statements
+    return [st for st in captured_selects(app, run) if "FROM articles" in st[0]]
 
 
 def _plan(app: Flask, sql: str, params: Any) -> str:

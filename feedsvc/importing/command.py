@@ -9,7 +9,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from feedsvc.errors import NotFound
-from feedsvc.importing.fetch import SourceRefused, fetch_feed, is_url, read_file
+from feedsvc.importing.fetch import SourceRefused, fetch_configured, is_url, read_file
 from feedsvc.importing.parse import FeedRefused, ParsedFeed, parse_feed
 from feedsvc.importing.service import REFUSED, Report, run_import, section_id_of
 from feedsvc.progress import Progress
@@ -31,12 +31,7 @@ def load(app: Flask, source: str) -> ParsedFeed:
     config = app.config
     max_bytes = int(config["IMPORT_MAX_BYTES"])
     if is_url(source):
-        data = fetch_feed(
-            source,
-            max_bytes=max_bytes,
-            timeout=float(config["IMPORT_TIMEOUT"]),
-            allow_private=bool(config["IMPORT_ALLOW_PRIVATE"]),
-        )
+        data = fetch_configured(config, source)
         return parse_feed(data, url=source)
     return parse_feed(read_file(source, max_bytes=max_bytes))
 

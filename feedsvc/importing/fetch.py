@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from feedsvc import netguard
 
@@ -42,6 +43,17 @@ def fetch_feed(url: str, *, max_bytes: int, timeout: float, allow_private: bool)
             f"The feed could not be fetched: {answer.url} answered {answer.status}."
         )
     return answer.body
+
+
+def fetch_configured(config: Mapping[str, Any], url: str) -> bytes:
+    """fetch_feed within the IMPORT_* settings: the one reading of them, for the command and
+    the admin page alike."""
+    return fetch_feed(
+        url,
+        max_bytes=int(config["IMPORT_MAX_BYTES"]),
+        timeout=float(config["IMPORT_TIMEOUT"]),
+        allow_private=bool(config["IMPORT_ALLOW_PRIVATE"]),
+    )
 
 
 def read_stream(stream: BinaryIO, *, max_bytes: int, name: str = "The file") -> bytes:

@@ -18,7 +18,7 @@ from wtforms.validators import InputRequired
 
 from feedsvc import sections
 from feedsvc.errors import NotFound
-from feedsvc.importing.fetch import SourceRefused, fetch_feed, is_url, read_stream
+from feedsvc.importing.fetch import SourceRefused, fetch_configured, is_url, read_stream
 from feedsvc.importing.parse import FeedRefused, ParsedFeed, parse_feed
 from feedsvc.importing.service import (
     IMPORTED,
@@ -70,12 +70,7 @@ def _load(form: ImportForm) -> ParsedFeed:
         raise SourceRefused("Give a feed URL or choose a feed file.")
     if not is_url(url):
         raise SourceRefused("The feed URL must start with http:// or https://.")
-    data = fetch_feed(
-        url,
-        max_bytes=max_bytes,
-        timeout=float(config["IMPORT_TIMEOUT"]),
-        allow_private=bool(config["IMPORT_ALLOW_PRIVATE"]),
-    )
+    data = fetch_configured(config, url)
     return parse_feed(data, url=url)
 
 
