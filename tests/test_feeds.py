@@ -5,10 +5,9 @@ from __future__ import annotations
 import html
 import re
 import time
-from dataclasses import fields, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any
 
 import feedparser
 import pytest
@@ -17,35 +16,9 @@ from lxml import etree
 from feedsvc.feeds import CONTENT_TYPES, FORMATS, FRAGMENTS, FeedItem, FeedMeta, render
 from feedsvc.feeds.xmltext import xml_safe
 from tests.support.feedcheck import check_atom, check_json, check_rss, entries, feed_title
+from tests.support.feeditems import BAD, CHECKS, META, MIXED, T0, dirty, item
 
 A = "{http://www.w3.org/2005/Atom}"
-T0 = datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC)
-META = FeedMeta(
-    id="tag:news.example.org,2001:feed",
-    title="Example News",
-    description="Everything that happened",
-    home_url="https://news.example.org/",
-    self_url="https://news.example.org/feed",
-    language="en",
-    updated=T0,
-    author="Example Desk",
-    ttl_minutes=30,
-)
-
-
-def item(n: int, **changes: Any) -> FeedItem:
-    base = FeedItem(
-        id=f"tag:news.example.org,2001:article-{n}",
-        url=f"https://news.example.org/articles/{n}",
-        title=f"Article {n}",
-        content_html=f"<p>Body of article {n}.</p>",
-        summary=f"Summary {n}",
-        published=T0 - timedelta(days=n, hours=1),
-        updated=T0 - timedelta(days=n),
-        author=f"Writer {n}" if n % 2 else None,
-        category="World",
-    )
-    return replace(base, **changes)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -120,18 +93,6 @@ def test_non_ascii_text_arrives_as_utf8_characters(fmt: str) -> None:
     assert WORLD.encode("utf-8") in body and b"&#" not in body and b"\\u" not in body
 
 
-BAD = "\x00\x01\x08\x0b\x0c\x1f\ufffe\uffff\ud800\udfff"
-
-
-def dirty(obj: Any) -> Any:
-    """Return a copy of a FeedMeta/FeedItem with BAD characters around and inside every string."""
-    strings = {f.name: getattr(obj, f.name) for f in fields(obj)}
-    return replace(
-        obj,
-        **{k: f"{BAD}{v[:3]}{BAD}{v[3:]}{BAD}" for k, v in strings.items() if isinstance(v, str)},
-    )
-
-
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_characters_xml_forbids_are_removed_from_every_field(fmt: str) -> None:
     clean = item(1)
@@ -142,17 +103,6 @@ def test_characters_xml_forbids_are_removed_from_every_field(fmt: str) -> None:
     assert (got.title, got.summary, got.content) == ("Article 1", "Summary 1", clean.content_html)
     assert (got.author, got.tags) == ("Writer 1", ["World"])
     assert not any(ch.encode("utf-8", "surrogatepass") in body for ch in BAD)
-
-
-CHECKS = {"rss": check_rss, "atom": check_atom, "json": check_json}
-MIXED = [
-    item(1),
-    dirty(item(2)),
-    item(3, title="A & B < C", summary="<b>bold?</b>", author=None),
-    item(4, content_html="", summary=""),
-    item(5, content_html="<p>x]]>y</p>", summary=""),
-    item(6, title="  ", author="Ünïcødé 🗞 ﷽"),
-]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -11,6 +11,11 @@ from collections.abc import Hashable
 DEFAULT_BUDGET_BYTES = 32 * 1024 * 1024
 
 
+# A serialised entry and its stable digest (reuse.entry_digest), which the entry index of
+# every document it goes into records.
+Fragment = tuple[bytes, bytes]
+
+
 class FragmentCache:
     """A thread-safe LRU of serialised entries, bounded by their total size in bytes.
 
@@ -20,13 +25,13 @@ class FragmentCache:
 
     def __init__(self, budget_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
         self.budget_bytes = budget_bytes
-        self._entries: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._entries: OrderedDict[Hashable, Fragment] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: Hashable) -> bytes | None:
+    def get(self, key: Hashable) -> Fragment | None:
         with self._lock:
             value = self._entries.get(key)
             if value is None:
@@ -36,18 +41,19 @@ class FragmentCache:
             self.hits += 1
             return value
 
-    def put(self, key: Hashable, value: bytes) -> None:
-        if len(value) > self.budget_bytes:
+    def put(self, key: Hashable, value: Fragment) -> None:
+        size = len(value[0]) + len(value[1])
+        if size > self.budget_bytes:
             return
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
-                self._bytes -= len(old)
+                self._bytes -= len(old[0]) + len(old[1])
             self._entries[key] = value
-            self._bytes += len(value)
+            self._bytes += size
             while self._bytes > self.budget_bytes:
                 _, evicted = self._entries.popitem(last=False)
-                self._bytes -= len(evicted)
+                self._bytes -= len(evicted[0]) + len(evicted[1])
 
     def clear(self) -> None:
         with self._lock:

@@ -92,7 +92,7 @@ def _render_open(
                     within = (*above(scope, history.floor), at_most(scope, history.open_bound))
                     query = select(*FEED_COLUMNS).where(*published(scope, now, *within))
                     rows = page_rows(s, query.order_by(*newest(scope)))
-                docs += page_docs(config, scope, history, history.closed + 1, rows, None)
+                docs += page_docs(config, scope, history, history.closed + 1, rows, None, app)
     except Exception:
         log.exception("rendering the open archive pages failed; the next pass tries again")
         return []

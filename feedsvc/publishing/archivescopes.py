@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask import Flask
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -23,6 +24,7 @@ from feedsvc.publishing.snapshot import (
     render_formats,
     section_head,
     site_head,
+    stored_entries,
 )
 from feedsvc.publishing.topicfeeds import TOPIC_FEED_ITEMS, topic_head
 from feedsvc.reading import FeedRow
@@ -214,10 +216,19 @@ def page_docs(
     page: int,
     rows: tuple[list[FeedRow], dict[int, str]],
     max_age: int | None,
+    app: Flask | None = None,
 ) -> list[Rendered]:
-    """One archive page's documents in every format (closed pages carry max_age)."""
+    """One archive page's documents in every format (closed pages carry max_age).
+
+    With app, entries come from the stored page and subscription feed where unchanged: an
+    open page holds the items that just left the feed, rendered there already.
+    """
     site_url = config["SITE_URL"]
     paths = {fmt: urls.archive_doc_path(scope.base, page, fmt) for fmt in feeds.FORMATS}
     links = {fmt: history.page_links(site_url, scope.base, page, fmt) for fmt in feeds.FORMATS}
     items = feed_items(site_url, *rows)
-    return render_formats(config, paths, items, scope.head, links, max_age)
+    previous = None
+    if app is not None:
+        feed = {fmt: f"{scope.base}{urls.FEED_FILES[fmt]}" for fmt in feeds.FORMATS}
+        previous = stored_entries(app, paths, feed)
+    return render_formats(config, paths, items, scope.head, links, max_age, previous)

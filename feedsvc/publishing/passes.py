@@ -20,7 +20,7 @@ from feedsvc.publishing import archiveopen, archives, housekeeping, renderpool
 from feedsvc.publishing.changes import Due, pass_due
 from feedsvc.publishing.renderpool import Failed
 from feedsvc.publishing.snapshot import Rendered, SectionDocs, prepare_section, prepare_site
-from feedsvc.publishing.store import Fenced, write_documents
+from feedsvc.publishing.store import Fenced, digest_early, forget_early, write_documents
 from feedsvc.publishing.topicfeeds import TopicDocs, render_topics
 from feedsvc.storage.archives import ArchiveScope
 from feedsvc.storage.db import transaction
@@ -107,6 +107,7 @@ def run_pass(
     """
     started = time.perf_counter()
     work = Pass(app, now or utcnow(), started, record, token, advance)
+    work.early = not full
     try:
         policy = _policy_to_apply(app, force=rerender) if full else None
         if policy is None or rerender_articles(app, work.result, keep_leading, advance):
@@ -126,9 +127,11 @@ def run_pass(
                 work.result.failures["archive"] = plan.failure
             if work.render_sections(due.sections, keep_leading):
                 pages = archiveopen.render_open(app, plan, work.now, token=token)
+                work.digest_early(pages)
                 advance(len(plan.open_pages))
                 work.finish(due, pages, plan.on_commit)
     finally:
+        forget_early()
         work.result.seconds = time.perf_counter() - started
     if record is not None and not work.recorded:
         # Nothing was left to write, the last write failed, or the lease was lost.
@@ -223,6 +226,9 @@ class Pass:
         self.result = PassResult()
         self.recorded = False
         self.pending: list[SectionDocs] = []  # rendered, not yet stored
+        # A tick's documents nearly all change: their digests start as each feed is rendered
+        # (store.digest_early). A full pass leaves most documents as they were: not there.
+        self.early = False
 
     def render_sections(self, due: Sequence[int], keep_leading: KeepLeading | None) -> bool:
         """Render the due sections and store them in batches; False when the lease was lost."""
@@ -249,6 +255,7 @@ class Pass:
                 if outcome.value is None:  # deleted since the pass began
                     continue
                 self.pending.append(outcome.value)
+                self.digest_early(outcome.value.docs)
                 if (
                     len(self.pending) >= BATCH_SECTIONS
                     or sum(p.size for p in self.pending) >= BATCH_BYTES
@@ -273,10 +280,12 @@ class Pass:
                 log.exception("rendering the site-wide feeds failed")
                 self.result.failures["site"] = f"{type(exc).__name__}: {exc}"
             self.advance(1)
+            self.digest_early(site)
         # Tags and authors: stored in batches, the last one with the site's documents.
         held: list[TopicDocs] = []
         topics = render_topics(self.app, due.topics, self.now, self.result.failures, self.advance)
         for topic_batch in topics:
+            self.digest_early([doc for td in topic_batch for doc in td.docs])
             self.flush([], (), topics=held)
             held = topic_batch
         self.flush(
@@ -329,6 +338,10 @@ class Pass:
         self.result.topics_rendered.extend(t.topic_id for t in topics)
         if before_commit is not None:
             self.recorded = True  # committed with this write
+
+    def digest_early(self, docs: Sequence[Rendered]) -> None:
+        if self.early:
+            digest_early(docs)
 
     def _take_pending(self) -> list[SectionDocs]:
         batch = self.pending

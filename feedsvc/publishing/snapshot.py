@@ -19,8 +19,9 @@ from feedsvc.publishing import archivelinks
 from feedsvc.publishing.feedhints import feed_hints
 from feedsvc.publishing.topicopml import opml_groups
 from feedsvc.reading import FeedRow, feed_rows
+from feedsvc.storage.codec import gunzip
 from feedsvc.storage.db import transaction
-from feedsvc.storage.models import Section
+from feedsvc.storage.models import FeedDocument, Section
 
 # The feed-level date of a site with no articles at all: fixed, so output stays deterministic.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -34,6 +35,9 @@ class Rendered:
     content_type: str
     body: bytes
     max_age: int | None = None  # Cache-Control max-age of its own; None: one tick
+    # Which bytes of body render which item (feeds.reuse), stored beside it so a later
+    # render of the same feed, in any process, reuses the entries that did not change.
+    index: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -109,8 +113,13 @@ def render_formats(
     head: FeedHead,
     archive: Mapping[str, feeds.ArchiveLinks] | None = None,
     max_age: int | None = None,
+    previous: feeds.Previous | None = None,
 ) -> list[Rendered]:
-    """The items as RSS, Atom and JSON Feed; feed updated = the newest item's, never now()."""
+    """The items as RSS, Atom and JSON Feed; feed updated = the newest item's, never now().
+
+    previous (stored_entries) offers the feed's stored documents to take unchanged entries
+    from, when this process has not rendered them itself.
+    """
     updated = max((i.updated for i in items), default=head.fallback_updated)
     metas = {
         fmt: feeds.FeedMeta(
@@ -130,11 +139,41 @@ def render_formats(
         )
         for fmt, path in paths.items()
     }
-    bodies = feeds.render_all(metas, items)
+    documents = feeds.render_documents(metas, items, previous)
     return [
-        Rendered(path, feeds.CONTENT_TYPES[fmt], bodies[fmt], max_age)
+        Rendered(path, feeds.CONTENT_TYPES[fmt], doc.body, max_age, doc.index)
         for fmt, path in paths.items()
+        for doc in (documents[fmt],)
     ]
+
+
+_DOCUMENTS = FeedDocument.__table__.c
+
+
+def stored_entries(app: Flask, *feeds_paths: Mapping[str, str]) -> feeds.Previous:
+    """feeds.Previous from the documents at these paths (each a format → path map): one read
+    on first use, then each document decompressed when the renderer first asks for it."""
+    rows: dict[str, tuple[bytes, bytes]] | None = None
+    unpacked: dict[str, list[tuple[bytes, bytes]]] = {}
+
+    def previous(fmt: str) -> list[tuple[bytes, bytes]]:
+        nonlocal rows
+        if fmt in unpacked:
+            return unpacked[fmt]
+        if rows is None:
+            wanted = sorted({path for paths in feeds_paths for path in paths.values()})
+            with transaction(app, write=False) as s:
+                found = s.connection().execute(
+                    select(_DOCUMENTS.path, _DOCUMENTS.body_gzip, _DOCUMENTS.entry_index).where(
+                        _DOCUMENTS.path.in_(wanted), _DOCUMENTS.entry_index.is_not(None)
+                    )
+                )
+                rows = {path: (packed, index) for path, packed, index in found}
+        docs = [rows[paths[fmt]] for paths in feeds_paths if paths.get(fmt, "") in rows]
+        unpacked[fmt] = [(gunzip(packed), index) for packed, index in docs]
+        return unpacked[fmt]
+
+    return previous
 
 
 def deleted_entries(
@@ -186,7 +225,8 @@ def prepare_section(app: Flask, section_id: int, as_of: datetime) -> SectionDocs
             deleted=deleted_entries(s, config, tombstones.section_key(section.id), as_of),
         )
         links = history.subscription_links(config["SITE_URL"], urls.section_base(section.slug))
-        docs = render_formats(config, paths, items, head, links)
+        previous = stored_entries(app, paths)
+        docs = render_formats(config, paths, items, head, links, previous=previous)
     return SectionDocs(section_id, revision, as_of, docs)
 
 
@@ -245,7 +285,7 @@ def prepare_site(app: Flask, as_of: datetime, *, opml: bool = True) -> list[Rend
     paths = {fmt: urls.site_doc_path(fmt) for fmt in feeds.FORMATS}
     head = replace(site_head(config, first_created), deleted=deleted)
     links = history.subscription_links(site_url, "")
-    docs = render_formats(config, paths, items, head, links)
+    docs = render_formats(config, paths, items, head, links, previous=stored_entries(app, paths))
     if opml:
         entries = [
             OpmlEntry(

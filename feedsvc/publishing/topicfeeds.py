@@ -21,6 +21,7 @@ from feedsvc.publishing.snapshot import (
     deleted_entries,
     feed_items,
     render_formats,
+    stored_entries,
 )
 from feedsvc.scopes import Scope, scope_rows
 from feedsvc.storage.db import transaction
@@ -107,7 +108,9 @@ def prepare_topic(app: Flask, topic_id: int, as_of: datetime) -> TopicDocs | Non
         )
     links = history.subscription_links(site_url, urls.topic_base(topic.kind, topic.slug))
     paths = {fmt: urls.topic_doc_path(topic.kind, topic.slug, fmt) for fmt in feeds.FORMATS}
-    return TopicDocs(topic.id, revision, as_of, render_formats(config, paths, items, head, links))
+    previous = stored_entries(app, paths)
+    docs = render_formats(config, paths, items, head, links, previous=previous)
+    return TopicDocs(topic.id, revision, as_of, docs)
 
 
 def render_topics(

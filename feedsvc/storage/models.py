@@ -237,6 +237,10 @@ class FeedDocument(Base):
     # Cache-Control max-age in seconds for this document alone (a closed RFC 5005 archive
     # page never changes); NULL: the default of one scheduler tick.
     max_age: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The entry index (feedsvc.feeds.reuse): which bytes render which item, so the next render
+    # of this feed, in any process, takes unchanged entries from here. NULL: none kept.
+    # Deferred: nothing but that render ever reads it.
+    entry_index: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
 
     @property
     def body(self) -> bytes:
