@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -184,6 +184,31 @@ def _bump(session: Session, topic_ids: set[int]) -> None:
         )
 
 
+# A pass asks these every tick: built once, their values bound per call (changes.py).
+_EDITED = select(_TOPICS.c.id).where(_TOPICS.c.revision != _TOPICS.c.rendered_revision)
+_OLDEST_RENDER = select(func.min(_TOPICS.c.rendered_as_of))
+_ARTICLES = cast(Table, Article.__table__)
+_CAME_DUE = (
+    select(_LINKS.c.topic_id)
+    .select_from(_ARTICLES)
+    .join(_LINKS, _LINKS.c.article_id == _ARTICLES.c.id)
+    .join(_TOPICS, _TOPICS.c.id == _LINKS.c.topic_id)
+    .where(
+        _ARTICLES.c.status == STATUS_PUBLISHED,
+        _ARTICLES.c.publish_at > bindparam("low"),
+        _ARTICLES.c.publish_at <= bindparam("now"),
+        _ARTICLES.c.publish_at > _TOPICS.c.rendered_as_of,
+    )
+    .distinct()
+)
+_ALL = select(_TOPICS.c.id).order_by(_TOPICS.c.id)
+_NEVER_RENDERED = (
+    select(_TOPICS.c.id)
+    .where(_TOPICS.c.id.in_(bindparam("ids", expanding=True)), _TOPICS.c.rendered_as_of.is_(None))
+    .limit(1)
+)
+
+
 def topics_due(session: Session, now: datetime) -> list[int]:
     """Topics whose revision moved, or where a scheduled article came due since last render.
 
@@ -192,50 +217,24 @@ def topics_due(session: Session, now: datetime) -> list[int]:
     links by their primary key.
     """
     connection = session.connection()
-    moved = set(
-        connection.execute(
-            select(_TOPICS.c.id).where(_TOPICS.c.revision != _TOPICS.c.rendered_revision)
-        ).scalars()
-    )
-    low = connection.execute(select(func.min(_TOPICS.c.rendered_as_of))).scalar()
+    moved = set(connection.execute(_EDITED).scalars())
+    low = connection.execute(_OLDEST_RENDER).scalar()
     if low is not None:
-        articles = cast(Table, Article.__table__)
-        came_due = connection.execute(
-            select(_LINKS.c.topic_id)
-            .select_from(articles)
-            .join(_LINKS, _LINKS.c.article_id == articles.c.id)
-            .join(_TOPICS, _TOPICS.c.id == _LINKS.c.topic_id)
-            .where(
-                articles.c.status == STATUS_PUBLISHED,
-                articles.c.publish_at > low,
-                articles.c.publish_at <= now,
-                articles.c.publish_at > _TOPICS.c.rendered_as_of,
-            )
-            .distinct()
-        ).scalars()
-        moved.update(came_due)
+        moved.update(connection.execute(_CAME_DUE, {"low": low, "now": now}).scalars())
     return sorted(moved)
 
 
 def all_topics(session: Session) -> list[int]:
     """Every topic, for a full rebuild."""
-    return list(session.connection().execute(select(_TOPICS.c.id).order_by(_TOPICS.c.id)).scalars())
+    return list(session.connection().execute(_ALL).scalars())
 
 
 def new_topics(session: Session, topic_ids: Sequence[int]) -> bool:
     """Whether some of these topics were never rendered (the OPML list must name them)."""
     if not topic_ids:
         return False
-    return (
-        session.connection()
-        .execute(
-            select(_TOPICS.c.id)
-            .where(_TOPICS.c.id.in_(list(topic_ids)), _TOPICS.c.rendered_as_of.is_(None))
-            .limit(1)
-        )
-        .first()
-        is not None
-    )
+    found = session.connection().execute(_NEVER_RENDERED, {"ids": list(topic_ids)}).first()
+    return found is not None
 
 
 def find_topic(session: Session, kind: str, slug: str) -> Topic | None:

@@ -10,16 +10,18 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select, update
 
 from feedsvc.articles import delete_article, input_of, update_article
 from feedsvc.settings import SettingsError
+from feedsvc.storage.archives import ArchiveScope
 from feedsvc.storage.db import database, transaction
-from feedsvc.storage.models import Article
+from feedsvc.storage.models import Article, FeedDocument
 from tests.support.app import SITE_URL, make_app
 from tests.support.archived import bulk_articles, settle
 from tests.support.archivewalk import FILES, get, read, walk
 from tests.support.factories import BASE_URL, make_article, make_section
+from tests.support.published import publish
 
 WINDOW, PAGE, STEP = 25, 40, 5
 FEED = f"{SITE_URL}/sections/steps/atom.xml"
@@ -133,6 +135,38 @@ def test_editing_an_article_on_the_open_page_renders_it_again(
     settle(app)
     assert b"Fixed on the open page" in get(client, open_url).get_data()
     check_whole(app, client)
+
+
+def test_an_open_page_left_waiting_is_rendered_by_the_next_pass(
+    stepped: tuple[Flask, int],
+) -> None:
+    # As an upgrade leaves it (migration 0015): the open page flagged, its documents missing.
+    app, _section = stepped
+    client = app.test_client()
+    open_url = check_whole(app, client)[0]
+    page = open_url.removeprefix(f"{SITE_URL}/").rsplit("/", 1)[0]
+    with transaction(app) as s:
+        s.execute(delete(FeedDocument).where(FeedDocument.path.startswith(f"{page}/")))
+        s.execute(update(ArchiveScope).values(open_dirty=True))
+    publish(app)  # nothing else is due: the flag alone brings the page back
+    with transaction(app, write=False) as s:
+        stored = s.scalars(select(FeedDocument.path).where(FeedDocument.path.startswith(page)))
+        assert sorted(stored) == sorted(f"{page}/{name}" for name in FILES.values())
+    assert check_whole(app, client)[0] == open_url
+
+
+def test_a_waiting_open_page_of_a_feed_that_is_gone_is_dropped(
+    stepped: tuple[Flask, int],
+) -> None:
+    # A tag removed by hand from the database, its open page still waiting to be rendered.
+    app, _section = stepped
+    with transaction(app) as s:
+        s.execute(insert(ArchiveScope).values(feed_key="tag:999", open_page=True, open_dirty=True))
+    publish(app)  # no failure: the feed is skipped, its flag cleared
+    with transaction(app, write=False) as s:
+        flagged = s.scalars(select(ArchiveScope.feed_key).where(ArchiveScope.open_dirty)).all()
+    assert flagged == []
+    check_whole(app, app.test_client())
 
 
 def test_step_one_keeps_the_feed_at_exactly_its_window(database_url: str, tmp_path: Path) -> None:

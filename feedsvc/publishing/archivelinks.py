@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import Connection, and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from feedsvc import feeds, urls
@@ -109,36 +109,50 @@ def _above(rows: Sequence[K], key: Key | None) -> list[K]:
     return [r for r in rows if (r.publish_at, r.id) > key]
 
 
-# One indexed read on the Core connection (each pass asks it for every feed it renders): the
-# state and the newest closed page's bound, the floor.
+# Indexed reads on the Core connection (each pass asks them for every feed it renders): the
+# state and the newest closed page's bound, the floor; of one feed, or of several at once.
+_COLUMNS = (
+    ArchiveScope.closed,
+    ArchiveScope.open_page,
+    ArchiveScope.backlog,
+    ArchiveScope.fingerprint,
+    ArchiveScope.open_bound_publish_at,
+    ArchiveScope.open_bound_id,
+    ArchiveScope.open_dirty,
+    ArchivePage.bound_publish_at,
+    ArchivePage.bound_id,
+)
+_FLOOR = and_(
+    ArchivePage.feed_key == ArchiveScope.feed_key,
+    ArchivePage.page == ArchiveScope.closed,
+)
 _STATE = (
-    select(
-        ArchiveScope.closed,
-        ArchiveScope.open_page,
-        ArchiveScope.backlog,
-        ArchiveScope.fingerprint,
-        ArchiveScope.open_bound_publish_at,
-        ArchiveScope.open_bound_id,
-        ArchiveScope.open_dirty,
-        ArchivePage.bound_publish_at,
-        ArchivePage.bound_id,
-    )
-    .outerjoin(
-        ArchivePage,
-        and_(
-            ArchivePage.feed_key == ArchiveScope.feed_key,
-            ArchivePage.page == ArchiveScope.closed,
-        ),
-    )
+    select(*_COLUMNS)
+    .outerjoin(ArchivePage, _FLOOR)
     .where(ArchiveScope.feed_key == bindparam("key"))
+)
+_STATES = (
+    select(ArchiveScope.feed_key, *_COLUMNS)
+    .outerjoin(ArchivePage, _FLOOR)
+    .where(ArchiveScope.feed_key.in_(bindparam("keys", expanding=True)))
 )
 
 
 def read_state(session: Session, key: str) -> History:
     """The feed's archive state as stored; History() for a feed never archived."""
     row = session.connection().execute(_STATE, {"key": key}).first()
-    if row is None:
-        return History()
+    return History() if row is None else _history(row)
+
+
+def read_states(c: Connection, keys: Sequence[str]) -> dict[str, History]:
+    """read_state for several feeds in one statement."""
+    found = dict.fromkeys(keys, History())
+    for row in c.execute(_STATES, {"keys": list(keys)}):
+        found[row[0]] = _history(row[1:])
+    return found
+
+
+def _history(row: Sequence[Any]) -> History:
     closed, open_page, backlog, fingerprint, open_at, open_id, open_dirty, bound_at, bound_id = row
     floor = (bound_at, bound_id) if closed and bound_at is not None else None
     open_bound = (open_at, open_id) if open_at is not None and open_id is not None else None

@@ -15,24 +15,14 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from flask import Flask
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from feedsvc.publishing.archivelinks import History
-from feedsvc.publishing.archives import Plan
-from feedsvc.publishing.archivescopes import (
-    Scope,
-    above,
-    at_most,
-    newest,
-    page_docs,
-    page_rows,
-    published,
-)
+from feedsvc.publishing.archives import Plan, opened
+from feedsvc.publishing.archivescopes import Scope, page_docs, page_rows
 from feedsvc.publishing.snapshot import Rendered
 from feedsvc.publishing.store import Fenced, write_documents
-from feedsvc.reading import FEED_COLUMNS, FeedRow
-from feedsvc.storage.archives import ArchiveScope
+from feedsvc.reading import FeedRow
 from feedsvc.storage.db import transaction
 
 log = logging.getLogger(__name__)
@@ -40,14 +30,6 @@ log = logging.getLogger(__name__)
 # Open pages rendered per batch: a first start or a full rebuild renders one per feed, and
 # holding a thousand feeds' pages at once would multiply the scheduler's memory.
 OPEN_BATCH = 50
-
-
-def rendered(session: Session, keys: Sequence[str]) -> None:
-    """In the transaction that stores their open pages: those pages are up to date."""
-    if keys:
-        session.connection().execute(
-            update(ArchiveScope).where(ArchiveScope.feed_key.in_(keys)).values(open_dirty=False)
-        )
 
 
 def render_open(
@@ -64,7 +46,7 @@ def render_open(
             keys = [scope.key for scope, _ in batch] if docs else []
 
             def mark(session: Session, _changed: int, keys: list[str] = keys) -> None:
-                rendered(session, keys)
+                opened(session, keys)
 
             write_documents(app, [], docs, token=token, before_commit=mark)
         except Fenced:
@@ -85,13 +67,12 @@ def _render_open(
     docs: list[Rendered] = []
     try:
         with transaction(app, write=False) as s:
+            c = s.connection()
             for scope, history in open_pages:
                 if history.open_bound is None:  # fewer than a step past the window: empty
                     rows: tuple[list[FeedRow], dict[int, str]] = ([], {})
                 else:
-                    within = (*above(scope, history.floor), at_most(scope, history.open_bound))
-                    query = select(*FEED_COLUMNS).where(*published(scope, now, *within))
-                    rows = page_rows(s, query.order_by(*newest(scope)))
+                    rows = page_rows(c, scope, now, history.floor, history.open_bound)
                 docs += page_docs(config, scope, history, history.closed + 1, rows, None, app)
     except Exception:
         log.exception("rendering the open archive pages failed; the next pass tries again")

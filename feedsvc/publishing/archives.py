@@ -1,6 +1,6 @@
 """RFC 5005 §4 archived feeds: close fixed pages of older items, render the pages that changed.
 
-A feed ("scope": the site, a section, a tag or an author; archivescopes.SCOPES) shows its
+A feed ("scope": the site, a section, a tag or an author; archivescopes.read_scopes) shows its
 newest items in its subscription document; everything older sits in archive pages. A closed
 page holds the scope's published items whose (publish_at, id) key lies above the previous
 page's stored bound and at most its own: bounds never move, so adding or deleting an article
@@ -23,34 +23,82 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
-from feedsvc.publishing.archivelinks import History, Key, read_state, step_for
+from feedsvc.publishing.archiveclosed import render_closed
+from feedsvc.publishing.archivelinks import History, read_states, step_for
 from feedsvc.publishing.archivescopes import (
     Scope,
-    above,
-    at_most,
+    ScopeMap,
     count_above,
     due_keys,
     fingerprint,
     held_open,
-    newest,
     nth_above,
-    oldest,
-    page_docs,
-    page_rows,
-    published,
-    scope_of,
+    read_scopes,
 )
 from feedsvc.publishing.changes import Due
-from feedsvc.publishing.snapshot import Rendered
-from feedsvc.publishing.store import Fenced, write_documents
-from feedsvc.reading import FEED_COLUMNS
+from feedsvc.publishing.store import Fenced
 from feedsvc.storage.archives import ArchivePage, ArchiveScope, ArchiveTouch
 from feedsvc.storage.db import transaction
 
 log = logging.getLogger(__name__)
+# Feeds whose scopes and states one statement reads (a backfill goes through thousands).
+CHUNK = 100
+Write = tuple[Any, dict[str, Any]]  # a statement built once, and the values it runs with
+
+# Built once, values bound per call (publishing/archivequeries.py says why).
+_TOUCHES = select(
+    ArchiveTouch.id, ArchiveTouch.feed_key, ArchiveTouch.publish_at, ArchiveTouch.article_id
+)
+_DIRTY_PAGES = select(ArchivePage.feed_key).where(ArchivePage.dirty).distinct()
+_FLAGGED = select(ArchiveScope.feed_key, ArchiveScope.open_dirty, ArchiveScope.backlog).where(
+    or_(ArchiveScope.open_dirty, ArchiveScope.backlog)
+)
+_at: BindParameter[Any] = bindparam("at")
+_TOUCHED_PAGE = (
+    select(ArchivePage.page)
+    .where(
+        ArchivePage.feed_key == bindparam("key"),
+        or_(
+            ArchivePage.bound_publish_at > _at,
+            and_(ArchivePage.bound_publish_at == _at, ArchivePage.bound_id >= bindparam("ident")),
+        ),
+    )
+    .order_by(ArchivePage.page)
+    .limit(1)
+)
+_DIRTY_PAGE_SET = (
+    update(ArchivePage)
+    .where(
+        ArchivePage.feed_key == bindparam("key"),
+        ArchivePage.page.in_(bindparam("pages", expanding=True)),
+    )
+    .values(dirty=True)
+)
+_DIRTY_FEED = update(ArchivePage).where(ArchivePage.feed_key == bindparam("key")).values(dirty=True)
+_NEW_PAGE = insert(ArchivePage)
+_SET_STATE = update(ArchiveScope).where(ArchiveScope.feed_key == bindparam("key"))
+_NEW_STATE = insert(ArchiveScope)
+_DONE_TOUCHES = delete(ArchiveTouch).where(ArchiveTouch.id.in_(bindparam("ids", expanding=True)))
+_OPENED = (
+    update(ArchiveScope)
+    .where(ArchiveScope.feed_key.in_(bindparam("keys", expanding=True)))
+    .values(open_dirty=False)
+)
+# The writes after which some closed page waits to be rendered.
+_DIRTYING = (_NEW_PAGE, _DIRTY_PAGE_SET, _DIRTY_FEED)
 
 
 @dataclass
@@ -67,15 +115,14 @@ class Plan:
         """Inside the pass's last write: the touches it drained are done with, and the open
         pages stored with it are up to date."""
         if self.touches:
-            session.connection().execute(
-                delete(ArchiveTouch).where(ArchiveTouch.id.in_(self.touches))
-            )
-        if self.opened:
-            session.connection().execute(
-                update(ArchiveScope)
-                .where(ArchiveScope.feed_key.in_(self.opened))
-                .values(open_dirty=False)
-            )
+            session.connection().execute(_DONE_TOUCHES, {"ids": self.touches})
+        opened(session, self.opened)
+
+
+def opened(session: Session, keys: Sequence[str]) -> None:
+    """In the transaction that stores their open pages: those pages are up to date."""
+    if keys:
+        session.connection().execute(_OPENED, {"keys": list(keys)})
 
 
 def advance(app: Flask, due: Due, now: datetime, *, token: int | None) -> Plan:
@@ -101,60 +148,50 @@ def _advance(app: Flask, due: Due, now: datetime, token: int | None) -> Plan:
     moved_sections, moved_topics = set[int](), set[int]()
     site_moved = False
     plan = Plan(due)
-    # Read first: a tick with nothing for the archives opens no write transaction.
+    # Reads only here; what must be written (rare: a page closes, an old article was edited)
+    # is collected and written in one transaction afterwards: a tick with nothing for the
+    # archives opens no write transaction.
+    writes: list[Write] = []
     with transaction(app, write=False) as s:
         c = s.connection()
         touches: dict[str, list[tuple[int, datetime, int]]] = defaultdict(list)
-        for touch_id, key, at, article_id in c.execute(
-            select(
-                ArchiveTouch.id,
-                ArchiveTouch.feed_key,
-                ArchiveTouch.publish_at,
-                ArchiveTouch.article_id,
-            )
-        ):
+        for touch_id, key, at, article_id in c.execute(_TOUCHES):
             touches[key].append((touch_id, at, article_id))
         # Feeds with work now first (their subscription documents render in this pass, or a
         # page of theirs waits to be rendered again), then those with pages left to close.
-        keys = due_keys(s, due)
-        dirty = set(
-            c.execute(select(ArchivePage.feed_key).where(ArchivePage.dirty).distinct()).scalars()
-        )
+        keys, scopes = due_keys(c, config, due)
+        dirty_pages = set(c.execute(_DIRTY_PAGES).scalars())
         # Open pages waiting to be rendered: flagged by an earlier pass whose store failed,
         # or by an upgrade (migration 0015). A feed still backfilling renders none: it waits
         # its turn with the backlog below, within the pass's page budget.
-        dirty |= set(
-            c.execute(
-                select(ArchiveScope.feed_key).where(ArchiveScope.open_dirty, ~ArchiveScope.backlog)
-            ).scalars()
-        )
-        keys += sorted((set(touches) | dirty) - set(keys))
+        open_dirty, backlog = set[str](), set[str]()
+        for key, is_open_dirty, in_backlog in c.execute(_FLAGGED):
+            if in_backlog:
+                backlog.add(key)
+            elif is_open_dirty:
+                open_dirty.add(key)
+        keys += sorted((set(touches) | dirty_pages | open_dirty) - set(keys))
         urgent = len(keys)
-        keys += sorted(
-            set(c.execute(select(ArchiveScope.feed_key).where(ArchiveScope.backlog)).scalars())
-            - set(keys)
-        )
-    if not keys:
-        return plan
-    # Reads only here; what must be written (rare: a page closes, an old article was edited)
-    # is collected and written in one transaction afterwards.
-    writes: list[Any] = []
-    with transaction(app, write=False) as s:
+        keys += sorted(backlog - set(keys))
+        if not keys:
+            return plan
+        states: dict[str, History] = {}
         for position, key in enumerate(keys):
             if position >= urgent and budget <= 0:
                 del keys[position:]  # the rest of the backlog waits for the next passes
                 break
-            scope = scope_of(s, config, key)
-            before = read_state(s, key)
+            if key not in states:
+                _read_ahead(c, config, keys[position : position + CHUNK], scopes, states)
+            scope, before = scopes[key], states[key]
             if scope is None:
                 if before.open_dirty:  # gone (a deleted tag): nothing left to render
-                    writes.append(_state_update(key, open_dirty=False))
+                    writes.append((_SET_STATE, {"key": key, "open_dirty": False}))
                 continue
             touched = touches.get(key, ())
-            writes += _mark_touched(s, key, before, touched)
+            writes += _mark_touched(c, key, before, touched)
             print_ = fingerprint(config, scope)
             sizes = (page_items, step)
-            state, budget = _close(s, scope, before, now, sizes, budget, print_, writes)
+            state, budget = _close(c, scope, before, now, sizes, budget, print_, writes)
             state = _open_state(state, before, touched, full=due.full)
             _write_state(key, state, before, writes)
             if state.newest_page != before.newest_page or state.open_bound != before.open_bound:
@@ -168,15 +205,18 @@ def _advance(app: Flask, due: Due, now: datetime, token: int | None) -> Plan:
             if state.open_page and not state.backlog and state.open_dirty:
                 plan.open_pages.append((scope, state))
     plan.touches = [t[0] for ts in touches.values() for t in ts]
+    # Some closed page waits to be rendered: one flagged before, or by a write of this pass.
+    pages_dirty = bool(dirty_pages) or any(w[0] in _DIRTYING for w in writes)
     if writes:
         if plan.touches:  # done with here already
-            writes.append(delete(ArchiveTouch).where(ArchiveTouch.id.in_(plan.touches)))
+            writes.append((_DONE_TOUCHES, {"ids": plan.touches}))
             plan.touches = []
         with transaction(app) as s:
-            for statement in writes:
-                s.connection().execute(statement)
-    if dirty or writes:  # else no page waits to be rendered: not even asked
-        _render_closed(app, keys, now, int(config["ARCHIVE_PAGES_PER_PASS"]), token)
+            c = s.connection()
+            for statement, values in writes:
+                c.execute(statement, values)
+    if pages_dirty:  # else no page waits to be rendered: not even asked
+        render_closed(app, keys, now, int(config["ARCHIVE_PAGES_PER_PASS"]), token)
     if moved_sections or site_moved or moved_topics:
         plan.due = replace(
             due,
@@ -187,9 +227,21 @@ def _advance(app: Flask, due: Due, now: datetime, token: int | None) -> Plan:
     return plan
 
 
+def _read_ahead(
+    c: Connection,
+    config: Any,
+    keys: Sequence[str],
+    scopes: ScopeMap,
+    states: dict[str, History],
+) -> None:
+    """The next feeds' stored states and scopes (those not known yet), a statement each."""
+    states.update(read_states(c, keys))
+    scopes.update(read_scopes(c, config, [k for k in keys if k not in scopes]))
+
+
 def _mark_touched(
-    s: Session, key: str, history: History, touched: Sequence[tuple[int, datetime, int]]
-) -> list[Any]:
+    c: Connection, key: str, history: History, touched: Sequence[tuple[int, datetime, int]]
+) -> list[Write]:
     """Marking dirty the closed pages holding the touched placements (above the floor: none)."""
     floor = history.floor
     if floor is None:
@@ -198,42 +250,26 @@ def _mark_touched(
     for _id, at, article_id in touched:
         if (at, article_id) > floor:
             continue  # the open page or the subscription document: rendered anyway
-        page = s.scalar(
-            select(ArchivePage.page)
-            .where(
-                ArchivePage.feed_key == key,
-                or_(
-                    ArchivePage.bound_publish_at > at,
-                    and_(ArchivePage.bound_publish_at == at, ArchivePage.bound_id >= article_id),
-                ),
-            )
-            .order_by(ArchivePage.page)
-            .limit(1)
-        )
+        page = c.execute(_TOUCHED_PAGE, {"key": key, "at": at, "ident": article_id}).scalar()
         if page is not None:
             pages.add(page)
     if not pages:
         return []
-    return [
-        update(ArchivePage)
-        .where(ArchivePage.feed_key == key, ArchivePage.page.in_(sorted(pages)))
-        .values(dirty=True)
-    ]
+    return [(_DIRTY_PAGE_SET, {"key": key, "pages": sorted(pages)})]
 
 
 def _close(
-    s: Session,
+    c: Connection,
     scope: Scope,
     history: History,
     now: datetime,
     sizes: tuple[int, int],
     budget: int,
     print_: str,
-    writes: list[Any],
+    writes: list[Write],
 ) -> tuple[History, int]:
     """Close pages while the items past the subscription window fill one; return the state
     (its open bound and flag as before: _open_state settles them)."""
-    c = s.connection()
     page_items, step = sizes
     closed, floor = history.closed, history.floor
     # The oldest page_items items above the floor are past the window when at least
@@ -242,23 +278,19 @@ def _close(
     count = count_above(c, scope, now, floor, reach)
     closable = count >= reach
     while budget > 0 and closable:
-        bound = c.execute(
-            select(*scope.order[1:])
-            .where(*published(scope, now, *above(scope, floor)))
-            .order_by(*oldest(scope))
-            .offset(page_items - 1)
-            .limit(1)
-        ).one()
+        new_floor = nth_above(c, scope, now, floor, page_items)
         closed += 1
-        assert bound[0] is not None  # published articles have a publish time
-        new_floor: Key = (bound[0], bound[1])
+        assert new_floor[0] is not None  # published articles have a publish time
         writes.append(
-            insert(ArchivePage).values(
-                feed_key=scope.key,
-                page=closed,
-                bound_publish_at=new_floor[0],
-                bound_id=new_floor[1],
-                dirty=True,
+            (
+                _NEW_PAGE,
+                {
+                    "feed_key": scope.key,
+                    "page": closed,
+                    "bound_publish_at": new_floor[0],
+                    "bound_id": new_floor[1],
+                    "dirty": True,
+                },
             )
         )
         budget -= 1
@@ -278,9 +310,7 @@ def _close(
     )
     if print_ != history.fingerprint and history.closed:
         # The feed's title, path or the site's address changed: every page says it.
-        writes.append(
-            update(ArchivePage).where(ArchivePage.feed_key == scope.key).values(dirty=True)
-        )
+        writes.append((_DIRTY_FEED, {"key": scope.key}))
     return state, budget
 
 
@@ -306,11 +336,7 @@ def _open_state(
     return replace(state, open_dirty=state.open_dirty or changed or inside or full)
 
 
-def _state_update(key: str, **values: Any) -> Any:
-    return update(ArchiveScope).where(ArchiveScope.feed_key == key).values(**values)
-
-
-def _write_state(key: str, state: History, before: History, writes: list[Any]) -> None:
+def _write_state(key: str, state: History, before: History, writes: list[Write]) -> None:
     """Store the feed's state when it changed (one statement, in the pass's archive write)."""
     fields = ("closed", "open_page", "backlog", "fingerprint", "open_bound", "open_dirty")
     if all(getattr(state, f) == getattr(before, f) for f in fields):
@@ -327,56 +353,6 @@ def _write_state(key: str, state: History, before: History, writes: list[Any]) -
     }
     # A stored state always has its fingerprint: none means no row yet.
     if before.fingerprint:
-        writes.append(_state_update(key, **values))
+        writes.append((_SET_STATE, {"key": key, **values}))
     else:
-        writes.append(insert(ArchiveScope).values(feed_key=key, **values))
-
-
-def _render_closed(
-    app: Flask, keys: Sequence[str], now: datetime, budget: int, token: int | None
-) -> None:
-    """Render (at most budget of) the active feeds' dirty closed pages and store them."""
-    if not keys:
-        return
-    config = app.config
-    docs: list[Rendered] = []
-    with transaction(app, write=False) as s:
-        dirty = s.execute(
-            select(ArchivePage.feed_key, ArchivePage.page)
-            .where(ArchivePage.feed_key.in_(keys), ArchivePage.dirty)
-            .order_by(ArchivePage.feed_key, ArchivePage.page)
-            .limit(budget)
-        ).all()
-        if not dirty:
-            return
-        scopes: dict[str, tuple[Scope | None, History]] = {}
-        for key, page in dirty:
-            if key not in scopes:
-                scopes[key] = (scope_of(s, config, key), read_state(s, key))
-            scope, history = scopes[key]
-            if scope is None:
-                continue
-            bounds: dict[int, Key] = {
-                p: (at, i)
-                for p, at, i in s.execute(
-                    select(
-                        ArchivePage.page, ArchivePage.bound_publish_at, ArchivePage.bound_id
-                    ).where(ArchivePage.feed_key == key, ArchivePage.page.in_([page - 1, page]))
-                )
-            }
-            within = (at_most(scope, bounds[page]), *above(scope, bounds.get(page - 1)))
-            query = select(*FEED_COLUMNS).where(*published(scope, now, *within))
-            query = query.order_by(*newest(scope))
-            max_age = int(config["ARCHIVE_MAX_AGE"])
-            docs += page_docs(config, scope, history, page, page_rows(s, query), max_age)
-
-    def mark(session: Session, _changed: int) -> None:
-        c = session.connection()
-        for key, page in dirty:
-            c.execute(
-                update(ArchivePage)
-                .where(ArchivePage.feed_key == key, ArchivePage.page == page)
-                .values(dirty=False)
-            )
-
-    write_documents(app, [], docs, token=token, before_commit=mark)
+        writes.append((_NEW_STATE, {"feed_key": key, **values}))

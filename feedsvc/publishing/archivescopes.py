@@ -1,26 +1,27 @@
-"""Which articles an archived feed holds: its scope (site, section, ...) and its key order."""
+"""Which articles an archived feed holds: its scope (site, section, ...), its pages' rows."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from feedsvc import archiving, feeds, scopes, urls
-from feedsvc.limits import STATUS_PUBLISHED
+from feedsvc.publishing import archivequeries
 from feedsvc.publishing.archivelinks import History, Key
 from feedsvc.publishing.changes import Due
 from feedsvc.publishing.snapshot import (
+    SECTION_FEED,
     FeedHead,
     Rendered,
     feed_items,
-    read_section,
     render_formats,
     section_head,
     site_head,
@@ -28,8 +29,8 @@ from feedsvc.publishing.snapshot import (
 )
 from feedsvc.publishing.topicfeeds import TOPIC_FEED_ITEMS, topic_head
 from feedsvc.reading import FeedRow
-from feedsvc.storage.models import Article, Section
-from feedsvc.storage.topics import AUTHOR, TAG, ArticleTopic, Topic
+from feedsvc.storage.models import Section
+from feedsvc.storage.topics import AUTHOR, TAG, Topic
 
 
 @dataclass(frozen=True)
@@ -39,139 +40,124 @@ class Scope:
     key: str  # "site", "section:<id>", "tag:<id>", "author:<id>" (feedsvc/scopes.py)
     base: str  # document path prefix: "", "sections/<slug>/", "tags/<slug>/", ...
     window: int  # items in the subscription document
-    where: tuple[ColumnElement[bool], ...]  # narrows the published articles to the scope's
     head: FeedHead
     section_id: int | None = None  # the section whose feeds link to it, None for the site
     topic_id: int | None = None  # the tag or author whose feeds link to it
-    # (status, publish_at, id) columns its queries filter and order on: the articles' own,
-    # or a topic's copies in article_topics, so that a tag's pages read one range of
-    # ix_article_topics_feed rather than walk every article of the site.
-    order: tuple[Any, Any, Any] = (Article.status, Article.publish_at, Article.id)
+
+    @property
+    def kind(self) -> str:
+        """Which statements read its articles (archivequeries: site, section or topic)."""
+        if self.topic_id is not None:
+            return archivequeries.TOPIC
+        return archivequeries.SITE if self.section_id is None else archivequeries.SECTION
+
+    @property
+    def scope_id(self) -> int | None:
+        """The section's or topic's id its statements bind (None for the site)."""
+        return self.section_id if self.topic_id is None else self.topic_id
 
 
-def _section_scope(session: Session, config: Mapping[str, Any], ident: str) -> Scope | None:
-    row = read_section(session, int(ident))
-    if row is None:
-        return None
+ScopeMap = dict[str, Scope | None]  # by key; None: the feed is gone (or the key not understood)
+
+# Read on the Core connection, several feeds per statement: a pass asks them for every feed
+# whose archive it advances.
+_FIRST_SECTION = select(Section.created_at).order_by(Section.created_at).limit(1)
+_SECTIONS = SECTION_FEED.where(Section.id.in_(bindparam("ids", expanding=True)))
+_TOPICS = (
+    select(Topic.id, Topic.kind, Topic.name, Topic.slug, Topic.created_at)
+    .where(Topic.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Topic.id)
+)
+_SECTION_NAMES = select(Section.id, Section.name).where(
+    Section.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def _section_scope(config: Mapping[str, Any], row: Any) -> Scope:
     return Scope(
         archiving.section_key(row.id),
         urls.section_base(row.slug),
         row.items_per_feed,
-        (Article.section_id == row.id,),
         section_head(config, row),
         section_id=row.id,
     )
 
 
-def _topic_scope(
-    session: Session, config: Mapping[str, Any], ident: str, kind: str
-) -> Scope | None:
+def _topic_scope(config: Mapping[str, Any], topic: Any) -> Scope:
     """A tag's or author's feed: the articles linked to the topic, ordered by the links'
     copies of their status and publish time (kept in step by every save), as its feed is."""
-    topic = (
-        session.connection()
-        .execute(
-            select(Topic.id, Topic.kind, Topic.name, Topic.slug, Topic.created_at).where(
-                Topic.id == int(ident)
-            )
-        )
-        .first()
-    )
-    if topic is None or topic.kind != kind:
-        return None
     return Scope(
         scopes.Scope(topic.kind, topic.id).key,
         urls.topic_base(topic.kind, topic.slug),
         TOPIC_FEED_ITEMS,
-        (ArticleTopic.topic_id == topic.id, ArticleTopic.article_id == Article.id),
         topic_head(config, topic),
         topic_id=topic.id,
-        order=(ArticleTopic.status, ArticleTopic.publish_at, ArticleTopic.article_id),
     )
 
 
-def _tag_scope(session: Session, config: Mapping[str, Any], ident: str) -> Scope | None:
-    return _topic_scope(session, config, ident, TAG)
-
-
-def _author_scope(session: Session, config: Mapping[str, Any], ident: str) -> Scope | None:
-    return _topic_scope(session, config, ident, AUTHOR)
-
-
-# Scope kinds by the key's prefix ("section:12" → "section", "tag:7" → "tag").
-SCOPES: dict[str, Callable[[Session, Mapping[str, Any], str], Scope | None]] = {
-    "section": _section_scope,
-    TAG: _tag_scope,
-    AUTHOR: _author_scope,
-}
-
-
-def due_keys(session: Session, due: Due) -> list[str]:
-    """The keys of the feeds a pass renders: their archives advance first. A topic's key
-    needs its kind: read for the due topics only, never for all of them."""
+def due_keys(c: Connection, config: Mapping[str, Any], due: Due) -> tuple[list[str], ScopeMap]:
+    """The keys of the feeds a pass renders: their archives advance first; with the scopes of
+    the due topics, read in the same statement. A topic's key needs its kind: read for the due
+    topics only, never for all of them."""
     keys = [archiving.section_key(i) for i in due.sections]
     keys += [archiving.SITE_KEY] if due.site else []
+    found: ScopeMap = {}
     if due.topics:
-        keys += [
-            scopes.Scope(kind, i).key
-            for i, kind in session.connection().execute(
-                select(Topic.id, Topic.kind).where(Topic.id.in_(due.topics)).order_by(Topic.id)
-            )
-        ]
-    return keys
+        for topic in c.execute(_TOPICS, {"ids": list(due.topics)}):
+            scope = _topic_scope(config, topic)
+            keys.append(scope.key)
+            found[scope.key] = scope
+    return keys, found
+
+
+def read_scopes(c: Connection, config: Mapping[str, Any], keys: Sequence[str]) -> ScopeMap:
+    """The scopes these keys name, None for one that no longer exists (or is not understood):
+    one statement per kind of feed, whatever the number of keys."""
+    found: ScopeMap = dict.fromkeys(keys)
+    sections: dict[int, list[str]] = defaultdict(list)
+    topics: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for key in keys:
+        if key == archiving.SITE_KEY:
+            first = c.execute(_FIRST_SECTION).scalar()
+            site = Scope(key, "", int(config["SITE_FEED_ITEMS"]), site_head(config, first))
+            found[key] = site
+            continue
+        kind, _, ident = key.partition(":")
+        if kind == scopes.SECTION and ident.isdigit():
+            sections[int(ident)].append(key)
+        elif kind in (TAG, AUTHOR) and ident.isdigit():
+            topics[int(ident)].append((key, kind))
+    if sections:
+        for row in c.execute(_SECTIONS, {"ids": sorted(sections)}):
+            for key in sections[row.id]:
+                found[key] = _section_scope(config, row)
+    if topics:
+        for topic in c.execute(_TOPICS, {"ids": sorted(topics)}):
+            for key, kind in topics[topic.id]:
+                found[key] = _topic_scope(config, topic) if topic.kind == kind else None
+    return found
 
 
 def scope_of(session: Session, config: Mapping[str, Any], key: str) -> Scope | None:
     """The scope a key names, None when it no longer exists (or the key is not understood)."""
-    if key == archiving.SITE_KEY:
-        first = session.scalar(select(Section.created_at).order_by(Section.created_at).limit(1))
-        return Scope(key, "", int(config["SITE_FEED_ITEMS"]), (), site_head(config, first))
-    kind, _, ident = key.partition(":")
-    make = SCOPES.get(kind)
-    if make is None or not ident.isdigit():
-        return None
-    return make(session, config, ident)
+    return read_scopes(session.connection(), config, [key])[key]
 
 
-def after(scope: Scope, key: Key) -> ColumnElement[bool]:
-    """The scope's articles whose (publish_at, id) key is above key.
-
-    The plain publish_at bound comes first so both engines read an index range on
-    (..., publish_at, id); the OR only sorts out the ties at the bound itself.
-    """
-    _status, at, ident = scope.order
-    return and_(at >= key[0], or_(at > key[0], ident > key[1]))
-
-
-def at_most(scope: Scope, key: Key) -> ColumnElement[bool]:
-    """The scope's articles whose (publish_at, id) key is at or below key (see after)."""
-    _status, at, ident = scope.order
-    return and_(at <= key[0], or_(at < key[0], ident <= key[1]))
-
-
-def published(scope: Scope, as_of: datetime, *more: ColumnElement[bool]) -> list[Any]:
-    status, at, _ident = scope.order
-    return [status == STATUS_PUBLISHED, at <= as_of, *scope.where, *more]
-
-
-def above(scope: Scope, floor: Key | None) -> tuple[ColumnElement[bool], ...]:
-    """The condition for the scope's items above floor (none for no floor)."""
-    return () if floor is None else (after(scope, floor),)
-
-
-def count_above(c: Any, scope: Scope, as_of: datetime, floor: Key | None, limit: int) -> int:
+def count_above(c: Connection, scope: Scope, as_of: datetime, floor: Key | None, limit: int) -> int:
     """How many of the scope's items published by as_of lie above floor, counted up to limit
     (one index range, counted by the engine: no row reaches Python)."""
-    where = published(scope, as_of, *above(scope, floor))
-    inner = select(scope.order[2]).where(*where).limit(limit).subquery()
-    return int(c.execute(select(func.count()).select_from(inner)).scalar_one())
+    values = archivequeries.bound(scope.scope_id, as_of, floor)
+    values["reach"] = limit
+    statement = archivequeries.count_statement(scope.kind, floor is not None)
+    return int(c.execute(statement, values).scalar_one())
 
 
-def nth_above(c: Any, scope: Scope, as_of: datetime, floor: Key | None, n: int) -> Key:
+def nth_above(c: Connection, scope: Scope, as_of: datetime, floor: Key | None, n: int) -> Key:
     """The (publish_at, id) key of the scope's n-th oldest item above floor (n >= 1)."""
-    where = published(scope, as_of, *above(scope, floor))
-    query = select(*scope.order[1:]).where(*where).order_by(*oldest(scope))
-    at, ident = c.execute(query.offset(n - 1).limit(1)).one()
+    values = archivequeries.bound(scope.scope_id, as_of, floor)
+    values["skip"] = n - 1
+    statement = archivequeries.nth_statement(scope.kind, floor is not None)
+    at, ident = c.execute(statement, values).one()
     return (at, ident)
 
 
@@ -182,15 +168,6 @@ def held_open(count: int, window: int, step: int) -> int:
     return past - past % step if past > 0 else 0
 
 
-def newest(scope: Scope) -> tuple[Any, Any]:
-    """Newest first, ties by id: the order of its feed and of every page."""
-    return (scope.order[1].desc(), scope.order[2].desc())
-
-
-def oldest(scope: Scope) -> tuple[Any, Any]:
-    return (scope.order[1].asc(), scope.order[2].asc())
-
-
 def fingerprint(config: Mapping[str, Any], scope: Scope) -> str:
     """What a feed's archive pages say besides their items: their path, head and the settings
     they are rendered with. Rendered again, every page, when it changes."""
@@ -199,13 +176,18 @@ def fingerprint(config: Mapping[str, Any], scope: Scope) -> str:
     return hashlib.sha256(repr((scope.base, scope.head, settings)).encode()).hexdigest()[:32]
 
 
-def page_rows(s: Session, query: Any) -> tuple[list[FeedRow], dict[int, str]]:
-    """A page's articles as feed rows, and the names of the sections they belong to."""
-    rows = [FeedRow(*r) for r in s.connection().execute(query)]
-    wanted = {r.section_id for r in rows}
-    names: dict[int, str] = {
-        i: n for i, n in s.execute(select(Section.id, Section.name).where(Section.id.in_(wanted)))
-    }
+def page_rows(
+    c: Connection, scope: Scope, as_of: datetime, floor: Key | None, upper: Key
+) -> tuple[list[FeedRow], dict[int, str]]:
+    """A page's articles as feed rows (above floor, at most upper, newest first), and the
+    names of the sections they belong to."""
+    statement = archivequeries.page_statement(scope.kind, floor is not None)
+    values = archivequeries.bound(scope.scope_id, as_of, floor, upper)
+    rows = [FeedRow(*r) for r in c.execute(statement, values)]
+    wanted = sorted({r.section_id for r in rows})
+    names: dict[int, str] = {}
+    if wanted:
+        names = {i: n for i, n in c.execute(_SECTION_NAMES, {"ids": wanted})}
     return rows, names
 
 

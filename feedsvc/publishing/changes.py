@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, func, or_, select
+from sqlalchemy import Table, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from feedsvc import topics, urls
@@ -18,8 +18,39 @@ _ARTICLES = cast(Table, Article.__table__)
 _DOCUMENTS = cast(Table, FeedDocument.__table__)
 # Run every tick (and, for the first one, every WATCH_SECONDS) on the Core connection:
 # the ORM session's execution path costs more than these small index reads themselves.
+# Built once, their values bound per call: SQLAlchemy then neither rebuilds nor recompiles them.
 _EDITED = select(_SECTIONS.c.id).where(_SECTIONS.c.revision != _SECTIONS.c.rendered_revision)
 _OLDEST_RENDER = select(func.min(_SECTIONS.c.rendered_as_of))
+_CAME_DUE = (
+    select(_ARTICLES.c.section_id)
+    .join(_SECTIONS, _SECTIONS.c.id == _ARTICLES.c.section_id)
+    .where(
+        _ARTICLES.c.status == STATUS_PUBLISHED,
+        _ARTICLES.c.publish_at > bindparam("low"),
+        _ARTICLES.c.publish_at <= bindparam("now"),
+        _ARTICLES.c.publish_at > _SECTIONS.c.rendered_as_of,
+    )
+    .distinct()
+)
+_ALL_SECTIONS = select(_SECTIONS.c.id).order_by(_SECTIONS.c.id)
+# Paths only: loading the documents themselves would read ~400 KB per tick.
+_SITE_STORED = select(_DOCUMENTS.c.path).where(
+    _DOCUMENTS.c.path.in_([urls.site_doc_path("atom"), urls.OPML_PATH])
+)
+# Sections among :ids created or edited since their last render.
+_RENAMED = (
+    select(func.count())
+    .select_from(_SECTIONS)
+    .where(
+        _SECTIONS.c.id.in_(bindparam("ids", expanding=True)),
+        or_(
+            _SECTIONS.c.rendered_as_of.is_(None),
+            # >=: both are whole seconds, and an edit in the very second
+            # of the last render would otherwise leave the OPML behind.
+            _SECTIONS.c.updated_at >= _SECTIONS.c.rendered_as_of,
+        ),
+    )
+)
 
 
 def edits_pending(session: Session) -> bool:
@@ -34,17 +65,7 @@ def sections_due(session: Session, now: datetime) -> list[int]:
     # Bounding by the oldest render time keeps this an index range scan on (status, publish_at).
     low = connection.execute(_OLDEST_RENDER).scalar()
     if low is not None:
-        came_due = connection.execute(
-            select(_ARTICLES.c.section_id)
-            .join(_SECTIONS, _SECTIONS.c.id == _ARTICLES.c.section_id)
-            .where(
-                _ARTICLES.c.status == STATUS_PUBLISHED,
-                _ARTICLES.c.publish_at > low,
-                _ARTICLES.c.publish_at <= now,
-                _ARTICLES.c.publish_at > _SECTIONS.c.rendered_as_of,
-            )
-            .distinct()
-        ).scalars()
+        came_due = connection.execute(_CAME_DUE, {"low": low, "now": now}).scalars()
         moved.update(came_due)
     return sorted(moved)
 
@@ -62,40 +83,15 @@ class Due:
 
 def pass_due(session: Session, now: datetime, *, full: bool) -> Due:
     """What a pass must render: the changed sections (all of them when full) and the site."""
-    if full:
-        due = list(session.scalars(select(Section.id).order_by(Section.id)))
-    else:
-        due = sections_due(session, now)
-    # Paths only: loading the documents themselves would read ~400 KB per tick.
-    stored = set(
-        session.connection()
-        .execute(
-            select(_DOCUMENTS.c.path).where(
-                _DOCUMENTS.c.path.in_([urls.site_doc_path("atom"), urls.OPML_PATH])
-            )
-        )
-        .scalars()
-    )
+    connection = session.connection()
+    due = list(connection.execute(_ALL_SECTIONS).scalars()) if full else sections_due(session, now)
+    stored = set(connection.execute(_SITE_STORED).scalars())
     site_missing = urls.site_doc_path("atom") not in stored
     # The OPML list names sections only: redo it when one was created or edited since
     # its last render, not for every article.
     opml_due = full or urls.OPML_PATH not in stored
     if due and not opml_due:
-        opml_due = bool(
-            session.scalar(
-                select(func.count())
-                .select_from(Section)
-                .where(
-                    Section.id.in_(due),
-                    or_(
-                        Section.rendered_as_of.is_(None),
-                        # >=: both are whole seconds, and an edit in the very second
-                        # of the last render would otherwise leave the OPML behind.
-                        Section.updated_at >= Section.rendered_as_of,
-                    ),
-                )
-            )
-        )
+        opml_due = bool(connection.execute(_RENAMED, {"ids": due}).scalar())
     # Tags and authors: dirty with any of their articles (their own revision counters).
     topic_ids = topics.all_topics(session) if full else topics.topics_due(session, now)
     opml_due = opml_due or topics.new_topics(session, topic_ids)

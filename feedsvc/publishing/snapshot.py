@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from feedsvc import archiving, feeds, tombstones, urls
@@ -185,7 +185,7 @@ def deleted_entries(
 
 
 # What a section's feeds and their RFC 5005 archive pages (archivescopes) read of it.
-_SECTION_FEED = select(
+SECTION_FEED = select(
     Section.id,
     Section.guid,
     Section.name,
@@ -195,6 +195,7 @@ _SECTION_FEED = select(
     Section.revision,
     Section.created_at,
 )
+_ONE_SECTION = SECTION_FEED.where(Section.id == bindparam("id"))
 
 
 def read_section(
@@ -202,7 +203,7 @@ def read_section(
 ) -> Row[int, str, str, str, str, int, int, datetime] | None:
     """The section's row for its feeds (section_head's fields, its window and revision), or
     None. Plain columns, not the ORM object: this runs for every changed section, every tick."""
-    return session.connection().execute(_SECTION_FEED.where(Section.id == section_id)).first()
+    return session.connection().execute(_ONE_SECTION, {"id": section_id}).first()
 
 
 def prepare_section(app: Flask, section_id: int, as_of: datetime) -> SectionDocs | None:
