@@ -6,6 +6,7 @@ import html
 import threading
 from collections.abc import Sequence
 
+from feedgen.ext.dc import DcEntryExtension, DcExtension
 from feedgen.feed import FeedGenerator
 
 from . import updates
@@ -35,7 +36,9 @@ def render_rss(meta: FeedMeta, cleaned: Sequence[FeedItem]) -> bytes:
     fg = FeedGenerator()
     # dc:creator, not <author>: RSS 2.0 <author> must be an e-mail address and the W3C
     # validator flags a bare name; the Dublin Core element carries a name.
-    fg.load_extension("dc", atom=False, rss=True)
+    # What load_extension("dc") registers, without its import attempt of a "dc_entry" module
+    # that does not exist: a failed import searches sys.path on every render.
+    fg.register_extension("dc", DcExtension, DcEntryExtension, atom=False, rss=True)
     declare(fg)  # xmlns:media, for the lead image
     # Plain-text fields go through html_inert: RSS 2.0 does not say whether they are text or
     # HTML, and readers that guess HTML must see the same characters, never markup.
