@@ -273,7 +273,8 @@ def write_documents(
     docs = [doc for sd in sections for doc in sd.docs]
     docs += [doc for td in topics for doc in td.docs]
     owners = {doc.path: (sd.section_id, sd.revision) for sd in sections for doc in sd.docs}
-    with transaction(app) as s:
+    # Documents are derived data: rendered again by the next pass should a crash undo this.
+    with transaction(app, derived=True) as s:
         if s.get_bind().dialect.name == "postgresql":
             # A writer that stalls inside this transaction (SIGSTOP, a suspended VM) would keep
             # the lease row locked, and the new leader's acquire waiting, until it woke up.
