@@ -43,19 +43,24 @@ _ORDER: dict[str, tuple[Any, Any, Any]] = {
 }
 
 
-def _scope_where(kind: str) -> tuple[ColumnElement[bool], ...]:
-    """What narrows the published articles to one feed's (its id bound as scope_id)."""
+def _scope_where(kind: str, *, rows: bool) -> tuple[ColumnElement[bool], ...]:
+    """What narrows the published articles to one feed's (its id bound as scope_id).
+
+    A topic's keys (counts, bounds) come from article_topics alone: it carries copies of the
+    status and publish time (storage/topics.py), so no article row is read for them. Only
+    its rows (page_statement) join the articles.
+    """
     if kind == SECTION:
         return (Article.section_id == bindparam("scope_id"),)
     if kind == TOPIC:
-        return (
-            ArticleTopic.topic_id == bindparam("scope_id"),
-            ArticleTopic.article_id == Article.id,
-        )
+        topic = ArticleTopic.topic_id == bindparam("scope_id")
+        return (topic, ArticleTopic.article_id == Article.id) if rows else (topic,)
     return ()
 
 
-def _published(kind: str, *, floor: bool, upper: bool = False) -> list[ColumnElement[bool]]:
+def _published(
+    kind: str, *, floor: bool, upper: bool = False, rows: bool = False
+) -> list[ColumnElement[bool]]:
     """The feed's items published by :now; above (:floor_at, :floor_id) with floor, at or
     below (:upper_at, :upper_id) with upper.
 
@@ -63,7 +68,7 @@ def _published(kind: str, *, floor: bool, upper: bool = False) -> list[ColumnEle
     (..., publish_at, id); the OR only sorts out the ties at the bound itself.
     """
     status, at, ident = _ORDER[kind]
-    where = [status == STATUS_PUBLISHED, at <= bindparam("now"), *_scope_where(kind)]
+    where = [status == STATUS_PUBLISHED, at <= bindparam("now"), *_scope_where(kind, rows=rows)]
     if upper:
         upper_at: BindParameter[Any] = bindparam("upper_at")
         where.append(and_(at <= upper_at, or_(at < upper_at, ident <= bindparam("upper_id"))))
@@ -105,7 +110,7 @@ def page_statement(kind: str, floor: bool) -> Select[*tuple[Any, ...]]:
     """A page's articles as feed rows, newest first: above the floor (with floor) and at
     most the page's own bound (:upper_at, :upper_id)."""
     _status, at, ident = _ORDER[kind]
-    where = _published(kind, floor=floor, upper=True)
+    where = _published(kind, floor=floor, upper=True, rows=True)
     return select(*FEED_COLUMNS).where(*where).order_by(at.desc(), ident.desc())
 
 
