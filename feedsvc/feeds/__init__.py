@@ -107,23 +107,25 @@ def render_documents(
             raise ValueError(f"Unknown feed format {fmt!r}; expected one of {FORMATS}.")
     cleaned: dict[int, FeedItem] = {}  # cleaned once, whatever the number of formats
     item_keys = [ItemKey(item) for item in items]  # hashed once, whatever the formats
+    cached = FRAGMENTS.lookup(item_keys)  # found once, whatever the formats
     item_digests: dict[int, bytes] = {}  # the same, for the stable digests
     out: dict[str, Document] = {}
     for fmt, raw_meta in metas.items():
         meta = clean_meta(raw_meta)
         # RSS names the feed's author on items without one (dc:creator): part of the entry.
         context = meta.author if fmt == "rss" else None
-        keys = [(fmt, context, key) for key in item_keys]
-        found = [FRAGMENTS.get(key) for key in keys]
+        variant = (fmt, context)
+        found = [variants.get(variant) for variants in cached]
         entries: list[bytes | None] = [hit[0] if hit else None for hit in found]
         digests: list[bytes | None] = [hit[1] if hit else None for hit in found]
         missing = [i for i, entry in enumerate(entries) if entry is None]
+        FRAGMENTS.count(len(items) - len(missing), len(missing))
         for i in missing:
             if i not in item_digests:
                 item_digests[i] = item_digest(items[i])
             digests[i] = entry_digest(fmt, context, item_digests[i])
         if len(missing) >= REUSE_FROM and previous is not None:
-            missing = _reuse(fmt, previous, missing, keys, entries, digests)
+            missing = _reuse(previous, variant, missing, item_keys, entries, digests)
         for i in missing:
             if i not in cleaned:
                 cleaned[i] = clean_item(items[i])
@@ -140,7 +142,7 @@ def render_documents(
             separator = b""
         for i, entry in zip(missing, fresh, strict=True):
             entries[i] = entry
-            FRAGMENTS.put(keys[i], (entry, _known(digests[i])))
+            FRAGMENTS.put(item_keys[i], variant, (entry, _known(digests[i])))
         done = [_known(e) for e in entries]
         out[fmt] = Document(
             head + separator.join(done) + tail,
@@ -156,14 +158,15 @@ def _known(value: bytes | None) -> bytes:
 
 
 def _reuse(
-    fmt: str,
     previous: Previous,
+    variant: tuple[str, str | None],
     missing: list[int],
-    keys: Sequence[tuple[str, str | None, ItemKey]],
+    keys: Sequence[ItemKey],
     entries: list[bytes | None],
     digests: Sequence[bytes | None],
 ) -> list[int]:
     """Fill missing entries from the stored document; return those still missing."""
+    fmt = variant[0]
     stored = previous(fmt)
     if not stored:
         return missing
@@ -183,5 +186,5 @@ def _reuse(
             still.append(i)
             continue
         entries[i] = entry
-        FRAGMENTS.put(keys[i], (entry, digest))
+        FRAGMENTS.put(keys[i], variant, (entry, digest))
     return still

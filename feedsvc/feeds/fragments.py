@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 
 # Enough for the sections that change between ticks and the site feed (a 50-item section is
 # ~0.6 MB over three formats); a full rebuild cycles through it, which costs nothing extra.
@@ -20,40 +20,57 @@ class FragmentCache:
     """A thread-safe LRU of serialised entries, bounded by their total size in bytes.
 
     The key is the item's whole value (FeedItem is frozen, so equal data means equal bytes):
-    an edit, a section rename or a new site URL is a different key, never a stale hit.
+    an edit, a section rename or a new site URL is a different key, never a stale hit. Each
+    item holds its entries in every variant rendered (a format, and in RSS the feed author
+    that stands in for a missing one), so a feed finds an item once for all its formats.
     """
 
     def __init__(self, budget_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
         self.budget_bytes = budget_bytes
-        self._entries: OrderedDict[Hashable, Fragment] = OrderedDict()
+        self._entries: OrderedDict[Hashable, dict[Hashable, Fragment]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: Hashable) -> Fragment | None:
+    def lookup(self, keys: Sequence[Hashable]) -> list[dict[Hashable, Fragment]]:
+        """Each item's variants (empty when none is cached), marked as just used."""
+        found: list[dict[Hashable, Fragment]] = []
         with self._lock:
-            value = self._entries.get(key)
-            if value is None:
-                self.misses += 1
-                return None
-            self._entries.move_to_end(key)
-            self.hits += 1
-            return value
+            entries = self._entries
+            for key in keys:
+                variants = entries.get(key)
+                if variants is None:
+                    found.append({})
+                else:
+                    entries.move_to_end(key)
+                    found.append(variants)
+        return found
 
-    def put(self, key: Hashable, value: Fragment) -> None:
+    def count(self, hits: int, misses: int) -> None:
+        """Note a render's hits and misses (per entry and format), for tests and metrics."""
+        with self._lock:
+            self.hits += hits
+            self.misses += misses
+
+    def put(self, key: Hashable, variant: Hashable, value: Fragment) -> None:
         size = len(value[0]) + len(value[1])
         if size > self.budget_bytes:
             return
         with self._lock:
-            old = self._entries.pop(key, None)
+            variants = self._entries.get(key)
+            if variants is None:
+                # A new dict, never the one lookup() handed out for a missing key.
+                variants = self._entries[key] = {}
+            old = variants.get(variant)
             if old is not None:
                 self._bytes -= len(old[0]) + len(old[1])
-            self._entries[key] = value
+            variants[variant] = value
+            self._entries.move_to_end(key)
             self._bytes += size
             while self._bytes > self.budget_bytes:
                 _, evicted = self._entries.popitem(last=False)
-                self._bytes -= len(evicted[0]) + len(evicted[1])
+                self._bytes -= sum(len(e) + len(d) for e, d in evicted.values())
 
     def clear(self) -> None:
         with self._lock:
@@ -62,7 +79,9 @@ class FragmentCache:
             self.hits = self.misses = 0
 
     def __len__(self) -> int:
-        return len(self._entries)
+        """Entries held, every variant counted."""
+        with self._lock:
+            return sum(len(v) for v in self._entries.values())
 
     @property
     def size_bytes(self) -> int:
