@@ -22,9 +22,8 @@ from sqlalchemy.engine import make_url
 
 from feedsvc import settings
 from feedsvc.limits import ROLE_ADMIN, ROLE_EDITOR
-from feedsvc.storage.db import database, transaction
-from feedsvc.users import create_user
-from tests.support.app import EDITOR, WRITER, make_app, unmigrated_app
+from feedsvc.storage.db import database
+from tests.support.app import EDITOR, WRITER, add_account, make_app, unmigrated_app
 from tests.support.forms import AuthActions
 
 # Read once, as the session starts: the autouse fixture below clears every FEEDSVC_* variable
@@ -99,8 +98,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     """The app on a migrated database with one account, EDITOR, an admin."""
     app = make_app(database_url, tmp_path)
-    with transaction(app) as s:
-        create_user(s, *EDITOR, role=ROLE_ADMIN)
+    add_account(app, *EDITOR, role=ROLE_ADMIN)
     yield app
     database(app).dispose()
 
@@ -139,8 +137,7 @@ def editor(client: FlaskClient, auth: AuthActions) -> FlaskClient:
 @pytest.fixture
 def writer(app: Flask) -> FlaskClient:
     """Another client, logged in through the real login form as WRITER (the editor role)."""
-    with transaction(app) as s:
-        create_user(s, *WRITER, role=ROLE_EDITOR)
+    add_account(app, *WRITER, role=ROLE_EDITOR)
     client = app.test_client()
     response = AuthActions(client).login(*WRITER)
     assert response.status_code == 302, response.get_data(as_text=True)
