@@ -42,9 +42,10 @@ def _pg_schema(database_url: str) -> str | None:
         return None
     options = url.query.get("options", "")
     prefix = "-csearch_path="
-    if not isinstance(options, str) or not options.startswith(prefix) or " " in options:
+    if not isinstance(options, str):
         return None
-    return options.removeprefix(prefix)
+    schemas = [o.removeprefix(prefix) for o in options.split() if o.startswith(prefix)]
+    return schemas[0] if len(schemas) == 1 and "," not in schemas[0] else None
 
 
 def _migrate_sqlite_template() -> Path:
