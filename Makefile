@@ -20,8 +20,10 @@ run: $(STAMP)
 	$(BIN)/flask --app feedsvc serve
 
 # Coverage of feedsvc/, child processes included (pyproject.toml); a report, never a gate.
+# One pytest worker a core (pytest-xdist; TEST_WORKERS=0 runs in one process, no workers).
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(BIN)/python -m pytest --cov --cov-report=term --durations=25
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --cov --cov-report=term --durations=25
 
 # The benchmark's own extras (Django, matplotlib, profilers) on top of the dev install.
 BENCH_STAMP := $(VENV)/.bench-installed

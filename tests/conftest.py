@@ -22,9 +22,8 @@ from sqlalchemy.engine import make_url
 
 from feedsvc import settings
 from feedsvc.limits import ROLE_ADMIN, ROLE_EDITOR
-from feedsvc.storage.db import database, transaction
-from feedsvc.users import create_user
-from tests.support.app import EDITOR, WRITER, make_app, unmigrated_app
+from feedsvc.storage.db import database
+from tests.support.app import EDITOR, WRITER, add_account, make_app, unmigrated_app
 from tests.support.forms import AuthActions
 
 # Read once, as the session starts: the autouse fixture below clears every FEEDSVC_* variable
@@ -86,7 +85,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    # synchronous_commit off: a commit returns before the server's WAL flush. Only a crash of
+    # the server itself could lose such a commit, which no test causes; every test's commits
+    # stop waiting for the disk (on a shared CI machine, most of a database test's time).
+    options = f"-csearch_path={schema} -csynchronous_commit=off"
+    url = make_url(PG_URL).update_query_dict({"options": options})
     try:
         yield url.render_as_string(hide_password=False)
     finally:
@@ -99,8 +102,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     """The app on a migrated database with one account, EDITOR, an admin."""
     app = make_app(database_url, tmp_path)
-    with transaction(app) as s:
-        create_user(s, *EDITOR, role=ROLE_ADMIN)
+    add_account(app, *EDITOR, role=ROLE_ADMIN)
     yield app
     database(app).dispose()
 
@@ -139,8 +141,7 @@ def editor(client: FlaskClient, auth: AuthActions) -> FlaskClient:
 @pytest.fixture
 def writer(app: Flask) -> FlaskClient:
     """Another client, logged in through the real login form as WRITER (the editor role)."""
-    with transaction(app) as s:
-        create_user(s, *WRITER, role=ROLE_EDITOR)
+    add_account(app, *WRITER, role=ROLE_EDITOR)
     client = app.test_client()
     response = AuthActions(client).login(*WRITER)
     assert response.status_code == 302, response.get_data(as_text=True)

@@ -20,9 +20,8 @@ from typing import TYPE_CHECKING
 
 from devtools.procs import free_port, gunicorn, scheduler, service_env, serving
 from feedsvc.limits import ROLE_ADMIN
-from feedsvc.storage.db import database, transaction
-from feedsvc.users import create_user
-from tests.support.app import EDITOR, make_app
+from feedsvc.storage.db import database
+from tests.support.app import EDITOR, add_account, make_app
 from tests.support.browser import require_chromium
 
 if TYPE_CHECKING:
@@ -51,8 +50,7 @@ def running_service(
     base = f"http://127.0.0.1:{port}"
     url = database_url or f"sqlite:///{tmp_path / 'e2e.sqlite3'}"
     app = make_app(url, tmp_path, SITE_URL=base)
-    with transaction(app) as s:
-        create_user(s, EDITOR[0], EDITOR[1], ROLE_ADMIN)
+    add_account(app, EDITOR[0], EDITOR[1], ROLE_ADMIN)
     database(app).dispose()
     env = service_env(url, port=port, site_url=base, FEEDSVC_TICK_SECONDS=str(tick), **settings)
     logs = tmp_path / "logs"
