@@ -233,9 +233,12 @@ def test_an_edit_starts_from_the_stored_article_in_the_editors_terms(app: Flask)
     with transaction(app) as s:
         again = update_article(s, columns["id"], input_of(article), base_url=BASE_URL)
         after = {c.key: getattr(again, c.key) for c in Article.__table__.columns}
-    # Every save moves the version on, a save that changes nothing too (lost updates).
-    moved = {"updated_at", "version"}
+    # Every save moves the version on, a save that changes nothing too (lost updates). A
+    # draft was never shown to readers, so its revision time follows every save
+    # (articles.revised_moves): it moves whenever the two saves fall in different seconds.
+    moved = {"updated_at", "version", "revised_at"}
     assert {k: v for k, v in after.items() if k not in moved} == {
         k: v for k, v in columns.items() if k not in moved
     }
     assert after["version"] == columns["version"] + 1
+    assert after["revised_at"] >= columns["revised_at"]  # a draft's revision time: this save
