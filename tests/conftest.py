@@ -8,7 +8,6 @@ factories live in tests/support/.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,13 +17,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from feedsvc import settings
 from feedsvc.limits import ROLE_ADMIN, ROLE_EDITOR
 from feedsvc.storage.db import database
 from tests.support.app import EDITOR, WRITER, add_account, make_app, unmigrated_app
 from tests.support.forms import AuthActions
+from tests.support.pgschema import fresh_schema
 
 # Read once, as the session starts: the autouse fixture below clears every FEEDSVC_* variable
 # before each test, this one included.
@@ -81,21 +80,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
         return
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    # synchronous_commit off: a commit returns before the server's WAL flush. Only a crash of
-    # the server itself could lose such a commit, which no test causes; every test's commits
-    # stop waiting for the disk (on a shared CI machine, most of a database test's time).
-    options = f"-csearch_path={schema} -csynchronous_commit=off"
-    url = make_url(PG_URL).update_query_dict({"options": options})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_schema(PG_URL) as url:
+        yield url
 
 
 @pytest.fixture
