@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from feedsvc.publishing import store
 from feedsvc.publishing.changes import sections_due
 from feedsvc.publishing.passes import run_pass
 from feedsvc.storage.db import transaction
@@ -184,3 +186,19 @@ def test_the_run_record_rides_in_the_last_write_else_stands_alone_and_is_written
     lost = run_pass(app, keep_leading=lambda: False, record=record)
     assert lost.sections_rendered == [] and not lost.site_rendered
     assert seen == [([], 0, after, after)]  # nothing stored, still recorded once
+
+
+def test_a_pass_while_the_interpreter_exits_still_stores_its_documents(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Once Python begins to exit (a scheduler stopped mid-pass), thread pools refuse new
+    # work; the pass digests its documents itself instead of failing with a traceback.
+    closed = ThreadPoolExecutor(2)
+    closed.shutdown()
+    monkeypatch.setattr(store, "_DIGEST_POOL", closed)
+    monkeypatch.setattr(store, "DIGEST_THREADS", 2)
+    world = make_section(app, "World")
+    make_article(app, world, "Story")
+    result = run_pass(app)
+    assert result.failures == {} and result.documents_changed > 0
+    assert "sections/world/atom.xml" in _documents(app)

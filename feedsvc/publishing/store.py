@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, cast
@@ -88,7 +88,11 @@ def digest_early(docs: Sequence[Rendered]) -> None:
         if len(_EARLY) > EARLY_MAX:
             _EARLY.clear()
         for doc in docs:
-            _EARLY[id(doc.body)] = (doc.body, pool.submit(_etag_and_gzip, doc.body))
+            try:
+                future = pool.submit(_etag_and_gzip, doc.body)
+            except RuntimeError:  # the interpreter is exiting: the store digests them itself
+                return
+            _EARLY[id(doc.body)] = (doc.body, future)
 
 
 def forget_early() -> None:
@@ -112,10 +116,14 @@ def _digest_all(pairs: list[tuple[bytes, str | None]]) -> list[tuple[str, bytes 
     started early (digest_early) are taken as they are."""
     early = [_take_early(body, known) for body, known in pairs]
     rest = [pair for pair, done in zip(pairs, early, strict=True) if done is None]
-    if len(rest) < 2 or DIGEST_THREADS < 2:
+    fresh: Iterator[tuple[str, bytes | None]] | None = None
+    if len(rest) >= 2 and DIGEST_THREADS >= 2:
+        try:
+            fresh = _digest_pool().map(_digest, *zip(*rest, strict=True))
+        except RuntimeError:  # no new threads once the interpreter is exiting: digest here
+            fresh = None
+    if fresh is None:
         fresh = iter([_digest(body, known) for body, known in rest])
-    else:
-        fresh = _digest_pool().map(_digest, *zip(*rest, strict=True))
     return [done if done is not None else next(fresh) for done in early]
 
 
