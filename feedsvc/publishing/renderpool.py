@@ -69,6 +69,12 @@ def _run(work: Callable[[Flask, int, datetime], T], section_id: int, as_of: date
     return work(_worker_app, section_id, as_of)
 
 
+# What submit raises once the pool is broken: BrokenProcessPool, or, when it breaks while a
+# process is being spawned, OSError from the pool's closed wake-up pipe (CPython's
+# ProcessPoolExecutor), or RuntimeError once the interpreter is exiting.
+_STOPPED = (BrokenProcessPool, OSError, RuntimeError)
+
+
 def prepare_all(
     app: Flask,
     section_ids: Sequence[int],
@@ -98,7 +104,14 @@ def prepare_all(
         pending: deque[tuple[int, Future[T]]] = deque()
         ids = iter(section_ids)
         for section_id in ids:
-            pending.append((section_id, pool.submit(_run, work, section_id, as_of)))
+            try:
+                pending.append((section_id, pool.submit(_run, work, section_id, as_of)))
+            except _STOPPED:  # the pool broke while starting its processes
+                log.warning("render processes stopped; rendering the rest in the scheduler")
+                yield from _serial(
+                    app, [*(sid for sid, _ in pending), section_id, *ids], as_of, work
+                )
+                return
             if len(pending) >= count * AHEAD_PER_PROCESS:
                 break
         while pending:
@@ -118,7 +131,14 @@ def prepare_all(
             yield outcome
             following = next(ids, None)
             if following is not None:
-                pending.append((following, pool.submit(_run, work, following, as_of)))
+                try:
+                    pending.append((following, pool.submit(_run, work, following, as_of)))
+                except _STOPPED:
+                    log.warning("render processes stopped; rendering the rest in the scheduler")
+                    rest = [*(sid for sid, _ in pending), following, *ids]
+                    pending.clear()
+                    yield from _serial(app, rest, as_of, work)
+                    return
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
