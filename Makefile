@@ -43,12 +43,13 @@ bench: $(BENCH_STAMP)
 soak: $(STAMP)
 	$(BIN)/python -m devtools.soak $(SOAK_ARGS)
 
-# mypy: feedsvc, devtools and bench (pyproject's [tool.mypy] packages), --strict.
-LINTED := feedsvc devtools bench tests wsgi.py gunicorn.conf.py
+# mypy: feedsvc, devtools and bench (pyproject's [tool.mypy] packages) and webserver.py, --strict.
+LINTED := feedsvc devtools bench tests wsgi.py webserver.py gunicorn.conf.py
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
+	$(BIN)/mypy --strict webserver.py
 
 # Generated input through the services, the feeds, the pages and the API (tests/test_fuzz_*.py)
 # with the "fuzz" hypothesis profile (tests/conftest.py): 4,000 examples a test, over 10,000 in

@@ -1,4 +1,5 @@
-"""gunicorn settings for feedsvc (`make run` uses them too); each can be overridden by env."""
+"""gunicorn settings for feedsvc, the alternative to webserver.py (granian, what `make run`
+starts): `gunicorn -c gunicorn.conf.py wsgi:app`; each can be overridden by env."""
 
 import os
 import shutil
@@ -13,9 +14,9 @@ threads = int(os.environ.get("FEEDSVC_THREADS", "4"))
 timeout = 30
 graceful_timeout = 10
 keepalive = 5
-# "-" is stderr; an empty FEEDSVC_ACCESS_LOG turns the access log off (e.g. behind nginx).
-accesslog = os.environ.get("FEEDSVC_ACCESS_LOG", "-") or None
-access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms "%(a)s"'
+# No access log of gunicorn's own: wsgi.py's app writes it (FEEDSVC_ACCESS_LOG,
+# web/requestlog.py), the same under either server.
+accesslog = None
 errorlog = "-"
 # With FEEDSVC_LOG_FORMAT=json (the production default) gunicorn's own lines, access log
 # included, are JSON objects too, one per line, like the application's.

@@ -1,8 +1,13 @@
-"""WSGI entry point for gunicorn: `gunicorn wsgi:app`; refuses an outdated database schema."""
+"""WSGI entry point: `python webserver.py` (granian) or `gunicorn wsgi:app`; refuses an
+outdated database schema."""
+
+import os
 
 from feedsvc import create_app
 from feedsvc.storage.db import database
 from feedsvc.storage.migrate import require_current
+from feedsvc.web import requestlog
 
 app = create_app()
 require_current(database(app).engine)
+requestlog.install(app, os.environ)

@@ -1,14 +1,15 @@
 """Freshness: from the admin form's POST returning to the article being in the served feed.
 
-The real stack (gunicorn with feedsvc's settings and `flask run-scheduler`) on a fresh copy of
-the serving database; an editor logs in through the real form and posts articles through
-/admin/articles/new. Posts go out at random intervals (a uniform 0.3-0.7 tick apart, so their
-phase against the scheduler's tick is uniform) to four desks in turn; after each POST
-returns, a watcher polls the section's RSS feed every 10 ms (If-None-Match, so unchanged
-polls are cheap 304s) until the title is there. Measured at the default tick and at 1 s.
+The real stack (webserver.py, granian, and `flask run-scheduler`, as `make run` starts them) on
+a fresh copy of the serving database; an editor logs in through the real form and posts
+articles through /admin/articles/new. Posts go out at random intervals (a uniform 0.3-0.7 tick
+apart, so their phase against the scheduler's tick is uniform) to four desks in turn; after
+each POST returns, a watcher polls the section's RSS feed every 10 ms (If-None-Match, so
+unchanged polls are cheap 304s) until the title is there. Measured at the default tick and at 1
+s.
 
-When nginx is available the same posts are also watched through deploy/nginx.conf in front
-of the same gunicorn: its static-export mode (the scheduler must write the export) and its
+When nginx is available the same posts are also watched through deploy/nginx.conf in front of
+the same web server: its static-export mode (the scheduler must write the export) and its
 proxy_cache mode. That is the deployment path's freshness.
 """
 
@@ -131,7 +132,7 @@ def measure(ctx: Context, tick: float, posts: int, seed: int) -> dict[str, Any]:
     notes: list[str] = []
     with ExitStack() as stack:
         stack.enter_context(procs.scheduler(env, base / "scheduler.log"))
-        web = procs.gunicorn(env, base / "gunicorn.log")
+        web = procs.web(env, base / "web.log")
         stack.enter_context(procs.serving(web, port, "/healthz"))
         if nginx.binary() is not None:
             # The scheduler writes the export as it renders (its first pass at start).

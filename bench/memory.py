@@ -1,10 +1,11 @@
 """Memory: a web worker's resident set after serving every document of 1,000 sections.
 
-feedsvc's gunicorn (its own settings: 2 gthread workers × 4 threads, DOCUMENT_CACHE_MB
-default) on the largest archive, after every section is rendered. Eight client threads
-request each stored document, identity and gzip, twice over (new connections every 50
-requests, so both workers take their share); then each worker's RSS and peak RSS (VmHWM).
-The scheduler's peak during the full rebuild is measured by `regen` (its child process).
+feedsvc's web server as `make run` starts it (webserver.py: granian, 2 workers × 4 threads,
+DOCUMENT_CACHE_MB default) on the largest archive, after every section is rendered. Eight
+client threads request each stored document, identity and gzip, twice over (new connections
+every 50 requests, so both workers take their share); then each worker's RSS and peak RSS
+(VmHWM). The scheduler's peak during the full rebuild is measured by `regen` (its child
+process).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def _fetch_all(port: int, paths: list[str], errors: list[str]) -> int:
 
 def _workers(proc: procs.Proc) -> dict[int, dict[str, int]]:
     out = {}
-    for pid in procs.children(proc.pid):
+    for pid in procs.workers_of(proc.pid):
         out[pid] = {"rss_bytes": procs.rss(pid), "peak_rss_bytes": procs.peak_rss(pid)}
     return out
 
@@ -72,7 +73,7 @@ def run(ctx: Context) -> dict[str, Any]:
     port = procs.free_port()
     env = serving.feedsvc_env(f"sqlite:///{path}", port, FEEDSVC_ACCESS_LOG="")
     base = ctx.workdir / "memory"
-    with procs.serving(procs.gunicorn(env, base / "gunicorn.log"), port, "/healthz") as g:
+    with procs.serving(procs.web(env, base / "web.log"), port, "/healthz") as g:
         before = _workers(g)
         errors: list[str] = []
         counts: list[int] = []

@@ -4,8 +4,8 @@
   warm-up, counting every SQL statement (SQLAlchemy's before_cursor_execute): document loads
   must be zero; the documents-generation check runs once per DOCUMENT_CACHE_SECONDS per
   worker, whatever the request rate.
-- py-spy: the running gunicorn workers (feedsvc's stack, as `make run` starts it) sampled
-  during a wrk run of the 200 and of the 304 variant. The collapsed stacks are written to
+- py-spy: the running web workers (granian; feedsvc's stack, as `make run` starts it) sampled
+  during a wrk run of each variant (200, gzip, 304). The collapsed stacks are written to
   results/profiles/ and summarised (top functions by own and by inclusive samples).
 """
 
@@ -85,12 +85,13 @@ def cache_hit_queries(
     }
 
 
-# Where a sample's stack passes through: feedsvc's own code, gunicorn's access log, socket writes.
+# Where a sample's stack passes through: feedsvc's own code, its request counter and access
+# log, and granian's WSGI glue (its environ and the hand-over of the response to Rust).
 SHARES = {
     "feedsvc code": "feedsvc/",
-    "gunicorn access log": "Logger.access",
-    "socket write (gunicorn util.write)": "write (gunicorn/util.py",
-    "idle in selector": "EpollSelector.select",
+    "request counter (prometheus_client)": "prometheus_client/",
+    "access log (web/requestlog.py)": "requestlog.py",
+    "granian WSGI glue": "granian/wsgi.py",
 }
 
 
@@ -169,7 +170,7 @@ def profile_app_path(ctx: Context) -> dict[str, Any]:
             "etag"
         ]
         wrk.run(port, MAIN_PATH, seconds=1)
-        for variant in ("200", "304"):
+        for variant in ("200", "gzip", "304"):
             raw = raw_dir / f"app-path-{variant}.collapsed"
             args = [
                 spy,

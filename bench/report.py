@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import machine
+from bench import machine, servercompare
 
 MIB = 2**20
 Row = list[str]
@@ -86,6 +87,7 @@ def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
         if r and costs["304"]
         else (f"200: {r:.3f}×" if r else ""),
     )
+    servercompare.add(partial(_target, t), rps)
     r = ratio(rps("feedsvc_app", "200"), rps("django_syndication", "200"))
     _target(
         t,
@@ -380,6 +382,7 @@ def _md_table(headers: Row, rows: list[Row]) -> str:
 
 
 SECTIONS: list[tuple[str, Row, Callable[[dict[str, Any]], list[Row]]]] = [
+    (servercompare.CAPACITY_TITLE, ["path", "subscribers"], servercompare.capacity_rows),
     (
         "Serving (wrk -t2 -c50; req/s and p99: median of runs; ratio to the reference, same "
         "variant; others: most CPU that other processes on the machine used during one of "
@@ -480,9 +483,10 @@ def render(out: dict[str, Any], markdown: bool = False) -> str:
         parts.append("\n".join(f"- {x}" if markdown else x for x in extra))
     parts.append("**Targets**" if markdown else "Targets")
     parts.append(table(["", "target", "this run"], _target_rows(out)))
-    chart = _get(out, "scenarios", "growth", "chart")
-    if chart and markdown:
-        parts.append(f"![cost growth]({chart})")
+    for key, alt in (("serving", "serving"), ("growth", "cost growth")):
+        chart = _get(out, "scenarios", key, "chart")
+        if chart and markdown:
+            parts.append(f"![{alt}]({chart})")
     parts.append(f"Total time: {out.get('total_seconds', 0) / 60:.1f} min.")
     return "\n\n".join(parts) + "\n"
 
@@ -491,6 +495,10 @@ def write(out: dict[str, Any], results_dir: Path) -> list[Path]:
     """latest.json, a dated copy, latest.md (the README's table) and the chart."""
     results_dir.mkdir(parents=True, exist_ok=True)
     written = []
+    serving = _get(out, "scenarios", "serving")
+    if serving and serving.get("servers"):
+        written.append(servercompare.chart(serving, results_dir / "serving.png", out["date"]))
+        serving["chart"] = "serving.png"
     growth = _get(out, "scenarios", "growth")
     if growth and growth.get("render"):
         from bench.growth import chart

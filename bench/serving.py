@@ -62,7 +62,15 @@ SPECS = [
         True,
         True,
     ),
-    Spec("feedsvc_app", "feedsvc app path (make run)", "minimal_flask", VARIANTS, True),
+    Spec("feedsvc_app", "feedsvc app path (make run: granian)", "minimal_flask", VARIANTS, True),
+    # The documented alternative server, same app, same settings (gunicorn.conf.py).
+    Spec(
+        "feedsvc_app_gunicorn",
+        "feedsvc app path on gunicorn (alternative)",
+        "minimal_flask",
+        VARIANTS,
+        True,
+    ),
     # The same, with the polling limit counting every fetch (web/polling.py) but a burst no
     # run can spend: its cost, never a 429. The other servers run with the limit off, since
     # wrk fetches unconditionally from one address.
@@ -73,8 +81,10 @@ SPECS = [
         VARIANTS,
         True,
     ),
-    Spec("minimal_flask", "minimal Flask, bytes in memory", "minimal_flask", VARIANTS, True),
-    Spec("bare_wsgi", "bare WSGI, bytes in memory", "minimal_flask", VARIANTS, True),
+    Spec("minimal_flask", "minimal Flask on gunicorn, in memory", "minimal_flask", VARIANTS, True),
+    # What each server can do at all: a WSGI callable with nothing in it.
+    Spec("bare_wsgi", "bare WSGI on gunicorn, in memory", "minimal_flask", VARIANTS, True),
+    Spec("bare_wsgi_granian", "bare WSGI on granian, in memory", "minimal_flask", VARIANTS, True),
     Spec(
         "flask_feedgen",
         "Flask+SQLAlchemy+feedgen per request",
@@ -132,8 +142,8 @@ POLL_ON_NEVER_REFUSING = {
 
 
 def feedsvc_env(db_url: str, port: int, **extra: str) -> dict[str, str]:
-    """feedsvc's own defaults (gunicorn.conf.py: 2 gthread workers × 4 threads, access log on),
-    but the polling limit off unless `extra` says otherwise."""
+    """feedsvc's own defaults (webserver.py and gunicorn.conf.py: 2 workers × 4 threads,
+    access log on), but the polling limit off unless `extra` says otherwise."""
     return procs.service_env(
         db_url, port=port, site_url=SITE_URL, secret_key=SECRET_KEY, **(POLL_OFF | extra)
     )
@@ -143,12 +153,12 @@ def feedsvc_env(db_url: str, port: int, **extra: str) -> dict[str, str]:
 def feedsvc_stack(
     fx: Fixture, port: int, name: str = "feedsvc", **extra: str
 ) -> Iterator[procs.Proc]:
-    """What `make run` starts: gunicorn (feedsvc's settings) and the scheduler."""
+    """What `make run` starts: the web server (webserver.py, granian) and the scheduler."""
     env = feedsvc_env(fx.db.url, port, **extra)
     logs = fx.workdir / name
     with (
         procs.scheduler(env, logs / "scheduler.log"),
-        procs.serving(procs.gunicorn(env, logs / "gunicorn.log"), port, MAIN_PATH) as g,
+        procs.serving(procs.web(env, logs / "web.log"), port, MAIN_PATH) as g,
     ):
         yield g
 
@@ -167,6 +177,7 @@ def peer_env(fx: Fixture, port: int, feed_file: Path) -> dict[str, str]:
 PEER_APPS = {
     "minimal_flask": "bench.peers.minimal_flask:app",
     "bare_wsgi": "bench.peers.bare_wsgi:app",
+    "bare_wsgi_granian": "bench.peers.bare_wsgi:app",
     "flask_feedgen": "bench.peers.flask_feedgen:app",
     "django_syndication": "bench.peers.django_syndication.wsgi:application",
 }
@@ -221,13 +232,13 @@ class Servers:
         """feedsvc's own stack, shared by feedsvc_app and the deploy fronts (their upstream)."""
         if self._app_port is None:
             port = procs.free_port()
-            self.ctx.log(f"  starting feedsvc (gunicorn + scheduler) on :{port}")
+            self.ctx.log(f"  starting feedsvc (granian + scheduler) on :{port}")
             self._app_proc = self.stack.enter_context(feedsvc_stack(self.fx, port))
             self._app_port = port
         return self._app_port
 
     def app_master_pid(self) -> int:
-        """feedsvc's gunicorn master (its workers are the children)."""
+        """feedsvc's web server's main process (its workers are the children)."""
         self.app_port()
         assert self._app_proc is not None
         return self._app_proc.pid
@@ -238,22 +249,24 @@ class Servers:
             raise Skip("nginx is not installed")
         if name == "feedsvc_app":
             port = self.app_port()
-        elif name == "feedsvc_app_limited":
-            # gunicorn alone: the stored documents are all it serves (feedsvc_app's stack,
-            # started or not, changes nothing in them during the run).
+        elif name in ("feedsvc_app_limited", "feedsvc_app_gunicorn"):
+            # The web server alone: the stored documents are all it serves (feedsvc_app's
+            # stack, started or not, changes nothing in them during the run).
             port = procs.free_port()
-            self.ctx.log(f"  starting {name} (gunicorn, polling limit on) on :{port}")
-            env = feedsvc_env(fx.db.url, port, **POLL_ON_NEVER_REFUSING)
-            web = procs.gunicorn(env, fx.workdir / name / "gunicorn.log")
+            self.ctx.log(f"  starting {name} on :{port}")
+            if name == "feedsvc_app_limited":
+                env = feedsvc_env(fx.db.url, port, **POLL_ON_NEVER_REFUSING)
+                web = procs.web(env, fx.workdir / name / "web.log")
+            else:
+                env = feedsvc_env(fx.db.url, port)
+                web = procs.gunicorn(env, fx.workdir / name / "gunicorn.log")
             self.stack.enter_context(procs.serving(web, port, MAIN_PATH))
         elif name in PEER_APPS:
             port = procs.free_port()
             self.ctx.log(f"  starting {name} on :{port}")
-            peer = procs.gunicorn(
-                peer_env(fx, port, self.feed_file),
-                fx.workdir / name / "gunicorn.log",
-                PEER_APPS[name],
-            )
+            server = procs.web if name.endswith("_granian") else procs.gunicorn
+            log = fx.workdir / name / "server.log"
+            peer = server(peer_env(fx, port, self.feed_file), log, PEER_APPS[name])
             self.stack.enter_context(procs.serving(peer, port, MAIN_PATH))
         elif name == "nginx_static":
             port = procs.free_port()

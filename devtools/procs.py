@@ -207,15 +207,32 @@ def scheduler(env: Mapping[str, str], log: Path) -> Proc:
     return Proc(args, log, env, stop_signal=signal.SIGINT)
 
 
+def _served_app(env: Mapping[str, str], log: Path) -> tuple[dict[str, str], str]:
+    """feedsvc as wsgi.py serves it, with its own instance folder (devtools/webapp.py)."""
+    instance = _instance(log)
+    instance.mkdir(parents=True, exist_ok=True)
+    return {**env, "DEVTOOLS_INSTANCE_PATH": str(instance)}, "devtools.webapp:app"
+
+
+def web(env: Mapping[str, str], log: Path, app: str | None = None) -> Proc:
+    """`python webserver.py APP`: granian with feedsvc's settings, what `make run` starts.
+
+    APP: feedsvc (devtools/webapp.py) by default."""
+    env, target = (dict(env), app) if app else _served_app(env, log)
+    return Proc([PYTHON, str(ROOT / "webserver.py"), target], log, env)
+
+
 def gunicorn(env: Mapping[str, str], log: Path, app: str | None = None) -> Proc:
-    """`gunicorn -c gunicorn.conf.py APP` (feedsvc's settings; APP: feedsvc by default)."""
-    target = app or feedsvc_app(_instance(log))
+    """`gunicorn -c gunicorn.conf.py APP`, the documented alternative to webserver.py
+    (feedsvc's gunicorn settings; APP: feedsvc, devtools/webapp.py, by default)."""
+    env, target = (dict(env), app) if app else _served_app(env, log)
     return Proc([PYTHON, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), target], log, env)
 
 
 @contextmanager
 def serving(proc: Proc, port: int, check_path: str = "/", timeout: float = 60) -> Iterator[Proc]:
-    """Wait until proc (gunicorn) answers check_path with its workers booted; stop it after."""
+    """Wait until proc (granian or gunicorn) answers check_path with its workers booted; stop
+    it after."""
     with proc:
 
         def up() -> bool:
@@ -225,7 +242,7 @@ def serving(proc: Proc, port: int, check_path: str = "/", timeout: float = 60) -
                 return False
             # Every worker booted, so the first measured requests do not wait for imports.
             workers = int(proc.env.get("WEB_CONCURRENCY") or "2")
-            return len(children(proc.pid)) >= workers and http_get(port, check_path)[0] < 500
+            return len(workers_of(proc.pid)) >= workers and http_get(port, check_path)[0] < 500
 
         wait_for(f"{proc.args[-1]} on port {port}", up, timeout=timeout)
         yield proc
@@ -255,6 +272,20 @@ def children(pid: int) -> list[int]:
         if fields is not None and int(fields[1]) == pid:
             out.append(other)
     return out
+
+
+def workers_of(pid: int) -> list[int]:
+    """A web server's workers: its children, less multiprocessing's resource tracker (which
+    granian's "spawn" workers bring along)."""
+    found = []
+    for child in children(pid):
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"resource_tracker" not in cmdline:
+            found.append(child)
+    return found
 
 
 def alive(pid: int) -> bool:

@@ -1,4 +1,4 @@
-"""`make run`: gunicorn and the scheduler as two child processes, stopped together."""
+"""`make run`: the web server (webserver.py) and the scheduler as two children, stopped together."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def serve(app: Flask) -> int:
     python = sys.executable
     children = [
         subprocess.Popen(
-            [python, "-m", "gunicorn", "-c", str(PROJECT_ROOT / "gunicorn.conf.py"), "wsgi:app"],
+            [python, str(PROJECT_ROOT / "webserver.py")],
             cwd=PROJECT_ROOT,
             env=env,
         ),

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from devtools.procs import free_port, gunicorn, service_env, serving
+from devtools.procs import free_port, service_env, serving, web
 from feedsvc import analytics
 from feedsvc.storage.db import database, transaction
 from feedsvc.users import create_user
@@ -101,7 +101,7 @@ def test_public_and_admin_pages_work_under_their_csp_in_chromium(tmp_path: Path)
 
     env = service_env(url, port=port, site_url=site)
     with (
-        serving(gunicorn(env, tmp_path / "gunicorn.log"), port),
+        serving(web(env, tmp_path / "gunicorn.log"), port),
         sync_playwright() as playwright,
     ):
         browser = playwright.chromium.launch(executable_path=chromium)

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from lxml import etree
+from werkzeug.datastructures import Headers
 
 from tests.support.e2e import Site, editor_browser, running_service, shot
 from tests.support.feedcheck import Entry, entries
@@ -50,21 +51,26 @@ document.addEventListener("securitypolicyviolation", (e) => {
 @dataclass
 class Reader:
     """A feed reader on the public side: plain urllib, conditional GETs (RFC 9110 §13.1.2),
-    as polite readers poll (a fetch without validators counts against the poll limit)."""
+    as polite readers poll (a fetch without validators counts against the poll limit).
+    Header names in any case (§5.1): granian sends them in lower case."""
 
     base: str
     etags: dict[str, tuple[str, bytes]] = field(default_factory=dict)
 
-    def get(self, path: str) -> tuple[int, dict[str, str], bytes]:
+    def get(self, path: str) -> tuple[int, Headers, bytes]:
         request = urllib.request.Request(self.base + path)
         known = self.etags.get(path)
         if known:
             request.add_header("If-None-Match", known[0])
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
-                status, headers, body = response.status, dict(response.headers), response.read()
+                status, headers, body = (
+                    response.status,
+                    Headers(list(response.headers.items())),
+                    response.read(),
+                )
         except urllib.error.HTTPError as error:
-            status, headers, body = error.code, dict(error.headers), error.read()
+            status, headers, body = error.code, Headers(list(error.headers.items())), error.read()
         if status == 304 and known:
             return 200, headers, known[1]
         if status == 200 and "ETag" in headers:
@@ -80,7 +86,7 @@ class Reader:
         """Each format's entry titles: all three must agree."""
         return {fmt: {e.title for e in self.feed(slug, fmt)} for fmt in FEEDS}
 
-    def page(self, path: str) -> tuple[int, dict[str, str], str]:
+    def page(self, path: str) -> tuple[int, Headers, str]:
         status, headers, body = self.get(path)
         return status, headers, body.decode()
 

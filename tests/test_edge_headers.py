@@ -1,21 +1,21 @@
 """Headers, cookies and query strings a browser never sends: clear 4xx answers, never a 500.
 
 Through the test client with raw environ values (PEP 3333: each header is its bytes decoded
-as ISO-8859-1, so raw(b"\\xff") is a byte that is not UTF-8), and against a real gunicorn
-over a raw socket for what a test client cannot send.
+as ISO-8859-1, so raw(b"\\xff") is a byte that is not UTF-8), and against the real web
+servers (granian and gunicorn) over a raw socket for what a test client cannot send.
 """
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from devtools.procs import free_port, gunicorn, service_env, serving
+from devtools.procs import Proc, free_port, gunicorn, service_env, serving, web
 from tests.support.apiclient import error, new_token
 from tests.support.app import EDITOR
 from tests.support.factories import make_article, make_section
@@ -173,13 +173,17 @@ WIRE = [
 
 
 @pytest.mark.slow
-def test_gunicorn_answers_raw_bytes_without_a_500(site: Flask, tmp_path: Path) -> None:
+@pytest.mark.parametrize("server", [web, gunicorn], ids=["granian", "gunicorn"])
+def test_the_web_servers_answer_raw_bytes_without_a_500(
+    site: Flask, tmp_path: Path, server: Callable[[dict[str, str], Path], Proc]
+) -> None:
+    """webserver.py (granian), what `make run` starts, and gunicorn, the alternative."""
     port = free_port()
     env = service_env(site.config["DATABASE_URL"], port=port, WEB_CONCURRENCY="1")
-    with serving(gunicorn(env, tmp_path / "web.log"), port) as web:
+    with serving(server(env, tmp_path / "web.log"), port) as running:
         for head, expected in WIRE:
             answer = _exchange(port, head + b"Connection: close\r\n\r\n")
             assert _status(answer) in expected, (head[:80], answer[:300])
             assert b"Traceback" not in answer
-        log = web.output()
+        log = running.output()
     assert "Traceback" not in log and "Error handling request" not in log, log[-3000:]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from devtools.procs import QUICK, free_port, gunicorn, scheduler, service_env, wait_for
+from devtools.procs import QUICK, free_port, scheduler, service_env, wait_for, web
 
 
 def _json_lines(output: str) -> list[dict[str, object]]:
@@ -29,15 +29,15 @@ def test_web_and_scheduler_log_one_json_object_per_line(app: Flask, tmp_path: Pa
     url, port = app.config["DATABASE_URL"], free_port()
     json_logs = {**QUICK, "FEEDSVC_LOG_FORMAT": "json"}
     with (
-        gunicorn(service_env(url, port=port, **json_logs), tmp_path / "web.log") as web,
+        web(service_env(url, port=port, **json_logs), tmp_path / "web.log") as server,
         scheduler(service_env(url, **json_logs), tmp_path / "sched.log") as sched,
     ):
         base = f"http://127.0.0.1:{port}"
         wait_for("the web server", lambda: urllib.request.urlopen(base + "/healthz").status == 200)
         wait_for("a publishing pass", lambda: "leader" in sched.output())
-        web.stop()
+        server.stop()
         sched.stop()
-    web_lines = _json_lines(web.output())
+    web_lines = _json_lines(server.output())
     assert any("/healthz" in str(e.get("message")) for e in web_lines)  # the access log
     assert all({"time", "level", "message"} <= set(e) for e in web_lines)
     sched_lines = _json_lines(sched.output())

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from feedsvc.publishing.scheduler import Publisher
+from feedsvc.web.metrics import Metrics
 from tests.support.factories import make_section
 
 
@@ -48,3 +51,36 @@ def test_scheduler_state_is_reported(app: Flask, client: FlaskClient) -> None:
     assert samples[("feedsvc_documents_rendered_total", ())] == 7  # 3 + 3 site + OPML
     assert samples[("feedsvc_publish_passes_total", ())] == 1
     assert samples[("feedsvc_documents", ())] == 7
+
+
+def test_requests_counted_from_many_threads_while_flushing_are_all_counted() -> None:
+    """The request counter is batched (web/metrics.py): no count lost between a thread's
+    append and a flush, whichever runs when."""
+    metrics = Metrics()
+    stop = threading.Event()
+
+    def flushing() -> None:
+        while not stop.is_set():
+            metrics.flush()
+
+    def serving(status: int) -> None:
+        for _ in range(20_000):
+            metrics.observe("/rss.xml", status)
+
+    flusher = threading.Thread(target=flushing)
+    flusher.start()
+    workers = [threading.Thread(target=serving, args=(200 + k % 2 * 104,)) for k in range(6)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    stop.set()
+    flusher.join()
+    metrics.flush()
+    counted = {
+        sample.labels["status"]: sample.value
+        for family in metrics.registry.collect()
+        for sample in family.samples
+        if sample.name == "feedsvc_http_requests_total"
+    }
+    assert counted == {"200": 60_000, "304": 60_000}

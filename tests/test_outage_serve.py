@@ -1,6 +1,7 @@
-"""A real gunicorn through a database outage: feeds it holds stay 200/304 with the same
-validators, pages 503 with Retry-After, /healthz 200 degraded, no 500 and no hang; when the
-database returns everything is normal again without a restart."""
+"""The real web server (granian, as `make run` starts it) through a database outage: feeds
+it holds stay 200/304 with the same validators, pages 503 with Retry-After, /healthz 200
+degraded, no 500 and no hang; when the database returns everything is normal again without a
+restart."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from flask import Flask
 
 from devtools.browser import Browser
-from devtools.procs import free_port, gunicorn, http_get, service_env, serving, wait_for
+from devtools.procs import free_port, http_get, service_env, serving, wait_for, web
 from tests.support.app import EDITOR
 from tests.support.dbfaults import Fault, ProxyFault, database_fault
 from tests.support.factories import make_article, make_section
@@ -78,7 +79,7 @@ def _assert_outage_round(answers: list[Answer], held: dict[str, bytes]) -> None:
             assert int(headers["retry-after"]) >= 1
 
 
-def test_gunicorn_serves_held_feeds_through_an_outage_and_recovers(
+def test_the_web_server_serves_held_feeds_through_an_outage_and_recovers(
     app: Flask, fault: Fault, tmp_path: Path
 ) -> None:
     make_article(app, make_section(app), "Before the outage")
@@ -93,7 +94,7 @@ def test_gunicorn_serves_held_feeds_through_an_outage_and_recovers(
         FEEDSVC_DB_RETRY_SECONDS="0.5",
         FEEDSVC_DB_CONNECT_TIMEOUT="2",
     )
-    with serving(gunicorn(env, tmp_path / "web.log"), port) as web:
+    with serving(web(env, tmp_path / "web.log"), port) as server:
         browser = Browser(f"http://127.0.0.1:{port}")
         browser.submit("/admin/login", {"Username": EDITOR[0], "Password": EDITOR[1]})
         cookie = "; ".join(f"{c.name}={c.value}" for c in browser.cookies)
@@ -129,8 +130,8 @@ def test_gunicorn_serves_held_feeds_through_an_outage_and_recovers(
         assert health[1] == 200 and b'"database":"ok"' in health[3]
         for path in HELD:
             assert _get(port, path, {"If-None-Match": validators[path]})[1] == 304
-        web.stop()
-        output = web.output()
+        server.stop()
+        output = server.output()
     assert "Traceback" not in output, output[-4000:]
     assert not re.search(r'" 500 ', output), output[-4000:]
     assert output.count("database unreachable") == 1, output[-4000:]

@@ -13,7 +13,7 @@ from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.test import Client, TestResponse
 
-from devtools.procs import free_port, gunicorn, service_env, wait_for
+from devtools.procs import free_port, service_env, wait_for, web
 from feedsvc import settings
 from feedsvc.publishing.passes import run_pass
 from feedsvc.settings import SettingsError
@@ -310,14 +310,14 @@ def test_poll_settings_defaults_and_bad_values(
 
 
 @pytest.mark.slow
-def test_gunicorn_refuses_past_the_burst_and_sums_refusals_over_workers(
+def test_the_web_server_refuses_past_the_burst_and_sums_refusals_over_workers(
     polite_app: Flask, tmp_path: Path
 ) -> None:
     port = free_port()
     # The shipped defaults (devtools.procs pins them): 30 s, a burst of 5.
     env = service_env(polite_app.config["DATABASE_URL"], port=port, WEB_CONCURRENCY="2")
-    with gunicorn(env, tmp_path / "gunicorn.log") as web:
-        wait_for("gunicorn", lambda: _status(port, "/healthz") == 200)
+    with web(env, tmp_path / "web.log") as server:
+        wait_for("the web server", lambda: _status(port, "/healthz") == 200)
         # One keep-alive connection: one worker, one budget.
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         statuses = []
@@ -345,8 +345,8 @@ def test_gunicorn_refuses_past_the_burst_and_sums_refusals_over_workers(
 
         for _ in range(4):  # several scrapes: several workers answer, all say 3
             assert refused() == 3
-        web.stop()
-    assert "Traceback" not in web.output()
+        server.stop()
+    assert "Traceback" not in server.output()
 
 
 def _status(port: int, path: str) -> int:

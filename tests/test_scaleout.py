@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from devtools.browser import Browser
-from devtools.procs import QUICK, Proc, free_port, gunicorn, scheduler, service_env, wait_for
+from devtools.procs import QUICK, Proc, free_port, scheduler, service_env, wait_for, web
 from feedsvc.publishing.passes import run_pass
 from feedsvc.storage.db import transaction
 from feedsvc.storage.models import RENDER_LEASE, Article, FeedDocument, SchedulerLease
@@ -37,7 +37,7 @@ def _web(app: Flask, port: int, log: Path) -> Proc:
         FEEDSVC_POLL_MIN_INTERVAL="0",
         **QUICK,
     )
-    return gunicorn(env, log)
+    return web(env, log)
 
 
 def _feed_has(app: Flask, title: str, path: str = "sections/world-news/rss.xml") -> bool:

@@ -57,7 +57,9 @@ def test_serve_runs_both_and_a_stop_leaves_nothing_running(
 
         wait_for("web and scheduler up", healthy, timeout=40)
         started = children(proc.pid)
-        assert len(started) == 2  # gunicorn's master and the scheduler
+        assert len(started) == 2  # the web server's main process and the scheduler
+        # The web server's workers (and multiprocessing's resource tracker) must go too.
+        started += [grandchild for child in started for grandchild in children(child)]
         stop(proc.pid)
         assert proc.wait(timeout=20) == 0
     finally:

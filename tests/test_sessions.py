@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import delete, update
 
 from devtools.browser import Browser
-from devtools.procs import free_port, gunicorn, service_env, serving
+from devtools.procs import free_port, service_env, serving, web
 from feedsvc.settings import SettingsError
 from feedsvc.storage.db import database, transaction
 from feedsvc.storage.models import User
@@ -300,11 +300,11 @@ def test_logout_on_one_instance_ends_the_session_on_another(
 
 
 @pytest.mark.slow
-def test_logout_on_one_gunicorn_ends_the_copy_on_another(app: Flask, tmp_path: Path) -> None:
+def test_logout_on_one_web_server_ends_the_copy_on_another(app: Flask, tmp_path: Path) -> None:
     url = app.config["DATABASE_URL"]
     port_a, port_b = free_port(), free_port()
-    web_a = gunicorn(service_env(url, port=port_a), tmp_path / "a.log")
-    web_b = gunicorn(service_env(url, port=port_b), tmp_path / "b.log")
+    web_a = web(service_env(url, port=port_a), tmp_path / "a.log")
+    web_b = web(service_env(url, port=port_b), tmp_path / "b.log")
     with serving(web_a, port_a, "/healthz"), serving(web_b, port_b, "/healthz"):
         a, b = Browser(f"http://127.0.0.1:{port_a}"), Browser(f"http://127.0.0.1:{port_b}")
         a.submit("/admin/login", {"Username": EDITOR[0], "Password": EDITOR[1]})

@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 
 from devtools.browser import Browser
-from devtools.procs import free_port, gunicorn, service_env, serving
+from devtools.procs import free_port, service_env, serving, web
 from feedsvc.storage.db import database
 from tests.support.apiclient import API
 from tests.support.app import EDITOR, make_app
@@ -125,7 +125,7 @@ def test_ci_runs_the_redis_tests() -> None:
 
 
 @pytest.mark.slow
-def test_two_gunicorn_processes_on_one_redis_share_the_count(
+def test_two_web_servers_on_one_redis_share_the_count(
     tmp_path: Path, shared_redis: RedisUnderTest
 ) -> None:
     app = with_users(_app(tmp_path))
@@ -137,8 +137,8 @@ def test_two_gunicorn_processes_on_one_redis_share_the_count(
         "WEB_CONCURRENCY": "2",
     }
     port_a, port_b = free_port(), free_port()
-    web_a = gunicorn(service_env(url, port=port_a, **env), tmp_path / "a.log")
-    web_b = gunicorn(service_env(url, port=port_b, **env), tmp_path / "b.log")
+    web_a = web(service_env(url, port=port_a, **env), tmp_path / "a.log")
+    web_b = web(service_env(url, port=port_b, **env), tmp_path / "b.log")
     with serving(web_a, port_a, "/healthz"), serving(web_b, port_b, "/healthz"):
         a, b = Browser(f"http://127.0.0.1:{port_a}"), Browser(f"http://127.0.0.1:{port_b}")
         wrong = {"Username": EDITOR[0], "Password": WRONG}

@@ -139,7 +139,7 @@ def web(site: Site, port: int, log: Path, env: Mapping[str, str]) -> procs.Proc:
     """gunicorn with gunicorn.conf.py (2 workers × 4 threads unless env says otherwise)."""
     full = {**settings_env(site), **env}
     full.update(FEEDSVC_BIND=f"127.0.0.1:{port}", PORT=str(port))
-    return procs.gunicorn(full, log)
+    return procs.web(full, log)
 
 
 def scheduler(site: Site, log: Path, env: Mapping[str, str]) -> procs.Proc:

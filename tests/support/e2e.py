@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from devtools.procs import free_port, gunicorn, scheduler, service_env, serving
+from devtools.procs import free_port, scheduler, service_env, serving, web
 from feedsvc.limits import ROLE_ADMIN
 from feedsvc.storage.db import database
 from tests.support.app import EDITOR, add_account, make_app
@@ -57,7 +57,7 @@ def running_service(
     logs.mkdir(exist_ok=True)
     with (
         scheduler(env, logs / "scheduler.log"),
-        serving(gunicorn(env, logs / "gunicorn.log"), port),
+        serving(web(env, logs / "gunicorn.log"), port),
     ):
         yield Site(base=base, database_url=url, editor=EDITOR, workdir=tmp_path)
 

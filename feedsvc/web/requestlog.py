@@ -1,0 +1,161 @@
+"""The access log: one line per request, formatted and written in batches off the request path.
+
+A request only appends a tuple to a list; a background thread formats what gathered and
+writes it to stderr with one call, every FLUSH_SECONDS and when the process exits. Python's
+logging per request (what the server's own access log does) costs as much as answering a
+304 from memory. A worker killed outright loses at most its last FLUSH_SECONDS of lines.
+
+Text lines read like gunicorn's: `address "request line" status bytes duration "user agent"`.
+With FEEDSVC_LOG_FORMAT=json each line is the JSON object the rest of the log uses
+(feedsvc/logs.py), the same line as its message.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from flask import Flask
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+Entry = tuple[float, str, str, str, str, int, str, float, str]
+
+FLUSH_SECONDS = 0.25
+LOGGER = "feedsvc.access"
+
+
+def _safe(value: str) -> str:
+    """The value with quotes, backslashes and control characters escaped: a user agent or a
+    path can forge neither a second field nor a second line."""
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return value  # nearly always: no copy
+    return value.encode("unicode_escape").decode("ascii").replace('"', '\\"')
+
+
+def _line(entry: Entry) -> str:
+    _when, addr, method, target, protocol, status, size, took, agent = entry
+    return (
+        f'{addr} "{method} {_safe(target)} {protocol}" {status} {size} {took * 1000:.1f}ms'
+        f' "{_safe(agent)}"'
+    )
+
+
+def format_text(entries: list[Entry]) -> str:
+    return "".join(_line(e) + "\n" for e in entries)
+
+
+def format_json(entries: list[Entry]) -> str:
+    pid = os.getpid()
+    return "".join(
+        json.dumps(
+            {
+                "time": datetime.fromtimestamp(e[0], UTC).isoformat(timespec="milliseconds"),
+                "level": "info",
+                "logger": LOGGER,
+                "message": _line(e),
+                "pid": pid,
+            },
+            ensure_ascii=False,
+        )
+        + "\n"
+        for e in entries
+    )
+
+
+class RequestLog:
+    """Gathers entries; `flush` writes them. One per process."""
+
+    def __init__(self, json_lines: bool, stream: TextIO | None = None) -> None:
+        self.entries: list[Entry] = []
+        self.format = format_json if json_lines else format_text
+        self.stream = stream
+        self._lock = threading.Lock()  # one flush at a time, so lines keep their order
+        self._started = False
+
+    def add(self, entry: Entry) -> None:
+        self.entries.append(entry)  # list.append is atomic under the GIL
+        if not self._started:
+            self._start()
+
+    def _start(self) -> None:
+        # Started on the first request, not at import: a server may fork after importing.
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+            threading.Thread(target=self._run, name="access-log", daemon=True).start()
+            atexit.register(self.flush)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(FLUSH_SECONDS)
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            batch, self.entries = self.entries, []
+            if not batch:
+                return
+            stream = self.stream or sys.stderr
+            try:
+                stream.write(self.format(batch))
+                stream.flush()
+            except (OSError, ValueError):
+                pass  # stderr closed at exit: nothing left to tell
+
+
+class AccessLog:
+    """WSGI middleware, outermost: sees the client address ProxyFix settled on."""
+
+    def __init__(self, app: WSGIApp, log: RequestLog) -> None:
+        self.app = app
+        self.log = log
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        started = time.time()
+        clock = time.perf_counter()
+        answer: list[Any] = [0, "-"]
+
+        def recording(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
+            answer[0] = int(status[:3])
+            for name, value in headers:
+                if name == "Content-Length":
+                    answer[1] = value
+                    break
+            return start_response(status, headers, *exc)
+
+        try:
+            return self.app(environ, recording)
+        finally:
+            query = environ.get("QUERY_STRING")
+            path = environ.get("PATH_INFO", "")
+            self.log.add(
+                (
+                    started,
+                    environ.get("REMOTE_ADDR", "-"),
+                    environ.get("REQUEST_METHOD", "-"),
+                    f"{path}?{query}" if query else path,
+                    environ.get("SERVER_PROTOCOL", "-"),
+                    answer[0] or 500,
+                    answer[1],
+                    time.perf_counter() - clock,
+                    environ.get("HTTP_USER_AGENT", "-"),
+                )
+            )
+
+
+def install(app: Flask, environ: Mapping[str, str]) -> None:
+    """Put the access log around a served app, unless FEEDSVC_ACCESS_LOG is empty (it is "-",
+    stderr, by default): behind nginx, its own access log may be enough."""
+    if environ.get("FEEDSVC_ACCESS_LOG", "-"):
+        log = RequestLog(json_lines=app.config["LOG_FORMAT"] == "json")
+        app.wsgi_app = AccessLog(app.wsgi_app, log)  # type: ignore[method-assign]
