@@ -11,3 +11,5 @@ from feedsvc.web import requestlog
 app = create_app()
 require_current(database(app).engine)
 requestlog.install(app, os.environ)
+# The same app without Flask.__call__'s extra call per request: what webserver.py serves.
+application = app.wsgi_app

@@ -211,21 +211,23 @@ def _served_app(env: Mapping[str, str], log: Path) -> tuple[dict[str, str], str]
     """feedsvc as wsgi.py serves it, with its own instance folder (devtools/webapp.py)."""
     instance = _instance(log)
     instance.mkdir(parents=True, exist_ok=True)
-    return {**env, "DEVTOOLS_INSTANCE_PATH": str(instance)}, "devtools.webapp:app"
+    return {**env, "DEVTOOLS_INSTANCE_PATH": str(instance)}, "devtools.webapp"
 
 
 def web(env: Mapping[str, str], log: Path, app: str | None = None) -> Proc:
     """`python webserver.py APP`: granian with feedsvc's settings, what `make run` starts.
 
     APP: feedsvc (devtools/webapp.py) by default."""
-    env, target = (dict(env), app) if app else _served_app(env, log)
+    env, module = (dict(env), None) if app else _served_app(env, log)
+    target = app or f"{module}:application"
     return Proc([PYTHON, str(ROOT / "webserver.py"), target], log, env)
 
 
 def gunicorn(env: Mapping[str, str], log: Path, app: str | None = None) -> Proc:
     """`gunicorn -c gunicorn.conf.py APP`, the documented alternative to webserver.py
     (feedsvc's gunicorn settings; APP: feedsvc, devtools/webapp.py, by default)."""
-    env, target = (dict(env), app) if app else _served_app(env, log)
+    env, module = (dict(env), None) if app else _served_app(env, log)
+    target = app or f"{module}:app"
     return Proc([PYTHON, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), target], log, env)
 
 

@@ -8,3 +8,4 @@ from feedsvc.web import requestlog
 
 app = create_app({"INSTANCE_PATH": os.environ["DEVTOOLS_INSTANCE_PATH"]})
 requestlog.install(app, os.environ)
+application = app.wsgi_app  # as in wsgi.py

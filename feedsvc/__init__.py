@@ -119,9 +119,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt(auth.login)
     cli.init_app(app)
     # Feed polls are answered ahead of Flask, from the same stored documents.
-    app.wsgi_app = FastPath(  # type: ignore[method-assign]
-        app.wsgi_app, documents.cache(app), counters.observe, polls, readers
-    )
+    fast = FastPath(app.wsgi_app, documents.cache(app), counters.observe, polls, readers)
+    app.extensions["feedsvc.fastpath"] = fast  # web/requestlog.py hooks the access log in
+    app.wsgi_app = fast  # type: ignore[method-assign]
     proxies = int(app.config["TRUSTED_PROXIES"])
     if proxies:
         # Outermost, so the fast path too sees the client's address and scheme. Only the last

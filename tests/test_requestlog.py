@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from feedsvc.web.requestlog import AccessLog, RequestLog
+from feedsvc.web.requestlog import AccessLog, Lines, RequestLog, format_json, format_text
 
 
 def _app(status: str, headers: list[tuple[str, str]], body: bytes) -> Any:
@@ -96,3 +96,18 @@ def test_lines_keep_the_order_of_the_requests() -> None:
             log.flush()
     lines = _lines(log, stream)
     assert [line.split()[2] for line in lines] == [f"/p{n}" for n in range(300)]
+
+
+def test_remembered_lines_are_the_lines_formatted_afresh() -> None:
+    """Lines caches by entry less its time: the output must not change, JSON time included."""
+    entries = [
+        (1_800_000_000.0 + n * 0.0004, "192.0.2.1", "GET", "/rss.xml", "HTTP/1.1", 304, "-", 0.0, a)
+        for n in range(40)
+        for a in ("Feedly/1.0", 'Odd "agent"\n', "NetNewsWire (RSS Reader)")
+    ]
+    assert format_text(entries, Lines()) == format_text(entries)
+    assert format_json(entries, Lines(quoted=True)) == format_json(entries)
+    decoded = [json.loads(line) for line in format_json(entries).splitlines()]
+    assert decoded[0]["time"] == "2027-01-15T08:00:00.000+00:00"
+    assert decoded[-1]["time"] == "2027-01-15T08:00:00.015+00:00"  # 39 × 0.4 ms
+    assert decoded[4]["message"].endswith('"Odd \\"agent\\"\\n"')

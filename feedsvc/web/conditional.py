@@ -11,6 +11,8 @@ from feedsvc.web.negotiation import prefers_html
 
 
 def _etag_matches(doc: Document, if_none_match: str) -> bool:
+    if if_none_match == doc.etag or if_none_match == doc.etag_gzip:
+        return True  # the usual case: the client echoes the one ETag we gave it
     if if_none_match.strip() == "*":
         return True
     # Weak comparison (§13.1.2): W/"x" matches "x"; both encodings' tags name the same content.

@@ -9,6 +9,7 @@ answering from the documents the worker holds (web/documents.py, web/outage.py).
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -22,8 +23,12 @@ from feedsvc.web.readercount import PollCounter
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Observer = Callable[[str, int], None]
+# (time, address, method, target, protocol, status, bytes, seconds, user agent): one access
+# log line (web/requestlog.py).
+AccessLogger = Callable[[tuple[float, str, str, str, str, int, str, float, str]], None]
 
 _STATUS = {200: "200 OK", 304: "304 Not Modified"}
+MAX_PATHS = 8_192  # ~2.5 MB at most
 _SITE_PATHS = {f"/{name}": name for name in [*FEED_FILES.values(), OPML_PATH]}
 _FEED_NAMES = "|".join(re.escape(name) for name in FEED_FILES.values())
 _SECTION = re.compile(rf"/sections/({SLUG_PATTERN})/({_FEED_NAMES})")
@@ -72,13 +77,25 @@ class FastPath:
         self.observe = observe
         self.polls = polls  # None: POLL_MIN_INTERVAL is 0, nothing is counted
         self.readers = readers  # None: ANALYTICS is off
+        self.log: AccessLogger | None = None  # set by web/requestlog.py when it is on
+        # URL path → document_path(), for the paths polled: no regex per poll. Bounded: made-up
+        # paths flood it at worst into being emptied.
+        self._paths: dict[str, tuple[str, str] | None] = {}
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"]
         if method == "GET" or method == "HEAD":
-            found = document_path(environ.get("PATH_INFO", ""))
+            url_path = environ.get("PATH_INFO", "")
+            paths = self._paths
+            try:
+                found = paths[url_path]
+            except KeyError:
+                found = document_path(url_path)
+                if len(paths) >= MAX_PATHS:
+                    paths.clear()
+                paths[url_path] = found
             if found is not None:
                 try:
                     doc = self.documents.get(found[0])
@@ -101,6 +118,8 @@ class FastPath:
                             line, headers, body = refusal(wait)
                             start_response(line, headers + self.documents.security_headers)
                             self.observe(found[1], 429)
+                            if self.log is not None:
+                                self._log(environ, method, 429, len(body))
                             return [body] if method == "GET" else []
                     status, headers, body = respond(
                         doc,
@@ -118,5 +137,29 @@ class FastPath:
                             environ.get("REMOTE_ADDR", ""),
                             environ.get("HTTP_USER_AGENT", ""),
                         )
-                    return [body] if method == "GET" and body else []
+                    if method != "GET":
+                        body = b""
+                    if self.log is not None:
+                        self._log(environ, method, status, len(body))
+                    return [body] if body else []
         return self.app(environ, start_response)
+
+    def _log(self, environ: dict[str, Any], method: str, status: int, size: int) -> None:
+        """The access log's line for an answer of the fast path (Flask's are logged by
+        requestlog.AccessLog around self.app)."""
+        assert self.log is not None
+        query = environ.get("QUERY_STRING")
+        path = environ.get("PATH_INFO", "")
+        self.log(
+            (
+                time.time(),
+                environ.get("REMOTE_ADDR", "-"),
+                method,
+                f"{path}?{query}" if query else path,
+                environ.get("SERVER_PROTOCOL", "-"),
+                status,
+                str(size) if size else "-",
+                0.0,  # a few microseconds: the line would say 0.0ms anyway
+                environ.get("HTTP_USER_AGENT", "-"),
+            )
+        )

@@ -47,26 +47,55 @@ def _line(entry: Entry) -> str:
     )
 
 
-def format_text(entries: list[Entry]) -> str:
-    return "".join(_line(e) + "\n" for e in entries)
+class Lines:
+    """Formatted lines by entry, less its time: readers poll the same feed from the same
+    address with the same agent, and the fast path's lines carry no duration, so most lines
+    are a lookup. Bounded: emptied whole when full."""
+
+    MAX = 10_000
+
+    def __init__(self, quoted: bool = False) -> None:
+        self._known: dict[tuple[object, ...], str] = {}
+        self._quoted = quoted
+
+    def __call__(self, entry: Entry) -> str:
+        """The line, or with quoted=True the line as a JSON string."""
+        key = entry[1:]
+        line = self._known.get(key)
+        if line is None:
+            if len(self._known) >= self.MAX:
+                self._known.clear()
+            line = _line(entry)
+            if self._quoted:
+                line = json.dumps(line, ensure_ascii=False)
+            self._known[key] = line
+        return line
 
 
-def format_json(entries: list[Entry]) -> str:
-    pid = os.getpid()
-    return "".join(
-        json.dumps(
-            {
-                "time": datetime.fromtimestamp(e[0], UTC).isoformat(timespec="milliseconds"),
-                "level": "info",
-                "logger": LOGGER,
-                "message": _line(e),
-                "pid": pid,
-            },
-            ensure_ascii=False,
-        )
-        + "\n"
-        for e in entries
-    )
+def format_text(entries: list[Entry], lines: Callable[[Entry], str] = _line) -> str:
+    return "".join([lines(e) + "\n" for e in entries])
+
+
+def _quoted(entry: Entry) -> str:
+    return json.dumps(_line(entry), ensure_ascii=False)
+
+
+def format_json(entries: list[Entry], lines: Callable[[Entry], str] = _quoted) -> str:
+    """The JSON object feedsvc/logs.py writes, built as text: `lines` gives each message as
+    a JSON string (Lines(quoted=True): once per distinct line); the time is formatted once
+    per millisecond."""
+    head = '{"time": "'
+    tail = f'", "level": "info", "logger": "{LOGGER}", "message": '
+    end = f', "pid": {os.getpid()}}}\n'
+    out = []
+    last_ms, stamp = -1, ""
+    for e in entries:
+        ms = int(e[0] * 1000)
+        if ms != last_ms:
+            last_ms = ms
+            stamp = datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
+        out.append(head + stamp + tail + lines(e) + end)
+    return "".join(out)
 
 
 class RequestLog:
@@ -75,6 +104,7 @@ class RequestLog:
     def __init__(self, json_lines: bool, stream: TextIO | None = None) -> None:
         self.entries: list[Entry] = []
         self.format = format_json if json_lines else format_text
+        self.lines = Lines(quoted=json_lines)
         self.stream = stream
         self._lock = threading.Lock()  # one flush at a time, so lines keep their order
         self._started = False
@@ -105,14 +135,15 @@ class RequestLog:
                 return
             stream = self.stream or sys.stderr
             try:
-                stream.write(self.format(batch))
+                stream.write(self.format(batch, self.lines))
                 stream.flush()
             except (OSError, ValueError):
                 pass  # stderr closed at exit: nothing left to tell
 
 
 class AccessLog:
-    """WSGI middleware, outermost: sees the client address ProxyFix settled on."""
+    """WSGI middleware for what Flask answers; inside ProxyFix, so it logs the client's
+    address ProxyFix settled on."""
 
     def __init__(self, app: WSGIApp, log: RequestLog) -> None:
         self.app = app
@@ -154,8 +185,11 @@ class AccessLog:
 
 
 def install(app: Flask, environ: Mapping[str, str]) -> None:
-    """Put the access log around a served app, unless FEEDSVC_ACCESS_LOG is empty (it is "-",
-    stderr, by default): behind nginx, its own access log may be enough."""
+    """Turn the access log on for a served app, unless FEEDSVC_ACCESS_LOG is empty (it is
+    "-", stderr, by default): behind nginx, its own access log may be enough. The fast path
+    (web/fastpath.py) logs its own answers; AccessLog wraps what it hands on to Flask."""
     if environ.get("FEEDSVC_ACCESS_LOG", "-"):
         log = RequestLog(json_lines=app.config["LOG_FORMAT"] == "json")
-        app.wsgi_app = AccessLog(app.wsgi_app, log)  # type: ignore[method-assign]
+        fast = app.extensions["feedsvc.fastpath"]
+        fast.app = AccessLog(fast.app, log)
+        fast.log = log.add
