@@ -3,9 +3,10 @@ folder DEVTOOLS_INSTANCE_PATH names (so no child reads or writes the checkout's 
 
 import os
 
-from feedsvc import create_app
+from feedsvc import create_app, settings
 from feedsvc.web import requestlog
 
 app = create_app({"INSTANCE_PATH": os.environ["DEVTOOLS_INSTANCE_PATH"]})
 requestlog.install(app, os.environ)
+settings.forget_environment()
 application = app.wsgi_app  # as in wsgi.py

@@ -167,7 +167,7 @@ def run_scheduler_command() -> None:
 @click.command("serve")
 @with_appcontext
 def serve_command() -> None:
-    """Upgrade the database, then run gunicorn and the scheduler together until Ctrl-C."""
+    """Upgrade the database, then run the web server and the scheduler together until Ctrl-C."""
     from feedsvc.runner import serve
 
     upgrade_database(current_app)
@@ -298,7 +298,7 @@ def render_nginx_conf_command(output: Path | None, **options: str | None) -> Non
     """Print deploy/nginx.conf with its tokens filled in (--output: write it to a file).
 
     Production values are the defaults; --export-dir defaults to the EXPORT_DIR setting,
-    --upstream to FEEDSVC_BIND, else 127.0.0.1:$PORT (where gunicorn.conf.py binds), and
+    --upstream to FEEDSVC_BIND, else 127.0.0.1:$PORT (where webserver.py binds), and
     the --poll-* values to the POLL_MIN_INTERVAL and POLL_BURST settings.
     """
     if not options.get("export_dir"):

@@ -33,7 +33,7 @@ def configure(fmt: str, level: int = logging.INFO) -> None:
         return
     root._feedsvc_configured = True  # type: ignore[attr-defined]
     if root.handlers:
-        return  # the server (gunicorn's logconfig_dict) set logging up already
+        return  # the server (webserver.py's or gunicorn's log config) set it up already
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())

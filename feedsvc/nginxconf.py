@@ -37,7 +37,12 @@ TOKENS = (
     Token(
         "__EXPORT_DIR__", "export-dir", "", "the static export (default: the EXPORT_DIR setting)"
     ),
-    Token("__UPSTREAM__", "upstream", "", "gunicorn (default: FEEDSVC_BIND, else 127.0.0.1:$PORT)"),
+    Token(
+        "__UPSTREAM__",
+        "upstream",
+        "",
+        "the web server (default: FEEDSVC_BIND, else 127.0.0.1:$PORT)",
+    ),
     # Polite polling, for the feeds nginx serves itself: the app's own limit (POLL_MIN_INTERVAL,
     # POLL_BURST; web/polling.py) in nginx's terms, worked out by poll_values().
     Token(
@@ -82,7 +87,7 @@ def poll_values(min_interval: float, burst: int) -> dict[str, str]:
 
 
 def default_upstream(environ: Mapping[str, str]) -> str:
-    """Where gunicorn.conf.py binds by default: FEEDSVC_BIND, else 127.0.0.1:$PORT."""
+    """Where webserver.py binds by default: FEEDSVC_BIND, else 127.0.0.1:$PORT."""
     return environ.get("FEEDSVC_BIND") or f"127.0.0.1:{environ.get('PORT') or '8000'}"
 
 

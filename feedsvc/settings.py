@@ -126,6 +126,18 @@ def load(instance_path: Path, overrides: Mapping[str, Any] | None = None) -> dic
     return settings
 
 
+def forget_environment() -> None:
+    """Remove FEEDSVC_* from the process environment, once the app has read its settings.
+
+    A WSGI server may copy the whole environment into every request's environ (granian does,
+    as CGI did): the secret key and the database password would travel with each request into
+    anything that records an environ, and the copy costs time on every request besides. The
+    web process starts no child that would need them (wsgi.py).
+    """
+    for name in [n for n in os.environ if n.startswith(ENV_PREFIX)]:
+        del os.environ[name]
+
+
 def _finish(s: dict[str, Any], instance_path: Path) -> None:
     """Fill derived values and refuse unsafe ones, so a bad setting fails at start, not later."""
     port = os.environ.get("PORT", "8000")

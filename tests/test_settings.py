@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 import subprocess
 import sys
@@ -345,3 +346,17 @@ def test_flask_cli_prints_settings_error_without_traceback(tmp_path: Path) -> No
     assert "Error: FEEDSVC_TICK_SECONDS must be a number" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     assert "database:" not in done.stdout
+
+
+def test_the_served_app_forgets_its_settings_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """wsgi.py: granian copies os.environ into every request's environ; the secret key and
+    the database URL must not ride along. (A stand-in environment: the real one holds the
+    test run's own FEEDSVC_TEST_* variables.)"""
+    environment = {
+        "FEEDSVC_SECRET_KEY": "a-secret-that-must-not-travel",
+        "FEEDSVC_DATABASE_URL": "postgresql+psycopg://u:password@db/x",
+        "PATH": "/usr/bin",
+    }
+    monkeypatch.setattr(os, "environ", environment)
+    settings.forget_environment()
+    assert environment == {"PATH": "/usr/bin"}

@@ -1,16 +1,15 @@
 """Crash soak: SIGKILL the scheduler at random moments while an editor posts; lose nothing.
 
-One gunicorn (the project's settings) and one `flask run-scheduler` with the static export on,
-on a fresh database. An editor thread posts articles through the JSON API without pause; an
-article counts as acknowledged when the API answered 201 with its id. Each pass lets the
-scheduler run a random while (so the kill lands in a render, a store, an export write or
-between passes; one pass in five kills the next scheduler again during its start-up), kills it
-with SIGKILL, checks that no file under a final export name is partial, starts a new scheduler,
-pauses the editor and waits for the site to settle: every acknowledged article a row, every
-served feed strictly valid and carrying exactly the newest rows (its section's and the site's,
-up to their item counts), every exported file the same bytes. A watcher reads the whole export
-folder all along: no partial file under a final name, ever.
-"""
+One web server (webserver.py, as `make run` starts it) and one `flask run-scheduler` with the
+static export on, on a fresh database. An editor thread posts articles through the JSON API
+without pause; an article counts as acknowledged when the API answered 201 with its id. Each
+pass lets the scheduler run a random while (so the kill lands in a render, a store, an export
+write or between passes; one pass in five kills the next scheduler again during its start-up),
+kills it with SIGKILL, checks that no file under a final export name is partial, starts a new
+scheduler, pauses the editor and waits for the site to settle: every acknowledged article a
+row, every served feed strictly valid and carrying exactly the newest rows (its section's and
+the site's, up to their item counts), every exported file the same bytes. A watcher reads the
+whole export folder all along: no partial file under a final name, ever."""
 
 from __future__ import annotations
 

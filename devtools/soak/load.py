@@ -1,6 +1,6 @@
 """Load soak: hundreds of readers poll every feed while editors post through the API.
 
-gunicorn with the project's gunicorn.conf.py (2 workers × 4 threads) and `flask run-scheduler`
+webserver.py (granian, 2 workers, as `make run` starts it) and `flask run-scheduler`
 at the shipped settings, on a fresh database with some articles already published. Readers
 (readers.py) poll the section and site feeds in all three formats, conditional or not, gzip or
 not, without pause; editors post articles through the JSON API at random intervals. Figures:

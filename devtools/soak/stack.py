@@ -1,4 +1,4 @@
-"""The soak's stage: a fresh database with sections and a write token, gunicorn, the scheduler."""
+"""The soak's stage: a fresh database, sections, a write token, the web server, the scheduler."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from feedsvc.users import create_user
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 EDITOR = ("soak-editor", "a soak editor's passphrase")
 FORMATS = tuple(urls.FEED_FILES)  # rss, atom, json
-IDLE_RECONNECT = 2.0  # seconds; under gunicorn.conf.py's keepalive
+IDLE_RECONNECT = 2.0  # seconds; under any server's keep-alive (webserver.py: 10 s, gunicorn: 5)
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def settings_env(site: Site, **extra: str) -> dict[str, str]:
 
 
 def web(site: Site, port: int, log: Path, env: Mapping[str, str]) -> procs.Proc:
-    """gunicorn with gunicorn.conf.py (2 workers × 4 threads unless env says otherwise)."""
+    """webserver.py, as `make run` starts it (2 workers unless env says otherwise)."""
     full = {**settings_env(site), **env}
     full.update(FEEDSVC_BIND=f"127.0.0.1:{port}", PORT=str(port))
     return procs.web(full, log)
@@ -164,7 +164,7 @@ class Editor:
             "Authorization": f"Bearer {self.token}",
             "Content-Type": "application/json",
         }
-        # gunicorn closes a connection idle for `keepalive` (5 s); a POST is not retried, so a
+        # Servers close a connection idle for a few seconds; a POST is not retried, so a
         # connection idle for a while is replaced before it is used rather than after it fails.
         if self.conn is not None and time.monotonic() - self.last_used > IDLE_RECONNECT:
             self.close()
