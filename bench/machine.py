@@ -61,7 +61,7 @@ def info() -> dict[str, Any]:
 
 
 # What the measured service is made of: a run whose files changed midway mixes two versions.
-_CODE = ("feedsvc", "deploy", "config", "gunicorn.conf.py", "wsgi.py")
+_CODE = ("feedsvc", "deploy", "config", "gunicorn.conf.py", "wsgi.py", "webserver.py")
 
 
 def code_state() -> dict[str, Any]:

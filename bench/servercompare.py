@@ -114,7 +114,8 @@ def chart(serving: dict[str, Any], target: Path, date: str) -> Path:
     ax.set_xlabel("requests/s, median (wrk -t2 -c50, same machine, same run)")
     ax.grid(alpha=0.3, axis="x", which="both")
     ax.legend(title="variant", loc="lower right")
-    ax.set_title(f"Serving one 190 KB feed ({date})", fontsize=10)
+    size = serving.get("feed", {}).get("bytes", 0) / 1000
+    ax.set_title(f"Serving one {size:.0f} KB feed ({date})", fontsize=10)
     fig.tight_layout()
     target.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(target, dpi=100)

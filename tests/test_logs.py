@@ -29,7 +29,9 @@ def test_web_and_scheduler_log_one_json_object_per_line(app: Flask, tmp_path: Pa
     url, port = app.config["DATABASE_URL"], free_port()
     json_logs = {**QUICK, "FEEDSVC_LOG_FORMAT": "json"}
     with (
-        web(service_env(url, port=port, **json_logs), tmp_path / "web.log") as server,
+        web(
+            service_env(url, port=port, FEEDSVC_ACCESS_LOG="-", **json_logs), tmp_path / "web.log"
+        ) as server,
         scheduler(service_env(url, **json_logs), tmp_path / "sched.log") as sched,
     ):
         base = f"http://127.0.0.1:{port}"

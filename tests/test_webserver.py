@@ -4,6 +4,7 @@ refused request, slow clients, a crashed worker, the access log behind a proxy."
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import threading
@@ -167,7 +168,11 @@ def test_the_access_log_names_the_client_nginx_saw(
     hop; without a trusted proxy the header is the client's own claim and is ignored."""
     port = free_port()
     env = service_env(
-        app.config["DATABASE_URL"], port=port, WEB_CONCURRENCY="1", FEEDSVC_TRUSTED_PROXIES=proxies
+        app.config["DATABASE_URL"],
+        port=port,
+        WEB_CONCURRENCY="1",
+        FEEDSVC_TRUSTED_PROXIES=proxies,
+        FEEDSVC_ACCESS_LOG="-",
     )
     agent = 'Reader/1.0 "quoted"\\'
     with serving(web(env, tmp_path / "web.log"), port, "/healthz") as server:
@@ -181,10 +186,26 @@ def test_the_access_log_names_the_client_nginx_saw(
 
 
 @pytest.mark.slow
-def test_an_empty_feedsvc_access_log_turns_it_off(app: Flask, tmp_path: Path) -> None:
+def test_the_access_log_is_off_unless_asked_and_can_go_to_a_file(
+    app: Flask, tmp_path: Path
+) -> None:
+    """Off by default; FEEDSVC_ACCESS_LOG=PATH: both workers append whole lines to one file."""
+    url = app.config["DATABASE_URL"]
     port = free_port()
-    env = service_env(app.config["DATABASE_URL"], port=port, FEEDSVC_ACCESS_LOG="")
-    with serving(web(env, tmp_path / "web.log"), port, "/healthz") as server:
+    with serving(web(service_env(url, port=port), tmp_path / "off.log"), port, "/healthz") as off:
         assert http_get(port, "/healthz?off=1")[0] == 200
         time.sleep(1)
-        assert "/healthz?off=1" not in server.output()
+        assert "/healthz?off=1" not in off.output()
+    port = free_port()
+    access = tmp_path / "access.log"
+    env = service_env(url, port=port, WEB_CONCURRENCY="2", FEEDSVC_ACCESS_LOG=str(access))
+    with serving(web(env, tmp_path / "web.log"), port, "/healthz") as server:
+        for n in range(200):
+            assert http_get(port, f"/healthz?n={n}")[0] == 200
+        wait_for("200 lines", lambda: access.read_text().count("/healthz?n=") == 200)
+        assert "/healthz?n=" not in server.output()  # in the file only
+    lines = [x for x in access.read_text().splitlines() if "/healthz?n=" in x]
+    assert len(lines) == 200
+    assert all(
+        re.fullmatch(r'127\.0\.0\.1 "GET /healthz\?n=\d+ HTTP/1\.1" 200 \S+ .*', x) for x in lines
+    )
