@@ -2,8 +2,8 @@
 
 Every setting comes from the environment, as in gunicorn.conf.py (the documented
 alternative): FEEDSVC_BIND, WEB_CONCURRENCY, FEEDSVC_THREADS, FEEDSVC_LOG_FORMAT. The access
-log (FEEDSVC_ACCESS_LOG, off by default) is the app's own: web/requestlog.py. `python webserver.py MODULE:ATTR`
-serves another WSGI app the same way.
+log (FEEDSVC_ACCESS_LOG, off by default) is the app's own: web/requestlog.py.
+`python webserver.py MODULE:ATTR` serves another WSGI app the same way.
 
 Workers start with multiprocessing's "spawn", not "fork": each is a fresh interpreter that
 imports the code on disk, so SIGHUP after an upgrade (granian replaces the workers one at a
