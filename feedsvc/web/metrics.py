@@ -7,10 +7,7 @@ lease row, because the scheduler may run on another host.
 
 from __future__ import annotations
 
-import atexit
 import os
-import threading
-import time
 from collections import deque
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -24,6 +21,7 @@ from sqlalchemy import func, select
 from feedsvc.storage.db import database
 from feedsvc.storage.models import RENDER_LEASE, FeedDocument, SchedulerLease
 from feedsvc.web import outage, websubmetrics
+from feedsvc.web.periodic import Periodic
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -51,8 +49,7 @@ class Metrics:
         )
         self._children: dict[tuple[str, int], Counter] = {}
         self._pending: deque[tuple[str, int]] = deque()
-        self._flusher: threading.Thread | None = None
-        self._starting = threading.Lock()
+        self._flusher = Periodic("metrics", FLUSH_SECONDS, self.flush)
         # Polite polling (web/polling.py): refusals, and the (client, feed) pairs in memory.
         self.polls_refused = Counter(
             "feedsvc_polls_refused",
@@ -76,21 +73,8 @@ class Metrics:
 
     def observe(self, route: str, status: int) -> None:
         self._pending.append((route, status))
-        if self._flusher is None:
-            self._start()
-
-    def _start(self) -> None:
-        # On the first request, not at import: a server may fork after creating the app.
-        with self._starting:
-            if self._flusher is None:
-                self._flusher = threading.Thread(target=self._run, name="metrics", daemon=True)
-                self._flusher.start()
-                atexit.register(self.flush)
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(FLUSH_SECONDS)
-            self.flush()
+        if not self._flusher.started:
+            self._flusher.start()
 
     def flush(self) -> None:
         """Add the requests observed since the last flush to the counters."""

@@ -12,17 +12,19 @@ With FEEDSVC_LOG_FORMAT=json each line is the JSON object the rest of the log us
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from flask import Flask
+
+from feedsvc.web.periodic import Periodic
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Entry = tuple[float, str, str, str, str, int, str, float, str]
@@ -125,35 +127,23 @@ class RequestLog:
     """Gathers entries; `flush` writes them. One per process."""
 
     def __init__(self, json_lines: bool, stream: Stream | None = None) -> None:
-        self.entries: list[Entry] = []
+        # A deque: appends and pops are atomic, so no entry added during a flush is lost.
+        self.entries: deque[Entry] = deque()
         self.format = format_json if json_lines else format_text
         self.lines = Lines(quoted=json_lines)
         self.stream = stream
         self._lock = threading.Lock()  # one flush at a time, so lines keep their order
-        self._started = False
+        self._flusher = Periodic("access-log", FLUSH_SECONDS, self.flush)
 
     def add(self, entry: Entry) -> None:
-        self.entries.append(entry)  # list.append is atomic under the GIL
-        if not self._started:
-            self._start()
-
-    def _start(self) -> None:
-        # Started on the first request, not at import: a server may fork after importing.
-        with self._lock:
-            if self._started:
-                return
-            self._started = True
-            threading.Thread(target=self._run, name="access-log", daemon=True).start()
-            atexit.register(self.flush)
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(FLUSH_SECONDS)
-            self.flush()
+        self.entries.append(entry)
+        if not self._flusher.started:
+            self._flusher.start()
 
     def flush(self) -> None:
         with self._lock:
-            batch, self.entries = self.entries, []
+            entries = self.entries
+            batch = [entries.popleft() for _ in range(len(entries))]
             if not batch:
                 return
             stream = self.stream or sys.stderr
