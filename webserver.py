@@ -99,6 +99,7 @@ def options(
         "target": target,
         **bind(environ),
         "interface": Interfaces.WSGI,
+        "websockets": False,  # WSGI has none: saves granian's start-up line saying so
         "workers": int(environ.get("WEB_CONCURRENCY") or "2"),
         "blocking_threads": int(environ.get("FEEDSVC_THREADS") or default_threads(database)),
         "backlog": 2048,

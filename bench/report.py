@@ -51,8 +51,7 @@ def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
         v = _get(servers, name, "variants", variant, "rps_median")
         return float(v) if v else None
 
-    def ratio(a: float | None, b: float | None) -> float | None:
-        return a / b if a and b else None
+    ratio = servercompare.ratio
 
     for variant in ("200", "304"):
         r = ratio(rps("feedsvc_app", variant), rps("minimal_flask", variant))

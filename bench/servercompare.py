@@ -25,15 +25,16 @@ def subscribers(rate_200: float | None, rate_304: float | None) -> float | None:
     return POLL_SECONDS / seconds_per_poll
 
 
+def ratio(a: float | None, b: float | None) -> float | None:
+    """a / b, or None when either was not measured."""
+    return a / b if a and b else None
+
+
 def add(
     target: Target,
     rps: Callable[[str, str], float | None],
 ) -> None:
     """Issue 13's targets, through report.py's `_target`."""
-
-    def ratio(a: float | None, b: float | None) -> float | None:
-        return a / b if a and b else None
-
     for variant, floor in (("200", 0.35), ("gzip", 0.35), ("304", 0.5)):
         r = ratio(rps("feedsvc_app", variant), rps("nginx_static", variant))
         target(
